@@ -1,0 +1,85 @@
+"""Browser entry: wire the platform, the auth client, the SSE client singleton and the UI.
+
+``main()`` is safe to run any number of times in one tab (a second ``<script type="py">``,
+a hot reload that re-executes the entry, a strict double mount): the SSE client lives at
+``globalThis.__zarizSSEClient`` and is reused, the auth/API objects live on the same
+runtime holder, and the previous UI is disposed before the next one mounts.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import js  # type: ignore[import-not-found]
+
+from zariz.api import ApiClient
+from zariz.auth import AuthClient
+from zariz.platform.browser import BrowserPlatform, configure_logging, make_facade, unwrap_facade
+from zariz.sse.client import SSEClient
+from zariz.sse.singleton import get_client
+
+log = logging.getLogger("zariz.boot")
+
+# Lives on ``builtins``: module re-execution and importlib.reload don't touch it, and it is
+# per interpreter, i.e. per tab.
+_RUNTIME_NAME = "__zariz_runtime__"
+
+
+@dataclass
+class Runtime:
+    platform: BrowserPlatform
+    auth: AuthClient
+    api: ApiClient
+    client: Any
+    dispose_ui: Any = None
+    mounts: int = 0
+
+
+def runtime() -> Runtime:
+    """The tab's runtime, created on first use."""
+    rt = getattr(builtins, _RUNTIME_NAME, None)
+    if rt is not None:
+        return rt  # type: ignore[no-any-return]
+    platform = BrowserPlatform()
+    auth = AuthClient(platform)
+    client = get_client(
+        lambda: SSEClient(platform, auth),
+        namespace=js.globalThis,
+        wrap=make_facade,
+        unwrap=unwrap_facade,
+    )
+    rt = Runtime(platform=platform, auth=auth, api=ApiClient(auth), client=client)
+    setattr(builtins, _RUNTIME_NAME, rt)
+    # Ticket 29, option A: connected while authenticated, with or without subscribers.
+    client.start()
+    return rt
+
+
+def main() -> Runtime:
+    configure_logging()
+    rt = runtime()
+    root = js.document.getElementById("app")
+    if rt.dispose_ui is not None:
+        dispose, rt.dispose_ui = rt.dispose_ui, None
+        try:
+            dispose()
+        except Exception:
+            log.exception("disposing the previous UI failed; mounting anyway")
+    try:
+        from zariz.ui.app import mount_app
+
+        rt.dispose_ui = mount_app(
+            root, platform=rt.platform, auth=rt.auth, client=rt.client, api=rt.api
+        )
+    except Exception as exc:
+        # The event client keeps running (it was started above); say plainly what broke.
+        log.exception("[app] mounting the UI failed")
+        root.dataset.boot = "error"
+        root.replaceChildren(js.document.createTextNode(f"The app failed to start: {exc!r}"))
+        return rt
+    rt.mounts += 1
+    log.info("[app] mounted (mount #%d)", rt.mounts)
+    return rt

@@ -1,0 +1,360 @@
+"""The browser platform: the one place (with ``zariz.ui.dom``) that touches ``js``.
+
+It implements :class:`zariz.platform.Platform` on top of Pyodide. It owns the lifetime
+of every JS proxy it creates: each ``create_proxy`` is paired with a ``destroy()`` in the
+undo that the caller gets back, and :meth:`BrowserPlatform.live_proxies` counts what is
+still alive so that tests (and ``__zarizSSEClient.stats``) can prove nothing leaks.
+
+Why not PyScript's ``@when``/``pyscript.fetch``: ``@when`` never destroys its proxies
+and we want PyScript to stay replaceable (it is in maintenance mode), so this module
+uses ``pyodide.ffi`` directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any
+
+import js  # type: ignore[import-not-found]
+from pyodide.ffi import create_proxy, to_js  # type: ignore[import-not-found]
+
+from zariz.platform import EventSourceHandlers, HttpResponse, NetworkError, RawEvent, Undo
+
+log = logging.getLogger("zariz.platform")
+
+_WINDOW_EVENTS = {"online", "offline", "pageshow", "storage", "focus"}
+_DOCUMENT_EVENTS = {"visibilitychange"}
+
+
+def _js_object(mapping: Mapping[str, Any]) -> Any:
+    """A plain JS object (not a Map) from a Python mapping."""
+    return to_js(dict(mapping), dict_converter=js.Object.fromEntries)
+
+
+class BrowserPlatform:
+    """``Platform`` for Pyodide in a browser tab (main thread)."""
+
+    def __init__(self) -> None:
+        self._live = 0
+        self.has_broadcast_channel = hasattr(js, "BroadcastChannel")
+
+    # --- proxy bookkeeping -----------------------------------------------------------
+    def _proxy(self, fn: Callable[..., Any]) -> Any:
+        proxy = create_proxy(fn)
+        self._live += 1
+        return proxy
+
+    def _destroy(self, proxy: Any) -> None:
+        try:
+            proxy.destroy()
+        finally:
+            self._live -= 1
+
+    def live_proxies(self) -> int:
+        return self._live
+
+    # --- time and randomness ---------------------------------------------------------
+    def now(self) -> float:
+        return float(js.performance.now()) / 1000.0
+
+    def wall_ms(self) -> int:
+        return int(js.Date.now())
+
+    def random(self) -> float:
+        return float(js.Math.random())
+
+    def schedule(self, delay_s: float, fn: Callable[[], None]) -> Undo:
+        state: dict[str, Any] = {"proxy": None, "id": None, "fired": False}
+
+        def release() -> None:
+            proxy = state["proxy"]
+            if proxy is not None:
+                state["proxy"] = None
+                self._destroy(proxy)
+
+        def fire() -> None:
+            # Destroy our own proxy only after the call returns (never from inside it);
+            # a raising fn must not leak it either.
+            state["fired"] = True
+            try:
+                fn()
+            finally:
+                release()
+
+        state["proxy"] = self._proxy(fire)
+        state["id"] = js.setTimeout(state["proxy"], max(0, int(delay_s * 1000)))
+
+        def cancel() -> None:
+            if state["proxy"] is not None and not state["fired"]:
+                js.clearTimeout(state["id"])
+                release()
+
+        return cancel
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> Undo:
+        task = asyncio.ensure_future(coro)
+
+        def _done(t: asyncio.Task[Any]) -> None:
+            if not t.cancelled() and t.exception() is not None:
+                log.error("background task failed", exc_info=t.exception())
+
+        task.add_done_callback(_done)
+        return task.cancel
+
+    # --- network ---------------------------------------------------------------------
+    def open_event_source(
+        self, url: str, handlers: EventSourceHandlers, named_events: Sequence[str]
+    ) -> Undo:
+        source = js.EventSource.new(url)
+        listeners: list[tuple[str, Any]] = []
+        # The client usually closes the source from inside one of its handlers (on
+        # error, on token change). A proxy is never destroyed while it is running: the
+        # destruction waits until the outermost handler call has returned.
+        state = {"depth": 0, "closed": False, "released": False}
+
+        def release_if_idle() -> None:
+            if state["closed"] and state["depth"] == 0 and not state["released"]:
+                state["released"] = True
+                for _name, proxy in listeners:
+                    self._destroy(proxy)
+                listeners.clear()
+
+        def guarded(fn: Callable[[Any], None]) -> Callable[[Any], None]:
+            def call(e: Any) -> None:
+                if state["closed"]:
+                    return
+                state["depth"] += 1
+                try:
+                    fn(e)
+                finally:
+                    state["depth"] -= 1
+                    release_if_idle()
+
+            return call
+
+        def on_open(_e: Any) -> None:
+            handlers.on_open()
+
+        def on_event(e: Any) -> None:
+            handlers.on_event(
+                RawEvent(type=str(e.type), data=str(e.data), last_event_id=str(e.lastEventId or ""))
+            )
+
+        def on_error(_e: Any) -> None:
+            # readyState 2 = CLOSED: the browser will not retry (e.g. a 401 answer).
+            handlers.on_error(int(source.readyState) == 2)
+
+        def add(name: str, fn: Callable[[Any], None]) -> None:
+            proxy = self._proxy(guarded(fn))
+            source.addEventListener(name, proxy)
+            listeners.append((name, proxy))
+
+        add("open", on_open)
+        add("message", on_event)
+        add("error", on_error)
+        for name in named_events:
+            if name not in ("open", "message", "error"):
+                add(name, on_event)
+
+        def close() -> None:
+            if state["closed"]:
+                return
+            state["closed"] = True
+            source.close()
+            for name, proxy in listeners:
+                source.removeEventListener(name, proxy)
+            release_if_idle()
+
+        return close
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+    ) -> Awaitable[HttpResponse]:
+        return self._request(method, url, headers or {}, json_body)
+
+    async def _request(
+        self, method: str, url: str, headers: Mapping[str, str], json_body: Any
+    ) -> HttpResponse:
+        init: dict[str, Any] = {"method": method, "credentials": "same-origin"}
+        hdrs = dict(headers)
+        if json_body is not None:
+            hdrs.setdefault("Content-Type", "application/json")
+            init["body"] = json.dumps(json_body)
+        init["headers"] = _js_object(hdrs)
+        try:
+            response = await js.fetch(url, _js_object(init))
+            text = str(await response.text())
+        except Exception as exc:  # a JsException (TypeError: Failed to fetch) and friends
+            raise NetworkError(f"{method} {url}: {exc}") from exc
+        body: Any = None
+        if text:
+            try:
+                body = json.loads(text)
+            except ValueError:
+                body = None
+        out_headers = {"content-type": str(response.headers.get("content-type") or "")}
+        return HttpResponse(status=int(response.status), body=body, text=text, headers=out_headers)
+
+    # --- environment -----------------------------------------------------------------
+    def is_online(self) -> bool:
+        return bool(js.navigator.onLine)
+
+    def is_visible(self) -> bool:
+        return str(js.document.visibilityState) == "visible"
+
+    def on_window_event(self, name: str, fn: Callable[[], None]) -> Undo:
+        if name in _DOCUMENT_EVENTS:
+            target = js.document
+        elif name in _WINDOW_EVENTS:
+            target = js.window
+        else:
+            raise ValueError(f"unsupported window event {name!r}")
+        proxy = self._proxy(lambda _e: fn())
+        target.addEventListener(name, proxy)
+        done = False
+
+        def off() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                target.removeEventListener(name, proxy)
+                self._destroy(proxy)
+
+        return off
+
+    # --- storage ---------------------------------------------------------------------
+    def storage_get(self, key: str) -> str | None:
+        value = js.localStorage.getItem(key)
+        return None if value is None else str(value)
+
+    def storage_set(self, key: str, value: str) -> None:
+        js.localStorage.setItem(key, value)
+
+    def storage_remove(self, key: str) -> None:
+        js.localStorage.removeItem(key)
+
+    def on_storage(self, fn: Callable[[str, str | None], None]) -> Undo:
+        def handler(e: Any) -> None:
+            if e.key is None:  # localStorage.clear() in another tab
+                return
+            fn(str(e.key), None if e.newValue is None else str(e.newValue))
+
+        proxy = self._proxy(handler)
+        js.window.addEventListener("storage", proxy)
+        done = False
+
+        def off() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                js.window.removeEventListener("storage", proxy)
+                self._destroy(proxy)
+
+        return off
+
+    # --- cross-tab channel -----------------------------------------------------------
+    def open_channel(
+        self, name: str, on_message: Callable[[Any], None]
+    ) -> tuple[Callable[[Any], None], Undo]:
+        if not self.has_broadcast_channel:
+            log.warning("BroadcastChannel is not available: cross-tab relay disabled")
+            return (lambda _msg: None), (lambda: None)
+        channel = js.BroadcastChannel.new(name)
+
+        def handler(e: Any) -> None:
+            data = e.data
+            on_message(data.to_py() if hasattr(data, "to_py") else data)
+
+        proxy = self._proxy(handler)
+        channel.addEventListener("message", proxy)
+        done = False
+
+        def post(message: Any) -> None:
+            if not done:
+                channel.postMessage(to_js(message, dict_converter=js.Object.fromEntries))
+
+        def close() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                channel.removeEventListener("message", proxy)
+                channel.close()
+                self._destroy(proxy)
+
+        return post, close
+
+
+class ConsoleHandler(logging.Handler):
+    """Send Python log records to the browser console at the matching level."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = self.format(record)
+            if record.levelno >= logging.ERROR:
+                js.console.error(message)
+            elif record.levelno >= logging.WARNING:
+                js.console.warn(message)
+            elif record.levelno >= logging.INFO:
+                js.console.info(message)
+            else:
+                js.console.debug(message)
+        except Exception:  # logging must never break the app
+            self.handleError(record)
+
+
+def configure_logging() -> None:
+    """Route the ``zariz`` loggers to the console once. The level comes from
+    ``localStorage['zariz.log']`` or ``?log=`` (debug|info|warning|error; default info)."""
+    root = logging.getLogger("zariz")
+    if any(isinstance(h, ConsoleHandler) for h in root.handlers):
+        return
+    handler = ConsoleHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root.addHandler(handler)
+    root.propagate = False
+    level_name = "info"
+    try:
+        params = js.URLSearchParams.new(js.location.search)
+        level_name = str(params.get("log") or js.localStorage.getItem("zariz.log") or "info")
+    except Exception:  # storage can be disabled (privacy mode): keep the default
+        level_name = "info"
+    root.setLevel(getattr(logging, level_name.upper(), logging.INFO))
+
+
+def make_facade(client: Any) -> Any:
+    """Expose ``client`` to JavaScript: a plain JS object with
+    live ``status``/``stats`` getters, ``connect()``/``disconnect()``/``reconnect()``/
+    ``reconnectNow()`` and ``_py`` (the Python object, for re-use after a reload).
+
+    These proxies live as long as the page (the singleton does), so they are not
+    counted in :meth:`BrowserPlatform.live_proxies`.
+    """
+    facade = js.Object.new()
+
+    def getter(fn: Callable[[], Any]) -> Any:
+        return _js_object({"get": create_proxy(fn), "enumerable": True})
+
+    js.Object.defineProperty(facade, "status", getter(lambda: client.status))
+    js.Object.defineProperty(facade, "stats", getter(lambda: _js_object(client.stats)))
+    facade.connect = create_proxy(lambda *_: client.connect())
+    facade.disconnect = create_proxy(lambda *_: client.disconnect())
+    facade.reconnect = create_proxy(lambda *_: client.reconnect())
+    facade.reconnectNow = create_proxy(lambda *_: client.reconnect_now())
+    facade._py = create_proxy(client)
+    return facade
+
+
+def unwrap_facade(facade: Any) -> Any:
+    """The Python client behind a facade made by :func:`make_facade` (or ``None``)."""
+    try:
+        return getattr(facade, "_py", None)
+    except Exception:  # a foreign value squatting on the name: treat it as absent
+        return None

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Idempotent setup for `make serve` / `make test` on a fresh Debian/Ubuntu machine.
+#   scripts/setup.sh python   - .venv with the pinned Python deps (requirements.lock)
+#   scripts/setup.sh vendor   - npm ci (package-lock.json) and static/vendor/ copies
+#   scripts/setup.sh browser  - Debian's chromium (apt-get when root, else a clear message)
+# Each step records a stamp in .stamps/ holding the hash of its inputs, so a second run
+# is a no-op until a lockfile changes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .stamps
+
+stamp_ok() {  # stamp_ok NAME HASH -> 0 if the stamp matches
+    [[ -f ".stamps/$1" && "$(cat ".stamps/$1")" == "$2" ]]
+}
+
+apt_install() {  # apt_install PKG... (root only)
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "error: missing system packages: $*" >&2
+        echo "       install them with: sudo apt-get install -y $*" >&2
+        exit 1
+    fi
+    if [[ ! -f .stamps/apt-updated ]]; then
+        apt-get update -qq
+        touch .stamps/apt-updated
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+PYTHON=${PYTHON:-python3}
+
+setup_python() {
+    if ! command -v "$PYTHON" >/dev/null; then apt_install python3 python3-venv; fi
+    if ! "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
+        echo "error: Python >= 3.11 is required ($PYTHON is $("$PYTHON" -V 2>&1))" >&2
+        exit 1
+    fi
+    local hash
+    hash=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+    if [[ -x .venv/bin/python ]] && stamp_ok python "$hash"; then return; fi
+    if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then apt_install python3-venv; fi
+    [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.lock
+    echo "$hash" > .stamps/python
+}
+
+setup_vendor() {
+    if ! command -v npm >/dev/null; then apt_install nodejs npm; fi
+    local hash
+    hash=$(cat package.json package-lock.json | sha256sum | cut -d' ' -f1)
+    if [[ -f static/vendor/pyodide/pyodide.mjs && -f static/vendor/pyscript/core.js ]] \
+        && stamp_ok vendor "$hash"; then return; fi
+    npm ci --no-audit --no-fund --silent
+    rm -rf static/vendor
+    mkdir -p static/vendor
+    cp -r node_modules/@pyscript/core/dist static/vendor/pyscript
+    cp -r node_modules/pyodide static/vendor/pyodide
+    echo "$hash" > .stamps/vendor
+}
+
+setup_browser() {
+    if [[ -x /usr/bin/chromium ]]; then return; fi
+    apt_install chromium
+}
+
+for step in "$@"; do
+    case "$step" in
+        python) setup_python ;;
+        vendor) setup_vendor ;;
+        browser) setup_browser ;;
+        *) echo "unknown setup step: $step" >&2; exit 2 ;;
+    esac
+done

@@ -1,0 +1,133 @@
+"""Playwright fixtures: Debian's chromium, offline except for our own loopback server.
+
+Every page gets a route that aborts any request leaving 127.0.0.1 (and records it, so a
+test can assert the app never reaches for a CDN), a console log, and a log of requests
+to the SSE endpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+CHROMIUM = os.environ.get("ZARIZ_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+ARTIFACTS = pathlib.Path(__file__).resolve().parents[2] / "test-artifacts"
+BOOT_TIMEOUT_MS = 90_000
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+@dataclass
+class TabLog:
+    outside: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    sse_requests: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} not found: run `make test` (it installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def open_tab(browser: Any) -> Iterator[Callable[..., tuple[Any, TabLog]]]:
+    """``open_tab(base_url, context=None) -> (page, log)``: a fresh tab (own context
+    unless one is given) that may only talk to ``base_url``'s loopback origin."""
+    contexts: list[Any] = []
+
+    def factory(base_url: str, context: Any = None) -> tuple[Any, TabLog]:
+        if context is None:
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+            contexts.append(context)
+        page = context.new_page()
+        log = TabLog()
+        origin = base_url.rstrip("/") + "/"
+
+        def route(r: Any) -> None:
+            if r.request.url.startswith(origin):
+                r.continue_()
+            else:
+                log.outside.append(r.request.url)
+                r.abort()
+
+        page.route("**/*", route)
+        page.on("console", lambda m: log.console.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: log.errors.append(str(e)))
+
+        def on_request(req: Any) -> None:
+            if "/v1/events/sse" in req.url:
+                log.sse_requests.append(req.url)
+
+        page.on("request", on_request)
+
+        def on_dialog(d: Any) -> None:
+            log.dialogs.append(d.message)
+            d.dismiss()
+
+        page.on("dialog", on_dialog)
+        return page, log
+
+    try:
+        yield factory
+    finally:
+        for ctx in contexts:
+            ctx.close()
+
+
+def screenshot(page: Any, name: str) -> pathlib.Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def wait_booted(page: Any) -> None:
+    """Wait until the Python app has mounted (the shell sets data-boot=ready)."""
+    page.wait_for_function(
+        "document.getElementById('app')?.dataset.boot === 'ready'", timeout=BOOT_TIMEOUT_MS
+    )
+
+
+def login(page: Any, username: str = "demo", password: str = "demo") -> None:
+    page.fill("[data-testid=login-username]", username)
+    page.fill("[data-testid=login-password]", password)
+    page.click("[data-testid=login-submit]")
+
+
+def wait_status(page: Any, status: str, timeout: float = 30_000) -> None:
+    page.wait_for_function(
+        "s => document.querySelector('[data-testid=sse-status]')?.dataset.status === s",
+        arg=status,
+        timeout=timeout,
+    )

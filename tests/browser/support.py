@@ -1,0 +1,135 @@
+"""Helpers for browser tests that talk to the Python app inside the page."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tests.browser.conftest import BOOT_TIMEOUT_MS
+from tests.support.live_server import LiveServer
+
+_RUN_PY = """([code, token]) => {
+  const s = document.createElement('script');
+  s.type = 'py';
+  s.textContent = code + `\\nimport js as __js\\n__js.window.__pyDone.push(${JSON.stringify(token)})`;
+  window.__pyDone = window.__pyDone || [];
+  document.body.appendChild(s);
+}"""
+_counter = 0
+
+
+def run_py(page: Any, code: str, timeout_ms: float = 30_000) -> None:
+    """Run ``code`` in the page's (shared) Pyodide interpreter as a new
+    ``<script type="py">`` - exactly what a second script tag or a re-executed entry
+    does - and wait until it has finished."""
+    global _counter
+    _counter += 1
+    token = f"run-{_counter}"
+    page.evaluate(_RUN_PY, [code, token])
+    page.wait_for_function(
+        "t => (window.__pyDone || []).includes(t)", arg=token, timeout=timeout_ms
+    )
+
+
+COLLECT_EVENTS = """
+import js
+from zariz.boot import runtime
+def __collect(ev):
+    js.window.__events.push(js.JSON.parse(js.JSON.stringify({"event": ev.event, "id": ev.id})))
+js.window.__events = js.Array.new()
+import builtins
+builtins.__zariz_test_unsub = runtime().client.subscribe(__collect)
+"""
+
+
+def open_authed(open_tab: Callable[..., Any], server: LiveServer, path: str = "/dashboard",
+                context: Any = None) -> tuple[Any, Any, dict[str, Any]]:
+    """A tab whose localStorage already holds a session (logged in through the API), on
+    ``path``, with the SSE client connected."""
+    tokens = server.login()
+    state = json.dumps(
+        {"access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"]}
+    )
+    page, log = open_tab(server.url, context=context)
+    page.add_init_script(f"localStorage.setItem('zariz.auth', {json.dumps(state)})")
+    page.goto(server.url + path)
+    wait_client(page, "connected")
+    return page, log, tokens
+
+
+def wait_client(page: Any, status: str, timeout_ms: float = BOOT_TIMEOUT_MS) -> None:
+    page.wait_for_function(
+        "s => window.__zarizSSEClient && window.__zarizSSEClient.status === s",
+        arg=status,
+        timeout=timeout_ms,
+    )
+
+
+def stats(page: Any) -> dict[str, Any]:
+    return page.evaluate("JSON.parse(JSON.stringify(window.__zarizSSEClient.stats))")  # type: ignore[no-any-return]
+
+
+class GaugeSampler:
+    """Polls the server's ``zariz_sse_open_streams`` gauge in a thread; ``max`` is the
+    largest value seen."""
+
+    def __init__(self, server: LiveServer, interval: float = 0.02) -> None:
+        self.server = server
+        self.interval = interval
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import httpx
+        from prometheus_client.parser import text_string_to_metric_families
+
+        with httpx.Client(base_url=self.server.url, timeout=2) as http:
+            while not self._stop.is_set():
+                try:
+                    text = http.get("/metrics").text
+                except httpx.HTTPError:  # the server may be restarting: no sample then
+                    continue
+                for family in text_string_to_metric_families(text):
+                    for sample in family.samples:
+                        if sample.name == "zariz_sse_open_streams":
+                            self.samples.append(sample.value)
+                time.sleep(self.interval)
+
+    def wait_samples(self, n: int, timeout: float = 10) -> None:
+        """Wait until ``n`` more samples were taken (so each step is observed)."""
+        target = len(self.samples) + n
+        wait_until(lambda: len(self.samples) >= target, timeout, f"{n} gauge samples")
+
+    def __enter__(self) -> GaugeSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    @property
+    def max(self) -> float:
+        return max(self.samples) if self.samples else 0.0
+
+
+def wait_until(
+    predicate: Callable[[], Any], timeout: float, what: str, page: Any = None
+) -> Any:
+    """Poll ``predicate``. Pass ``page`` when the predicate depends on Playwright events
+    (console, requests): the sync API only delivers them while it is waiting itself."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        if page is not None:
+            page.wait_for_timeout(50)
+        else:
+            time.sleep(0.05)

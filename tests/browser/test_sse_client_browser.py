@@ -1,0 +1,199 @@
+"""The event client in a real tab (Debian chromium) against the real server.
+
+Issue 3's browser plan: one stream per tab whatever the app does, token rotation without
+overlap, recovery after a server restart with nothing lost or doubled, offline pause.
+The measured gaps and recovery times are printed (``-s``) for the closing notes.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tests.browser.support import (
+    COLLECT_EVENTS,
+    GaugeSampler,
+    open_authed,
+    run_py,
+    stats,
+    wait_client,
+    wait_until,
+)
+from tests.support.live_server import LiveServer
+
+RECONNECT_LINE = re.compile(r"\[SSE\] reconnect in (\d+) ms \(attempt (\d+)\)")
+
+
+def _received_ids(page: Any) -> list[int]:
+    events = page.evaluate("Array.from(window.__events)")
+    return [int(e["id"]) for e in events if e["event"].startswith("order.")]
+
+
+def test_one_stream_after_100_connects_and_20_reexecutions(
+    open_tab: Callable[..., Any], live_server: LiveServer
+) -> None:
+    page, log, _ = open_authed(open_tab, live_server)
+    page.evaluate("() => { for (let i = 0; i < 100; i++) window.__zarizSSEClient.connect(); }")
+    reexec = (
+        "import importlib, zariz.sse.client as c, zariz.sse.singleton as s, zariz.boot as b\n"
+        "importlib.reload(c); importlib.reload(s); importlib.reload(b)\n"
+        "b.main()\n"
+    )
+    for _ in range(20):
+        run_py(page, reexec)
+    # A fresh event proves the surviving connection is the live one.
+    tokens = live_server.login()
+    run_py(page, COLLECT_EVENTS)
+    order = live_server.create_order(tokens["access_token"], customer="Single")
+    page.wait_for_function(
+        "id => Array.from(window.__events).some(e => e.id === String(id))",
+        arg=_last_event_id(live_server, tokens, order["id"]),
+        timeout=10_000,
+    )
+    s = stats(page)
+    assert s["connect_calls"] >= 101
+    assert s["connects"] == 1, s
+    assert s["open_sources"] == 1
+    assert len(log.sse_requests) == 1, log.sse_requests
+    assert live_server.metric("zariz_sse_open_streams") == 1
+    assert log.outside == []
+
+
+def _last_event_id(server: LiveServer, tokens: dict[str, Any], order_id: int) -> int:
+    """The newest event id, read through an independent SSE replay from id 0."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {tokens['access_token']}", "Last-Event-ID": "0"}
+    last = 0
+    with httpx.Client(timeout=5) as http, http.stream(
+        "GET", server.url + "/v1/events/sse", headers=headers
+    ) as resp:
+        for line in resp.iter_lines():
+            if line.startswith("id:"):
+                last = int(line[3:].strip())
+            if line.startswith("data:") and f'"id":{order_id},' in line.replace(" ", ""):
+                return last
+    raise AssertionError("order event not found in replay")
+
+
+def test_token_rotation_never_overlaps_two_streams(
+    open_tab: Callable[..., Any], live_server: LiveServer
+) -> None:
+    page, log, _ = open_authed(open_tab, live_server)
+    with GaugeSampler(live_server) as sampler:
+        for i in range(10):
+            run_py(
+                page,
+                "import asyncio\nfrom zariz.boot import runtime\n"
+                "asyncio.ensure_future(runtime().auth.refresh())",
+            )
+            page.wait_for_function(
+                "n => window.__zarizSSEClient.stats.opens >= n", arg=i + 2, timeout=15_000
+            )
+            wait_client(page, "connected", 15_000)
+    s = stats(page)
+    print(f"\n[rotation] gauge samples={len(sampler.samples)} max={sampler.max} stats={s}")
+    assert len(sampler.samples) > 20
+    assert sampler.max <= 1
+    assert s["open_sources"] == 1
+    assert len(log.sse_requests) == 11  # the first stream + one per rotation, one at a time
+    assert live_server.metric("zariz_sse_open_streams") == 1
+
+
+def test_server_restart_backoff_then_recovery_exactly_once(
+    open_tab: Callable[..., Any], live_server: LiveServer
+) -> None:
+    page, log, tokens = open_authed(open_tab, live_server)
+    run_py(page, COLLECT_EVENTS)
+    token = tokens["access_token"]
+    live_server.create_order(token, customer="Before")
+    wait_until(lambda: len(_received_ids(page)) == 1, 10, "the first event", page)
+
+    attempts: list[float] = []
+    page.on(
+        "request",
+        lambda r: attempts.append(time.monotonic()) if "/v1/events/ticket" in r.url else None,
+    )
+    # Phase 1: the server dies; the client backs off with growing, capped, jittered waits.
+    live_server.kill()
+    killed = time.monotonic()
+    wait_until(lambda: len(attempts) >= 4, 60, "four reconnect attempts", page)
+    delays = [
+        (int(m.group(2)), int(m.group(1)))
+        for line in log.console
+        if (m := RECONNECT_LINE.search(line))
+    ]
+    gaps = [round(b - a, 2) for a, b in zip(attempts, attempts[1:], strict=False)]
+    print(f"\n[restart] logged (attempt, delay ms): {delays}\n[restart] gaps between ticket "
+          f"attempts (s): {gaps}")
+    for attempt, delay_ms in delays:
+        # full jitter: uniform in [0, min(cap, base * 2**(attempt-1))]
+        assert 0 <= delay_ms <= min(30_000, 1000 * 2 ** (attempt - 1)) + 1, (attempt, delay_ms)
+    assert [a for a, _ in delays][:4] == [1, 2, 3, 4]
+    assert s_status(page) != "connected"
+
+    # Phase 2: while it is back but the client is still away, three orders are created.
+    page.route("**/v1/events/ticket", lambda r: r.abort())
+    live_server.restart()
+    restarted = time.monotonic()
+    for n in range(3):
+        live_server.create_order(token, customer=f"While away {n}")
+    assert s_status(page) != "connected"
+    page.unroute("**/v1/events/ticket")
+    wait_client(page, "connected", 45_000)
+    recovered = time.monotonic()
+    print(f"[restart] down {restarted - killed:.1f} s; connected {recovered - restarted:.2f} s "
+          f"after the restart (next backoff retry)")
+    wait_until(lambda: len(_received_ids(page)) >= 4, 15, "the orders created while away", page)
+    ids = _received_ids(page)
+    assert len(ids) == len(set(ids)) == 4, ids
+    assert ids == list(range(ids[0], ids[0] + 4)), ids
+    # ...and the connection is single again.
+    wait_until(lambda: live_server.metric("zariz_sse_open_streams") == 1, 5, "one stream")
+    assert stats(page)["open_sources"] == 1
+
+
+def s_status(page: Any) -> str:
+    return str(page.evaluate("window.__zarizSSEClient.status"))
+
+
+def test_offline_pauses_and_online_reconnects_at_once(
+    open_tab: Callable[..., Any], live_server: LiveServer
+) -> None:
+    page, _log, _ = open_authed(open_tab, live_server)
+    context = page.context
+    before = stats(page)
+    context.set_offline(True)
+    wait_client(page, "disconnected", 10_000)
+    page.wait_for_timeout(3000)  # long enough for several backoff attempts, were any made
+    during = stats(page)
+    assert during["connects"] == before["connects"], (before, during)
+    assert during["open_sources"] == 0
+    context.set_offline(False)
+    t0 = time.monotonic()
+    wait_client(page, "connected", 10_000)
+    back = time.monotonic() - t0
+    print(f"\n[offline] reconnected {back * 1000:.0f} ms after going back online")
+    assert back < 3.0  # "at once": no backoff wait (the cap would be seconds)
+    assert stats(page)["connects"] == before["connects"] + 1
+
+
+def test_reconnect_cycles_leave_proxies_at_baseline(
+    open_tab: Callable[..., Any], live_server: LiveServer
+) -> None:
+    page, log, _ = open_authed(open_tab, live_server)
+    baseline = stats(page)["live_proxies"]
+    for i in range(100):
+        page.evaluate("window.__zarizSSEClient.reconnect()")
+        page.wait_for_function(
+            "n => window.__zarizSSEClient.stats.opens >= n", arg=i + 2, timeout=15_000
+        )
+    wait_client(page, "connected")
+    after = stats(page)
+    print(f"\n[hygiene] live proxies before={baseline} after 100 reconnects={after['live_proxies']}")
+    assert after["live_proxies"] == baseline
+    assert after["open_sources"] == 1
+    assert len(log.sse_requests) == 101
+    wait_until(lambda: live_server.metric("zariz_sse_open_streams") == 1, 5, "one stream")
