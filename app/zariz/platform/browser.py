@@ -102,7 +102,11 @@ class BrowserPlatform:
                 log.error("background task failed", exc_info=t.exception())
 
         task.add_done_callback(_done)
-        return task.cancel
+
+        def cancel() -> None:
+            task.cancel()
+
+        return cancel
 
     # --- network ---------------------------------------------------------------------
     def open_event_source(

@@ -1,0 +1,94 @@
+"""A thin REST client for orders and couriers over :meth:`AuthClient.authorized_request`.
+
+Every method returns the decoded JSON body, or raises :class:`ApiError` for a non-2xx
+answer (``NetworkError`` passes through untouched).
+
+Usage::
+
+    api = ApiClient(auth)
+    order = await api.create_order({"customer": "Ada", "phone": "1", "address": "x"})
+    await api.assign(order["id"], courier_id=2)
+    page = await api.list_orders(status="assigned", limit=20)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from zariz.auth import AuthClient, error_fields
+from zariz.platform import HttpResponse
+
+
+class ApiError(Exception):
+    """A non-2xx answer, with the server's ``{"error": {"code", "message"}}`` unpacked."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+    @classmethod
+    def from_response(cls, resp: HttpResponse) -> ApiError:
+        code, message, details = error_fields(resp)
+        return cls(resp.status, code, message, details)
+
+
+def _id(value: int | str) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or value == "":
+        raise TypeError(f"an order id must be an int or a non-empty str, got {value!r}")
+    return quote(str(value), safe="")
+
+
+class ApiClient:
+    """Orders and couriers; ``prefix`` is the API root (``/v1``)."""
+
+    def __init__(self, auth: AuthClient, *, prefix: str = "/v1") -> None:
+        if not isinstance(prefix, str):
+            raise TypeError("prefix must be a str")
+        self._auth = auth
+        self._prefix = prefix.rstrip("/")
+
+    async def _call(self, method: str, path: str, json_body: Any = None) -> Any:
+        resp = await self._auth.authorized_request(method, self._prefix + path, json_body)
+        if not resp.ok:
+            raise ApiError.from_response(resp)
+        return resp.body
+
+    async def list_orders(
+        self, status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> Any:
+        if limit < 1 or offset < 0:
+            raise ValueError("limit must be >= 1 and offset >= 0")
+        query: dict[str, Any] = {"limit": limit, "offset": offset}
+        if status is not None:
+            query["status"] = status
+        return await self._call("GET", "/orders?" + urlencode(query))
+
+    async def create_order(self, fields: dict[str, Any]) -> Any:
+        return await self._call("POST", "/orders", fields)
+
+    async def get_order(self, order_id: int | str) -> Any:
+        return await self._call("GET", f"/orders/{_id(order_id)}")
+
+    async def update_order(self, order_id: int | str, fields: dict[str, Any]) -> Any:
+        return await self._call("PATCH", f"/orders/{_id(order_id)}", fields)
+
+    async def delete_order(self, order_id: int | str) -> Any:
+        return await self._call("DELETE", f"/orders/{_id(order_id)}")
+
+    async def assign(self, order_id: int | str, courier_id: int | str) -> Any:
+        return await self._call(
+            "POST", f"/orders/{_id(order_id)}/assign", {"courier_id": courier_id}
+        )
+
+    async def set_status(self, order_id: int | str, status: str) -> Any:
+        return await self._call("POST", f"/orders/{_id(order_id)}/status", {"status": status})
+
+    async def list_couriers(self) -> Any:
+        return await self._call("GET", "/couriers")
+
+
+__all__ = ["ApiClient", "ApiError"]

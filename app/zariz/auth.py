@@ -1,0 +1,318 @@
+"""The auth client: token state, login/refresh/logout, change notifications.
+
+Tokens live in platform storage (``localStorage`` in the browser) under ``zariz.auth`` as
+JSON, so every tab of the origin shares one session; another tab's change arrives through
+``platform.on_storage`` and is announced to subscribers like a local one.
+
+Usage::
+
+    auth = AuthClient(platform)
+    off = auth.subscribe(lambda state: print("token:", state and state.access_token))
+    await auth.login("demo", "demo")
+    resp = await auth.authorized_request("GET", "/v1/auth/me")
+    await auth.logout()
+    off()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from zariz.platform import HttpResponse, NetworkError, Platform
+from zariz.types import Unsubscribe
+
+STORAGE_KEY = "zariz.auth"
+
+TokenListener = Callable[["TokenState | None"], Any]
+
+
+@dataclass(frozen=True)
+class TokenState:
+    """One session's tokens. ``expires_at`` is the access token's expiry in epoch ms."""
+
+    access_token: str
+    refresh_token: str
+    expires_at: int = 0
+    token_type: str = "bearer"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str | None) -> TokenState | None:
+        """Parse stored state; anything malformed counts as "no session"."""
+        if not text:
+            return None
+        try:
+            raw = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(raw, dict):
+            return None
+        access, refresh = raw.get("access_token"), raw.get("refresh_token")
+        if not (isinstance(access, str) and access and isinstance(refresh, str) and refresh):
+            return None
+        expires_at = raw.get("expires_at", 0)
+        token_type = raw.get("token_type", "bearer")
+        return cls(
+            access,
+            refresh,
+            expires_at if isinstance(expires_at, int) else 0,
+            token_type if isinstance(token_type, str) else "bearer",
+        )
+
+
+class AuthError(Exception):
+    """Login failed (bad credentials, validation) or the server answered unexpectedly."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error_fields(resp: HttpResponse) -> tuple[str, str, Any]:
+    """``(code, message, details)`` from the server's ``{"error": {...}}`` body, with
+    fallbacks for bodies that are not in that shape (proxies, HTML error pages)."""
+    err = resp.body.get("error") if isinstance(resp.body, dict) else None
+    if isinstance(err, dict):
+        code = err.get("code")
+        message = err.get("message")
+        return (
+            code if isinstance(code, str) else f"http_{resp.status}",
+            message if isinstance(message, str) else (resp.text or f"HTTP {resp.status}"),
+            err.get("details"),
+        )
+    return f"http_{resp.status}", resp.text or f"HTTP {resp.status}", None
+
+
+class AuthClient:
+    """Session state plus the three auth calls; see the module docstring for usage."""
+
+    def __init__(
+        self,
+        platform: Platform,
+        *,
+        base_url: str = "",
+        storage_key: str = STORAGE_KEY,
+        login_path: str = "/v1/auth/login",
+        refresh_path: str = "/v1/auth/refresh",
+        logout_path: str = "/v1/auth/logout",
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if not isinstance(base_url, str):
+            raise TypeError("base_url must be a str")
+        if not isinstance(storage_key, str) or not storage_key:
+            raise ValueError("storage_key must be a non-empty str")
+        self._platform = platform
+        self._base = base_url.rstrip("/")
+        self._key = storage_key
+        self._login_path = login_path
+        self._refresh_path = refresh_path
+        self._logout_path = logout_path
+        self._log = logger or logging.getLogger("zariz.auth")
+        self._listeners: list[TokenListener] = []
+        self._refresh_task: asyncio.Task[bool] | None = None
+        self.refresh_requests = 0
+        self._state = TokenState.from_json(platform.storage_get(storage_key))
+        self._storage_off: Unsubscribe | None = platform.on_storage(self._on_storage)
+
+    # --- state ------------------------------------------------------------------------
+    @property
+    def state(self) -> TokenState | None:
+        return self._state
+
+    @property
+    def access_token(self) -> str | None:
+        return self._state.access_token if self._state else None
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self._state is not None
+
+    def subscribe(self, fn: TokenListener) -> Unsubscribe:
+        """Call ``fn(state)`` (``None`` = logged out) on every change, local or from
+        another tab. Returns an idempotent unsubscribe."""
+        if not callable(fn):
+            raise TypeError("subscribe() needs a callable")
+        self._listeners.append(fn)
+
+        def off() -> None:
+            if fn in self._listeners:
+                self._listeners.remove(fn)
+
+        return off
+
+    def _set(self, state: TokenState | None, *, persist: bool = True) -> None:
+        if state == self._state:
+            return
+        self._state = state
+        if persist:
+            if state is None:
+                self._platform.storage_remove(self._key)
+            else:
+                self._platform.storage_set(self._key, state.to_json())
+        for fn in list(self._listeners):
+            try:
+                fn(state)
+            except Exception:
+                # One broken listener must not keep the others (e.g. the SSE client) stale.
+                self._log.exception("[auth] token listener failed")
+
+    def _on_storage(self, key: str, value: str | None) -> None:
+        if key == self._key:
+            self._set(TokenState.from_json(value), persist=False)
+
+    def _from_response(self, resp: HttpResponse) -> TokenState | None:
+        body = resp.body if isinstance(resp.body, dict) else {}
+        expires_in = body.get("expires_in")
+        expires_at = (
+            self._platform.wall_ms() + int(expires_in * 1000)
+            if isinstance(expires_in, (int, float))
+            else 0
+        )
+        return TokenState.from_json(
+            json.dumps(
+                {
+                    "access_token": body.get("access_token"),
+                    "refresh_token": body.get("refresh_token"),
+                    "expires_at": expires_at,
+                    "token_type": body.get("token_type", "bearer"),
+                }
+            )
+        )
+
+    # --- calls --------------------------------------------------------------------------
+    async def login(self, username: str, password: str) -> TokenState:
+        """Log in and store the tokens; raises :class:`AuthError` on any non-2xx and
+        :class:`~zariz.platform.NetworkError` when the server is unreachable."""
+        resp = await self._platform.request(
+            "POST",
+            self._base + self._login_path,
+            json_body={"username": username, "password": password},
+        )
+        state = self._from_response(resp) if resp.ok else None
+        if state is None:
+            code, message, _ = error_fields(resp)
+            raise AuthError(resp.status, code, message)
+        self._set(state)
+        return state
+
+    async def refresh(self) -> bool:
+        """Get a new token pair; True when a fresh access token is in place.
+
+        Single-flight: concurrent callers share one request (refresh tokens rotate, so a
+        second parallel request with the same token would be a reuse and revoke the session).
+        A 401 (expired, revoked, ``refresh_reused``) logs out; a network error or 5xx keeps
+        the session and returns False.
+        """
+        if self._refresh_task is None or self._refresh_task.done():
+            self._refresh_task = asyncio.ensure_future(self._do_refresh())
+        # shield: a caller that gets cancelled (the SSE client disconnecting mid-refresh)
+        # must not cancel the refresh the other callers are waiting for.
+        return await asyncio.shield(self._refresh_task)
+
+    async def _do_refresh(self) -> bool:
+        state = self._state
+        if state is None:
+            return False
+        stored = TokenState.from_json(self._platform.storage_get(self._key))
+        if stored is not None and stored.refresh_token != state.refresh_token:
+            # Another tab rotated the pair and our storage event has not arrived yet: using
+            # our old refresh token now would be a reuse and revoke the whole session.
+            self._set(stored, persist=False)
+            return True
+        self.refresh_requests += 1
+        try:
+            resp = await self._platform.request(
+                "POST",
+                self._base + self._refresh_path,
+                json_body={"refresh_token": state.refresh_token},
+            )
+        except NetworkError as exc:
+            self._log.warning("[auth] refresh failed: %s", exc)
+            return False
+        if resp.ok:
+            fresh = self._from_response(resp)
+            if fresh is not None:
+                self._set(fresh)
+                return True
+            self._log.error("[auth] refresh answered %s without tokens", resp.status)
+            return False
+        code, message, _ = error_fields(resp)
+        if resp.status in (400, 401, 403):
+            self._log.warning("[auth] refresh rejected (%s %s): logged out", resp.status, code)
+            if self._state == state:
+                self._set(None)
+            return False
+        self._log.warning("[auth] refresh failed: %s %s %s", resp.status, code, message)
+        return False
+
+    async def logout(self) -> None:
+        """Forget the session locally first (subscribers react at once), then tell the
+        server; an unreachable server does not keep us logged in."""
+        state = self._state
+        if state is None:
+            return
+        self._set(None)
+        try:
+            resp = await self._platform.request(
+                "POST",
+                self._base + self._logout_path,
+                headers={"Authorization": f"Bearer {state.access_token}"},
+            )
+        except NetworkError as exc:
+            self._log.warning("[auth] logout request failed: %s", exc)
+            return
+        if not resp.ok:
+            self._log.info("[auth] server logout answered %s", resp.status)
+
+    async def authorized_request(
+        self, method: str, url: str, json_body: Any = None
+    ) -> HttpResponse:
+        """``platform.request`` with ``Authorization: Bearer``; on 401 refreshes once and
+        retries once. Without a session it answers a local 401 ``not_authenticated``
+        (no request is sent). ``url`` is relative to ``base_url``."""
+        token = self.access_token
+        if token is None:
+            return _not_authenticated()
+        resp = await self._send(method, url, token, json_body)
+        if resp.status != 401:
+            return resp
+        if self.access_token == token:
+            if not await self.refresh():
+                return resp
+        # else: the token changed while we waited (another request refreshed): just retry.
+        fresh = self.access_token
+        if fresh is None:
+            return resp
+        return await self._send(method, url, fresh, json_body)
+
+    def _send(self, method: str, url: str, token: str, json_body: Any) -> Any:
+        return self._platform.request(
+            method,
+            self._base + url,
+            headers={"Authorization": f"Bearer {token}"},
+            json_body=json_body,
+        )
+
+    def dispose(self) -> None:
+        """Stop following other tabs' storage changes and drop every listener."""
+        if self._storage_off is not None:
+            self._storage_off()
+            self._storage_off = None
+        self._listeners.clear()
+
+
+def _not_authenticated() -> HttpResponse:
+    body = {"error": {"code": "not_authenticated", "message": "log in first"}}
+    return HttpResponse(401, body, json.dumps(body))
+
+
+__all__ = ["STORAGE_KEY", "AuthClient", "AuthError", "TokenState", "error_fields"]

@@ -1,0 +1,497 @@
+"""A deterministic :class:`~zariz.platform.Platform` for CPython tests.
+
+Timers run on a :class:`VirtualClock` (nothing waits for real time); coroutines given to
+``spawn`` run as asyncio tasks on the test's loop; HTTP answers come from scripted routes;
+event sources are :class:`FakeEventSource` objects the test drives by hand. Every listener
+the fake hands out counts as one "proxy", so tests can assert hygiene the way the browser
+adapter counts ``create_proxy``/``destroy``.
+
+>>> import asyncio
+>>> async def demo():
+...     p = FakePlatform(seed=1)
+...     p.http.route("POST", "/v1/events/ticket", lambda req: (200, {"ticket": "t1"}))
+...     resp = await p.request("POST", "/v1/events/ticket")
+...     fired = []
+...     p.schedule(2.0, lambda: fired.append(p.now()))
+...     p.clock.advance(5)
+...     return resp.body, fired
+>>> asyncio.run(demo())
+({'ticket': 't1'}, [2.0])
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import inspect
+import itertools
+import json
+import random as _random
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from zariz.platform import EventSourceHandlers, HttpResponse, NetworkError, RawEvent, Undo
+
+EPOCH_MS = 1_700_000_000_000
+"""``wall_ms()`` at virtual time 0."""
+
+
+# --------------------------------------------------------------------------- clock
+@dataclass(order=True)
+class _Timer:
+    due: float
+    seq: int
+    fn: Callable[[], None] = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+
+class VirtualClock:
+    """Time that moves only when told; ``advance`` fires due timers in due order."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = float(start)
+        self._heap: list[_Timer] = []
+        self._seq = itertools.count()
+        self.fired = 0
+
+    def schedule(self, delay_s: float, fn: Callable[[], None]) -> Undo:
+        if delay_s < 0 or delay_s != delay_s:
+            raise ValueError(f"negative or NaN delay: {delay_s!r}")
+        timer = _Timer(self.now + delay_s, next(self._seq), fn)
+        heapq.heappush(self._heap, timer)
+
+        def cancel() -> None:
+            timer.cancelled = True
+
+        return cancel
+
+    @property
+    def pending(self) -> int:
+        """Timers scheduled and neither fired nor cancelled."""
+        return sum(1 for t in self._heap if not t.cancelled)
+
+    def next_due(self) -> float | None:
+        self._drop_cancelled()
+        return self._heap[0].due if self._heap else None
+
+    def _drop_cancelled(self) -> None:
+        while self._heap and self._heap[0].cancelled:
+            heapq.heappop(self._heap)
+
+    def fire_next(self, until: float) -> bool:
+        """Fire the earliest timer due at or before ``until``; False when there is none."""
+        self._drop_cancelled()
+        if not self._heap or self._heap[0].due > until:
+            return False
+        timer = heapq.heappop(self._heap)
+        self.now = max(self.now, timer.due)
+        timer.cancelled = True
+        self.fired += 1
+        timer.fn()
+        return True
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward, firing (in order) every timer that falls due, including
+        timers scheduled by those timers."""
+        until = self.now + seconds
+        while self.fire_next(until):
+            pass
+        self.now = until
+
+
+# --------------------------------------------------------------------------- http
+@dataclass
+class FakeRequest:
+    method: str
+    url: str
+    headers: dict[str, str]
+    json_body: Any
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+    @property
+    def query(self) -> dict[str, str]:
+        return dict(parse_qsl(urlsplit(self.url).query))
+
+    @property
+    def bearer(self) -> str | None:
+        auth = self.headers.get("Authorization", "")
+        return auth[7:] if auth.startswith("Bearer ") else None
+
+
+Responder = Callable[[FakeRequest], Any]
+
+
+def to_response(value: Any) -> HttpResponse:
+    """Accept what a responder returns: an ``HttpResponse``, ``(status, body)`` or a body
+    (status 200)."""
+    if isinstance(value, HttpResponse):
+        return value
+    status, body = value if isinstance(value, tuple) else (200, value)
+    text = "" if body is None else json.dumps(body)
+    return HttpResponse(status, body, text, {"content-type": "application/json"})
+
+
+def error_body(code: str, message: str = "") -> dict[str, Any]:
+    """The server's JSON error shape."""
+    return {"error": {"code": code, "message": message or code}}
+
+
+class FakeHttp:
+    """Scripted routes; the longest matching ``path_prefix`` wins. Unrouted -> 404."""
+
+    def __init__(self) -> None:
+        self._routes: list[tuple[str, str, Responder]] = []
+        self.requests: list[FakeRequest] = []
+        self.in_flight = 0
+
+    def route(self, method: str, path_prefix: str, responder: Responder) -> Undo:
+        """``responder(req)`` returns a response (see :func:`to_response`), may raise
+        :class:`NetworkError`, and may be ``async`` (to hold a request open)."""
+        entry = (method.upper(), path_prefix, responder)
+        self._routes.append(entry)
+
+        def remove() -> None:
+            if entry in self._routes:
+                self._routes.remove(entry)
+
+        return remove
+
+    def count(self, method: str | None = None, path: str | None = None) -> int:
+        return sum(
+            1
+            for r in self.requests
+            if (method is None or r.method == method.upper()) and (path is None or r.path == path)
+        )
+
+    async def handle(self, req: FakeRequest) -> HttpResponse:
+        self.requests.append(req)
+        # Longest prefix wins; among equals the newest, so a test can override a route.
+        matches = [
+            ((len(prefix), i), responder)
+            for i, (m, prefix, responder) in enumerate(self._routes)
+            if m == req.method and req.path.startswith(prefix)
+        ]
+        if not matches:
+            return to_response((404, error_body("not_found", f"no fake route for {req.path}")))
+        responder = max(matches, key=lambda m: m[0])[1]
+        self.in_flight += 1
+        try:
+            # A real fetch never completes synchronously; yielding once keeps tests honest.
+            await asyncio.sleep(0)
+            value = responder(req)
+            if inspect.isawaitable(value):
+                value = await value
+            return to_response(value)
+        finally:
+            self.in_flight -= 1
+
+
+# --------------------------------------------------------------------------- event source
+class FakeEventSource:
+    """One "native" EventSource. Drive it with :meth:`open`, :meth:`emit`, :meth:`error`.
+
+    Like the browser, the id in force sticks across events (``lastEventId`` of a ping that
+    follows ``id: 5`` is ``"5"``) and named events reach the client only when their name
+    was registered.
+    """
+
+    def __init__(
+        self,
+        platform: FakePlatform,
+        url: str,
+        handlers: EventSourceHandlers,
+        named_events: Sequence[str],
+    ) -> None:
+        self._platform = platform
+        self.url = url
+        self.handlers = handlers
+        self.named_events = tuple(named_events)
+        self.closed = False
+        self.opened = False
+        self.last_event_id = ""
+
+    @property
+    def query(self) -> dict[str, str]:
+        return dict(parse_qsl(urlsplit(self.url).query))
+
+    def open(self) -> None:
+        if not self.closed:
+            self.opened = True
+            self.handlers.on_open()
+
+    def emit(self, type: str = "message", data: Any = "", id: str | int | None = None) -> bool:
+        """Deliver one event; ``data`` that is not ``str`` is JSON-encoded. Returns False
+        when nothing was delivered (closed source, or a name nobody listens for)."""
+        if id is not None:
+            self.last_event_id = str(id)
+        if self.closed or (type != "message" and type not in self.named_events):
+            return False
+        text = data if isinstance(data, str) else json.dumps(data)
+        self.handlers.on_event(RawEvent(type, text, self.last_event_id))
+        return True
+
+    def message(self, payload: Any, id: str | int | None = None) -> bool:
+        """Shorthand for ``emit("message", payload, id)``."""
+        return self.emit("message", payload, id)
+
+    def error(self, closed: bool = False) -> None:
+        if not self.closed:
+            self.handlers.on_error(closed)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._platform._source_closed(self)
+
+
+# --------------------------------------------------------------------------- channel bus
+class ChannelBus:
+    """Connects the ``open_channel`` of several fake platforms (tabs) of one origin."""
+
+    def __init__(self) -> None:
+        self.members: list[tuple[FakePlatform, str, Callable[[Any], None]]] = []
+
+    def post(self, sender: FakePlatform, name: str, message: Any) -> None:
+        # Structured clone: receivers never share the sender's objects.
+        cloned = json.loads(json.dumps(message))
+        for platform, member_name, fn in list(self.members):
+            if platform is not sender and member_name == name:
+                fn(cloned)
+
+
+# --------------------------------------------------------------------------- platform
+class FakePlatform:
+    """Everything a test needs to stand in for a browser tab."""
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        online: bool = True,
+        visible: bool = True,
+        storage: dict[str, str] | None = None,
+        bus: ChannelBus | None = None,
+    ) -> None:
+        self.clock = VirtualClock()
+        self.http = FakeHttp()
+        self.rng = _random.Random(seed)
+        self.sources: list[FakeEventSource] = []
+        self.max_open_sources = 0
+        self.storage: dict[str, str] = storage if storage is not None else {}
+        self.bus = bus if bus is not None else ChannelBus()
+        self.tasks: list[asyncio.Task[Any]] = []
+        self._online = online
+        self._visible = visible
+        self._window: dict[str, list[Callable[[], None]]] = {}
+        self._storage_listeners: list[Callable[[str, str | None], None]] = []
+        self._proxies = 0
+        # Exceptions that escaped spawned tasks: tests assert this stays empty.
+        self.crashes: list[BaseException] = []
+
+    # --- time ---------------------------------------------------------------------
+    def now(self) -> float:
+        return self.clock.now
+
+    def wall_ms(self) -> int:
+        return EPOCH_MS + int(self.clock.now * 1000)
+
+    def random(self) -> float:
+        return self.rng.random()
+
+    def schedule(self, delay_s: float, fn: Callable[[], None]) -> Undo:
+        return self.clock.schedule(delay_s, fn)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> Undo:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.append(task)
+        task.add_done_callback(self._task_done)
+
+        def cancel() -> None:
+            task.cancel()
+
+        return cancel
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        if task in self.tasks:
+            self.tasks.remove(task)
+        if not task.cancelled():
+            exc = task.exception()
+            if exc is not None:
+                # Surface crashes of spawned code instead of losing them in the loop's log.
+                self.crashes.append(exc)
+
+    async def settle(self, rounds: int = 200) -> None:
+        """Let spawned tasks run until they finish or block (on a gate, a held request)."""
+        for _ in range(rounds):
+            if not self.tasks:
+                break
+            await asyncio.sleep(0)
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    async def advance(self, seconds: float) -> None:
+        """``clock.advance`` that lets spawned tasks run after every timer it fires."""
+        until = self.clock.now + seconds
+        await self.settle()
+        while self.clock.fire_next(until):
+            await self.settle()
+        self.clock.now = until
+        await self.settle()
+
+    # --- network ------------------------------------------------------------------
+    def open_event_source(
+        self, url: str, handlers: EventSourceHandlers, named_events: Sequence[str]
+    ) -> Undo:
+        source = FakeEventSource(self, url, handlers, named_events)
+        self.sources.append(source)
+        # open + message + error + one per named event, as the browser adapter would.
+        self._proxies += 3 + len(source.named_events)
+        self.max_open_sources = max(self.max_open_sources, self.open_sources)
+        return source.close
+
+    def _source_closed(self, source: FakeEventSource) -> None:
+        self._proxies -= 3 + len(source.named_events)
+
+    @property
+    def open_sources(self) -> int:
+        return sum(1 for s in self.sources if not s.closed)
+
+    @property
+    def source(self) -> FakeEventSource:
+        """The most recently opened source (AssertionError when none was opened)."""
+        assert self.sources, "no event source was opened"
+        return self.sources[-1]
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+    ) -> Awaitable[HttpResponse]:
+        req = FakeRequest(method.upper(), url, dict(headers or {}), json_body)
+        if not self._online:
+            return self._offline(req)
+        return self.http.handle(req)
+
+    async def _offline(self, req: FakeRequest) -> HttpResponse:
+        self.http.requests.append(req)
+        raise NetworkError("offline")
+
+    # --- environment --------------------------------------------------------------
+    def is_online(self) -> bool:
+        return self._online
+
+    def is_visible(self) -> bool:
+        return self._visible
+
+    def on_window_event(self, name: str, fn: Callable[[], None]) -> Undo:
+        listeners = self._window.setdefault(name, [])
+        listeners.append(fn)
+        self._proxies += 1
+        done = False
+
+        def off() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                listeners.remove(fn)
+                self._proxies -= 1
+
+        return off
+
+    def fire(self, name: str) -> None:
+        """Dispatch a window/document event to its listeners."""
+        for fn in list(self._window.get(name, [])):
+            fn()
+
+    def set_online(self, online: bool) -> None:
+        self._online = online
+        self.fire("online" if online else "offline")
+
+    def set_visible(self, visible: bool) -> None:
+        self._visible = visible
+        self.fire("visibilitychange")
+
+    def listener_count(self, name: str | None = None) -> int:
+        if name is not None:
+            return len(self._window.get(name, []))
+        return sum(len(v) for v in self._window.values()) + len(self._storage_listeners)
+
+    # --- storage ------------------------------------------------------------------
+    def storage_get(self, key: str) -> str | None:
+        return self.storage.get(key)
+
+    def storage_set(self, key: str, value: str) -> None:
+        # Like localStorage: the writing tab gets no ``storage`` event.
+        self.storage[key] = value
+
+    def storage_remove(self, key: str) -> None:
+        self.storage.pop(key, None)
+
+    def on_storage(self, fn: Callable[[str, str | None], None]) -> Undo:
+        self._storage_listeners.append(fn)
+        self._proxies += 1
+        done = False
+
+        def off() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                self._storage_listeners.remove(fn)
+                self._proxies -= 1
+
+        return off
+
+    def other_tab_sets(self, key: str, value: str | None) -> None:
+        """Another tab wrote (``None``: removed) ``key``: update storage, fire events."""
+        if value is None:
+            self.storage.pop(key, None)
+        else:
+            self.storage[key] = value
+        for fn in list(self._storage_listeners):
+            fn(key, value)
+
+    # --- channel ------------------------------------------------------------------
+    def open_channel(
+        self, name: str, on_message: Callable[[Any], None]
+    ) -> tuple[Callable[[Any], None], Undo]:
+        entry = (self, name, on_message)
+        self.bus.members.append(entry)
+        self._proxies += 1
+        closed = False
+
+        def post(message: Any) -> None:
+            if not closed:
+                self.bus.post(self, name, message)
+
+        def close() -> None:
+            nonlocal closed
+            if not closed:
+                closed = True
+                self.bus.members.remove(entry)
+                self._proxies -= 1
+
+        return post, close
+
+    def live_proxies(self) -> int:
+        return self._proxies
+
+
+__all__ = [
+    "EPOCH_MS",
+    "ChannelBus",
+    "FakeEventSource",
+    "FakeHttp",
+    "FakePlatform",
+    "FakeRequest",
+    "VirtualClock",
+    "error_body",
+    "to_response",
+]

@@ -1,0 +1,631 @@
+"""The SSE client: one resilient EventSource per tab, shared by every subscriber.
+
+A pure state machine over an injected :class:`~zariz.platform.Platform` (no ``js`` here).
+Phases and the status they show::
+
+    idle ──connect()──► ticket ──200──► opening ──on_open──► open          (connected)
+     ▲   (disconnected)   │  (connecting)   │                  │
+     │                    │ 5xx/network     │ error            │ error / stall
+     │                    ▼                 ▼                  ▼
+     └─ no session ── waiting (backoff timer, connecting) ◄────┘
+                      offline (disconnected; no attempts burnt until ``online``)
+
+Every attempt gets a generation number; callbacks of an older generation (a closed source,
+a cancelled ticket request, a stale timer) are ignored, which is what keeps ``disconnect()``
+during a backoff wait or an in-flight ticket request closed for good.
+
+Usage::
+
+    client = SSEClient(platform, auth)
+    off = client.subscribe(lambda ev: print(ev.event, ev.data), events=["order.created"])
+    client.start()          # Option A: stay connected while authenticated
+    ...
+    off(); client.stop()
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+from zariz.platform import HttpResponse, NetworkError, Platform, RawEvent, Undo
+from zariz.sse.backoff import Backoff
+from zariz.sse.fanout import Fanout, event_names
+from zariz.sse.normalize import DEFAULT_EVENT_TYPE, SSEEvent, normalize
+from zariz.types import Handler, Origin, Status, StatusListener, Unsubscribe
+
+LOGGER_NAME = "zariz.sse"
+
+IDLE, TICKET, OPENING, OPEN, WAITING, OFFLINE = (
+    "idle", "ticket", "opening", "open", "waiting", "offline"
+)
+_WINDOW_EVENTS = ("online", "offline", "visibilitychange", "pageshow")
+
+
+class AuthLike(Protocol):
+    """What the client needs from :class:`zariz.auth.AuthClient`."""
+
+    @property
+    def access_token(self) -> str | None: ...
+
+    @property
+    def is_authenticated(self) -> bool: ...
+
+    async def refresh(self) -> bool: ...
+
+    def subscribe(self, fn: Callable[[Any], Any]) -> Unsubscribe: ...
+
+
+def set_log_level(level: int | str, *, console: bool = True) -> None:
+    """Switch the ``zariz.sse`` log level (``"DEBUG"`` shows every message).
+
+    With ``console`` and no handler configured anywhere, a stream handler is added so
+    the lines reach the browser console (Pyodide maps stderr to ``console.error``).
+
+    >>> set_log_level("WARNING", console=False)
+    """
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(level.upper() if isinstance(level, str) else level)
+    if console and not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+
+
+def _positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return float(value)
+
+
+class _SourceHandlers:
+    """Binds one source's callbacks to the generation that opened it."""
+
+    __slots__ = ("_client", "_gen")
+
+    def __init__(self, client: SSEClient, gen: int) -> None:
+        self._client, self._gen = client, gen
+
+    def on_open(self) -> None:
+        self._client._on_open(self._gen)
+
+    def on_event(self, event: RawEvent) -> None:
+        self._client._on_source_event(self._gen, event)
+
+    def on_error(self, closed: bool) -> None:
+        self._client._on_error(self._gen, closed)
+
+
+class SSEClient:
+    """See the module docstring. Public state: ``status``, ``stats``, ``last_event_id``,
+    ``next_retry_at`` / ``retry_in()``."""
+
+    # Duck-typed marker for the singleton: after ``importlib.reload`` the class object is
+    # new, so ``isinstance`` against it would reject the live instance.
+    __zariz_sse_client__ = True
+
+    def __init__(
+        self,
+        platform: Platform,
+        auth: AuthLike,
+        *,
+        base_url: str = "",
+        sse_path: str = "/v1/events/sse",
+        ticket_path: str = "/v1/events/ticket",
+        named_events: Iterable[str] = ("ping", "reset"),
+        backoff_base: float = 1.0,
+        backoff_cap: float = 30.0,
+        ping_interval: float = 15.0,
+        stall_factor: float = 2.5,
+        relay: bool = False,
+        channel_name: str = "zariz-sse",
+        logger: logging.Logger | None = None,
+    ) -> None:
+        for attr in ("now", "wall_ms", "random", "schedule", "spawn", "open_event_source",
+                     "request", "is_online", "is_visible", "on_window_event", "live_proxies"):
+            if not callable(getattr(platform, attr, None)):
+                raise TypeError(f"platform lacks {attr}(); pass a zariz.platform.Platform")
+        for attr in ("refresh", "subscribe"):
+            if not callable(getattr(auth, attr, None)):
+                raise TypeError(f"auth lacks {attr}(); pass a zariz.auth.AuthClient")
+        for name, value in (("base_url", base_url), ("sse_path", sse_path),
+                            ("ticket_path", ticket_path), ("channel_name", channel_name)):
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a str")
+        if logger is not None and not isinstance(logger, logging.Logger):
+            raise TypeError("logger must be a logging.Logger")
+        names = event_names(named_events, "named_events")
+        if DEFAULT_EVENT_TYPE in names:
+            raise ValueError("'message' is the default event; it is always received")
+        if _positive("stall_factor", stall_factor) < 1:
+            raise ValueError("stall_factor must be >= 1 (a multiple of the ping interval)")
+
+        self._platform = platform
+        self._auth = auth
+        self._base = base_url.rstrip("/")
+        self._sse_path, self._ticket_path = sse_path, ticket_path
+        self.named_events = names
+        self._backoff = Backoff(
+            base=_positive("backoff_base", backoff_base),
+            cap=_positive("backoff_cap", backoff_cap),
+            rand=platform.random,
+        )
+        self.stall_window = _positive("ping_interval", ping_interval) * float(stall_factor)
+        self._log = logger or logging.getLogger(LOGGER_NAME)
+
+        self._phase = IDLE
+        self._status: Status = "disconnected"
+        self._gen = 0
+        self._close_source: Undo | None = None
+        self._ticket_undo: Undo | None = None
+        self._retry_undo: Undo | None = None
+        self._watchdog_undo: Undo | None = None
+        self._window_offs: list[Undo] = []
+        self._open_started = 0.0
+        self._last_activity = 0.0
+        self._last_id: str | None = None
+        self.next_retry_at: float | None = None
+        self._fanout = Fanout(self._log, platform.spawn)
+        self._autoconnect = False
+        self._own_refresh = False
+        self._disposed = False
+        self._counts = dict.fromkeys(
+            ("connect_calls", "connects", "opens", "errors", "reconnects", "events",
+             "duplicates_dropped", "stalls",
+             "relayed_in", "relayed_out"), 0)
+        self._seen_token = getattr(auth, "access_token", None)
+        self._auth_off: Unsubscribe | None = auth.subscribe(self._on_auth)
+        self._relay_post: Callable[[Any], None] | None = None
+        self._relay_close: Undo | None = None
+        if relay:
+            self._relay_post, self._relay_close = platform.open_channel(
+                channel_name, self._on_channel
+            )
+
+    # --- public state ---------------------------------------------------------------------
+    @property
+    def status(self) -> Status:
+        return self._status
+
+    @property
+    def phase(self) -> str:
+        """The finer internal phase (idle/ticket/opening/open/waiting/offline)."""
+        return self._phase
+
+    @property
+    def last_event_id(self) -> str | None:
+        return self._last_id
+
+    def retry_in(self) -> float | None:
+        """Seconds until the pending retry (for a UI countdown); None when none is pending."""
+        if self.next_retry_at is None:
+            return None
+        return max(0.0, self.next_retry_at - self._platform.now())
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """A fresh plain dict of counters and state (safe to hand to JS)."""
+        out: dict[str, Any] = dict(self._counts)
+        out.update(
+            handler_errors=self._fanout.handler_errors,
+            status_errors=self._fanout.status_errors,
+            subscribers=self._fanout.subscribers,
+            status_listeners=self._fanout.status_listeners,
+            live_proxies=self._platform.live_proxies(),
+            last_event_id=self._last_id,
+            status=self._status,
+            phase=self._phase,
+            open_sources=0 if self._close_source is None else 1,
+            attempt=self._backoff.attempt,
+            retry_in=self.retry_in(),
+        )
+        return out
+
+    # --- subscriptions --------------------------------------------------------------------
+    def subscribe(self, handler: Handler, events: Iterable[str] | None = None) -> Unsubscribe:
+        """Receive every normalized event (or only those whose ``event`` is in ``events``).
+
+        >>> off = client.subscribe(print, events=["order.created"])  # doctest: +SKIP
+        >>> off(); off()  # idempotent  # doctest: +SKIP
+        """
+        self._check_alive("subscribe")
+        return self._fanout.subscribe(handler, events)
+
+    def on_status(self, fn: StatusListener) -> Unsubscribe:
+        """Call ``fn(status)`` on every status change; returns an idempotent ``off``."""
+        self._check_alive("on_status")
+        return self._fanout.on_status(fn)
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Option A: connect now if authenticated and follow the session from here on
+        (login connects, logout disconnects), even with zero subscribers. Idempotent."""
+        self._check_alive("start")
+        self._autoconnect = True
+        if self._auth.is_authenticated:
+            self.connect()
+
+    def stop(self) -> None:
+        """Undo :meth:`start`: no more automatic connects, and disconnect."""
+        self._autoconnect = False
+        self.disconnect()
+
+    def connect(self) -> None:
+        """Open the stream unless already connecting/connected (then: no side effect)."""
+        self._check_alive("connect")
+        self._counts["connect_calls"] += 1
+        if self._phase != IDLE:
+            self._log.debug("[SSE] connect() ignored: already %s", self._phase)
+            return
+        self._listen_window()
+        self._begin_attempt()
+
+    def disconnect(self) -> None:
+        """Close the source and cancel every timer and pending request; stays closed."""
+        if self._phase == IDLE and not self._window_offs:
+            return
+        self._teardown()
+        for off in self._window_offs:
+            off()
+        self._window_offs.clear()
+        self._phase = IDLE
+        self._log.info("[SSE] cleanup: disconnected, timers and listeners released")
+        self._set_status("disconnected")
+
+    def reconnect(self, reason: str = "requested") -> None:
+        """Soft reconnect: close the old source *before* opening the new one; subscribers
+        and the last event id are kept, the backoff starts over. Idle -> ``connect()``."""
+        self._check_alive("reconnect")
+        if self._phase == IDLE:
+            self.connect()
+            return
+        self._counts["reconnects"] += 1
+        self._log.info("[SSE] reconnect now (%s)", reason)
+        self._teardown()
+        self._backoff.reset()
+        self._begin_attempt()
+
+    def reconnect_now(self) -> bool:
+        """Skip a pending backoff (or offline) wait. False when nothing was waiting."""
+        self._check_alive("reconnect_now")
+        if self._phase not in (WAITING, OFFLINE):
+            return False
+        self._log.info("[SSE] reconnect now, skipping the wait")
+        self._teardown()
+        self._begin_attempt()
+        return True
+
+    def dispose(self) -> None:
+        """Stop for good: disconnect, drop the auth subscription, relay and listeners."""
+        if self._disposed:
+            return
+        self.stop()
+        if self._auth_off is not None:
+            self._auth_off()
+            self._auth_off = None
+        if self._relay_close is not None:
+            self._relay_close()
+            self._relay_close = self._relay_post = None
+        self._fanout.clear()
+        self._disposed = True
+        self._log.info("[SSE] cleanup: client disposed")
+
+    def _check_alive(self, what: str) -> None:
+        if self._disposed:
+            raise RuntimeError(
+                f"SSEClient.{what}() after dispose(); get the live client from "
+                "zariz.sse.get_client() instead of keeping a reference"
+            )
+
+    # --- attempts ---------------------------------------------------------------------------
+    def _begin_attempt(self) -> None:
+        if not self._platform.is_online():
+            self._pause_offline()
+            return
+        self._gen += 1
+        self._phase = TICKET
+        self.next_retry_at = None
+        self._counts["connects"] += 1
+        self._log.info("[SSE] connecting")
+        self._set_status("connecting")
+        self._ticket_undo = self._platform.spawn(self._attempt(self._gen))
+
+    async def _attempt(self, gen: int) -> None:
+        try:
+            await self._fetch_ticket_and_open(gen)
+        except Exception:
+            # A bug or an unexpected platform error must not leave us "connecting" forever.
+            self._log.exception("[SSE] error: connection attempt crashed")
+            self._fail(gen, "attempt crashed")
+
+    async def _fetch_ticket_and_open(self, gen: int) -> None:
+        token = self._auth.access_token
+        if not token:
+            self._give_up(gen, "no session (log in first)")
+            return
+        resp = await self._request_ticket(token)
+        if gen != self._gen:
+            return
+        if resp is not None and resp.status == 401:
+            self._log.info("[SSE] ticket refused (401): refreshing the session once")
+            self._own_refresh = True  # our own refresh must not trigger a soft reconnect
+            try:
+                refreshed = await self._auth.refresh()
+            finally:
+                self._own_refresh = False
+            if gen != self._gen:
+                return
+            token = self._auth.access_token
+            if not refreshed or not token:
+                if self._auth.is_authenticated:  # transient: server unreachable, keep trying
+                    self._fail(gen, "session refresh failed")
+                else:
+                    self._give_up(gen, "session expired and could not be refreshed")
+                return
+            resp = await self._request_ticket(token)
+            if gen != self._gen:
+                return
+            if resp is not None and resp.status == 401:
+                self._give_up(gen, "ticket refused again right after a refresh")
+                return
+        if resp is None:
+            self._fail(gen, "ticket request failed: network error")
+            return
+        ticket = resp.body.get("ticket") if isinstance(resp.body, dict) else None
+        if not resp.ok or not isinstance(ticket, str) or not ticket:
+            self._fail(gen, f"ticket request answered {resp.status}")
+            return
+        self._ticket_undo = None
+        self._open_source(gen, ticket)
+
+    async def _request_ticket(self, token: str) -> HttpResponse | None:
+        try:
+            return await self._platform.request(
+                "POST",
+                self._base + self._ticket_path,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        except NetworkError as exc:
+            self._log.warning("[SSE] error: ticket request failed: %s", exc)
+            return None
+
+    def _stream_url(self, ticket: str) -> str:
+        params = {"ticket": ticket}
+        if self._last_id is not None:
+            # The browser resends Last-Event-ID only on its own retries, never for a new
+            # EventSource: carry it in the URL or events are lost between sources.
+            params["lastEventId"] = self._last_id
+        sep = "&" if "?" in self._sse_path else "?"
+        return f"{self._base}{self._sse_path}{sep}{urlencode(params)}"
+
+    def _open_source(self, gen: int, ticket: str) -> None:
+        self._close_current_source()  # belt and braces: never two sources at once
+        self._phase = OPENING
+        self._open_started = self._last_activity = self._platform.now()
+        self._close_source = self._platform.open_event_source(
+            self._stream_url(ticket), _SourceHandlers(self, gen), self.named_events
+        )
+        self._arm_watchdog(self.stall_window)
+
+    def _on_open(self, gen: int) -> None:
+        if gen != self._gen or self._phase != OPENING:
+            return
+        now = self._platform.now()
+        self._phase = OPEN
+        self._last_activity = now
+        self._backoff.reset()
+        self._counts["opens"] += 1
+        self._log.info("[SSE] open in %d ms", round((now - self._open_started) * 1000))
+        self._set_status("connected")
+
+    def _on_source_event(self, gen: int, raw: RawEvent) -> None:
+        if gen != self._gen:
+            return
+        self._last_activity = self._platform.now()
+        self._ingest(raw, "source")
+
+    def _on_error(self, gen: int, closed: bool) -> None:
+        if gen != self._gen:
+            return
+        self._counts["errors"] += 1
+        self._log.warning(
+            "[SSE] error: stream %s (%s)", "failed" if closed else "dropped", self._phase
+        )
+        self._fail(gen, "stream error")
+
+    def _fail(self, gen: int, reason: str) -> None:
+        """Close everything of this attempt and schedule the next one with backoff."""
+        if gen != self._gen:
+            return
+        self._teardown()
+        if not self._platform.is_online():
+            self._pause_offline()
+            return
+        delay = self._backoff.next_delay()
+        self._phase = WAITING
+        self.next_retry_at = self._platform.now() + delay
+        self._counts["reconnects"] += 1
+        self._log.info(
+            "[SSE] reconnect in %d ms (attempt %d): %s",
+            round(delay * 1000), self._backoff.attempt, reason,
+        )
+        wait_gen = self._gen
+        self._retry_undo = self._platform.schedule(delay, lambda: self._retry_due(wait_gen))
+        self._set_status("connecting")
+
+    def _retry_due(self, gen: int) -> None:
+        if gen != self._gen or self._phase != WAITING:
+            return
+        self._retry_undo = None
+        self._teardown()
+        self._begin_attempt()
+
+    def _give_up(self, gen: int, reason: str) -> None:
+        if gen != self._gen:
+            return
+        self._log.warning("[SSE] not connecting: %s", reason)
+        self.disconnect()
+
+    def _pause_offline(self) -> None:
+        self._teardown()
+        self._phase = OFFLINE
+        self._log.info("[SSE] offline: waiting for the network (no attempts spent)")
+        self._set_status("disconnected")
+
+    def _close_current_source(self) -> None:
+        close, self._close_source = self._close_source, None
+        if close is not None:
+            close()
+            self._log.info("[SSE] close")
+
+    def _teardown(self) -> None:
+        """End the current attempt: new generation, source closed, timers and the ticket
+        request cancelled. Window listeners stay (see ``disconnect``)."""
+        self._gen += 1
+        self._close_current_source()
+        for name in ("_ticket_undo", "_retry_undo", "_watchdog_undo"):
+            undo = getattr(self, name)
+            setattr(self, name, None)
+            if undo is not None:
+                undo()
+        self.next_retry_at = None
+
+    # --- watchdog and window events ------------------------------------------------------
+    def _arm_watchdog(self, delay: float) -> None:
+        gen = self._gen
+        self._watchdog_undo = self._platform.schedule(delay, lambda: self._watchdog(gen))
+
+    def _watchdog(self, gen: int) -> None:
+        if gen != self._gen or self._phase not in (OPENING, OPEN):
+            return
+        # Re-arming once per window instead of per event keeps busy streams cheap.
+        idle = self._platform.now() - self._last_activity
+        if idle + 1e-9 >= self.stall_window:
+            self._stalled(idle)
+        else:
+            self._arm_watchdog(self.stall_window - idle)
+
+    def _stalled(self, idle: float) -> None:
+        self._counts["stalls"] += 1
+        self._counts["reconnects"] += 1
+        self._log.warning("[SSE] stalled: no message or ping for %.1f s, reconnecting", idle)
+        self._teardown()
+        self._begin_attempt()
+
+    def _listen_window(self) -> None:
+        if self._window_offs:
+            return
+        actions: dict[str, Callable[[], None]] = {
+            "online": self._on_online,
+            "offline": self._on_offline,
+            "visibilitychange": self._on_visibility,
+            "pageshow": lambda: self._wake("pageshow"),
+        }
+        self._window_offs = [self._platform.on_window_event(n, actions[n]) for n in _WINDOW_EVENTS]
+
+    def _on_online(self) -> None:
+        if self._phase in (WAITING, OFFLINE):
+            self._log.info("[SSE] back online")
+            self.reconnect_now()
+
+    def _on_offline(self) -> None:
+        if self._phase != IDLE and self._phase != OFFLINE:
+            self._pause_offline()
+
+    def _on_visibility(self) -> None:
+        if self._platform.is_visible():
+            self._wake("visible")
+
+    def _wake(self, why: str) -> None:
+        """The tab came back (visible, bfcache restore): retry now if waiting, and check
+        for a stall the sleeping timers could not see."""
+        if self._phase == WAITING or (self._phase == OFFLINE and self._platform.is_online()):
+            self._log.info("[SSE] %s: skipping the wait", why)
+            self.reconnect_now()
+        elif self._phase in (OPENING, OPEN):
+            idle = self._platform.now() - self._last_activity
+            if idle + 1e-9 >= self.stall_window:
+                self._stalled(idle)
+
+    # --- auth ---------------------------------------------------------------------------
+    def _on_auth(self, state: Any) -> None:
+        token = getattr(state, "access_token", None) if state is not None else None
+        changed, self._seen_token = token != self._seen_token, token
+        if token is None:
+            if self._phase != IDLE:
+                self._log.info("[SSE] logged out: disconnecting")
+                self.disconnect()
+            return
+        if self._phase == IDLE:
+            if self._autoconnect:
+                self.connect()
+        elif changed and not self._own_refresh:
+            self.reconnect("token changed")
+
+    # --- events -------------------------------------------------------------------------
+    def feed(self, raw: RawEvent, origin: Origin = "relay") -> SSEEvent | None:
+        """Run a raw event through normalize -> dedupe -> fan-out, as the source's own
+        events do. Returns the dispatched event, or None when dropped as a duplicate.
+
+        >>> client.feed(RawEvent("message", '{"type": "x"}', "9"))  # doctest: +SKIP
+        """
+        if not isinstance(raw, RawEvent):
+            raise TypeError("feed() takes a zariz.platform.RawEvent")
+        return self._ingest(raw, origin)
+
+    def _not_newer(self, ev_id: str) -> bool:
+        last = self._last_id
+        if last is None:
+            return False
+        if ev_id == last:
+            return True
+        try:
+            return int(ev_id) <= int(last)
+        except ValueError:
+            return False
+
+    def _ingest(self, raw: RawEvent, origin: Origin) -> SSEEvent | None:
+        sse_type = raw.type or DEFAULT_EVENT_TYPE
+        ev_id = raw.last_event_id or None
+        stale = ev_id is not None and self._not_newer(ev_id)
+        if stale and sse_type == DEFAULT_EVENT_TYPE:
+            # Named events (ping) carry the id *in force* (the browser's lastEventId), so
+            # only default events are judged as duplicates.
+            self._counts["duplicates_dropped"] += 1
+            self._log.debug("[SSE] duplicate id=%s from %s dropped", ev_id, origin)
+            return None
+        if ev_id is not None and not stale:
+            self._last_id = ev_id
+        ev = normalize(sse_type, raw.data, ev_id, float(self._platform.wall_ms()), origin)
+        self._counts["events"] += 1
+        if origin == "relay":
+            self._counts["relayed_in"] += 1
+        self._log.debug("[SSE] message %s id=%s", ev.event, ev.id)
+        if origin == "source" and self._relay_post is not None and sse_type != "ping":
+            self._counts["relayed_out"] += 1
+            self._relay_post({"type": sse_type, "data": raw.data, "id": raw.last_event_id})
+        self._fanout.dispatch(ev)
+        return ev
+
+    def _on_channel(self, message: Any) -> None:
+        if not isinstance(message, dict):
+            return
+        sse_type, data, ev_id = message.get("type"), message.get("data"), message.get("id")
+        if not (isinstance(sse_type, str) and isinstance(data, str) and isinstance(ev_id, str)):
+            self._log.debug("[SSE] malformed relay message ignored")
+            return
+        self._ingest(RawEvent(sse_type, data, ev_id), "relay")
+
+    def _set_status(self, status: Status) -> None:
+        if status == self._status:
+            return
+        self._status = status
+        self._log.debug("[SSE] status %s", status)
+        self._fanout.notify_status(status)
+
+
+__all__ = ["LOGGER_NAME", "AuthLike", "SSEClient", "set_log_level"]

@@ -1,0 +1,252 @@
+"""Fan-out, ids and relays: what subscribers see."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from zariz.platform import RawEvent
+from zariz.platform.fake import EPOCH_MS, ChannelBus
+from zariz.sse import SSEEvent
+
+from tests.app.conftest import Tab
+
+
+def order(i: int) -> dict[str, Any]:
+    return {"type": "order.created", "data": {"id": i}, "ts": 1}
+
+
+async def test_events_are_normalized_and_dispatched_in_subscription_order(tab: Tab) -> None:
+    client = await tab.connected()
+    calls: list[tuple[str, SSEEvent]] = []
+    for name in ("a", "b", "c"):
+        client.subscribe(lambda ev, name=name: calls.append((name, ev)))
+    tab.platform.clock.advance(1.5)
+    tab.platform.source.message(order(1), id=1)
+    assert [n for n, _ in calls] == ["a", "b", "c"]
+    ev = calls[0][1]
+    assert ev.to_dict() == {"event": "order.created", "data": {"id": 1}, "id": "1",
+                            "received_at": float(EPOCH_MS + 1500)}
+    assert ev.origin == "source" and client.last_event_id == "1"
+
+
+async def test_handler_exceptions_are_isolated_and_logged_with_traceback(
+    tab: Tab, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await tab.connected()
+    got: list[str | None] = []
+
+    def broken(ev: SSEEvent) -> None:
+        raise ZeroDivisionError("boom in handler")
+
+    client.subscribe(broken)
+    client.subscribe(lambda ev: got.append(ev.id))
+    for i in range(1, 4):
+        tab.platform.source.message(order(i), id=i)
+    assert got == ["1", "2", "3"]
+    assert client.stats["handler_errors"] == 3 and client.status == "connected"
+    assert len(tab.platform.sources) == 1
+    records = [r for r in caplog.records if r.exc_info and "handler" in r.getMessage()]
+    assert len(records) == 3 and records[0].levelno == logging.ERROR
+    assert "ZeroDivisionError: boom in handler" in caplog.text  # the traceback
+
+
+async def test_async_handler_runs_and_its_failure_is_isolated(tab: Tab) -> None:
+    client = await tab.connected()
+    got: list[str] = []
+
+    async def ok(ev: SSEEvent) -> None:
+        got.append(ev.event)
+
+    async def bad(ev: SSEEvent) -> None:
+        raise ValueError("async boom")
+
+    client.subscribe(ok)
+    client.subscribe(bad)
+    tab.platform.source.message(order(1), id=1)
+    await tab.platform.settle()
+    assert got == ["order.created"] and client.stats["handler_errors"] == 1
+
+
+async def test_status_listener_that_raises_is_isolated(tab: Tab) -> None:
+    client = tab.client()
+    seen: list[str] = []
+    client.on_status(lambda s: 1 / 0)
+    off = client.on_status(seen.append)
+    client.connect()
+    await tab.platform.settle()
+    tab.platform.source.open()
+    assert seen == ["connecting", "connected"] and client.stats["status_errors"] == 2
+    off()
+    off()
+    client.disconnect()
+    assert seen == ["connecting", "connected"] and client.stats["status_listeners"] == 1
+
+
+async def test_unsubscribe_is_idempotent(tab: Tab) -> None:
+    client = await tab.connected()
+    got: list[object] = []
+    off = client.subscribe(got.append)
+    other = client.subscribe(lambda ev: None)
+    off()
+    off()
+    assert client.stats["subscribers"] == 1
+    tab.platform.source.message(order(1), id=1)
+    assert got == []
+    other()
+    assert client.stats["subscribers"] == 0
+
+
+async def test_unsubscribe_during_dispatch_does_not_break_iteration(tab: Tab) -> None:
+    client = await tab.connected()
+    calls: list[str] = []
+    offs: dict[str, Any] = {}
+
+    def first(ev: SSEEvent) -> None:
+        calls.append("first")
+        offs["first"]()  # itself
+        offs["second"]()  # and the next one: it must not be called for this event
+
+    offs["first"] = client.subscribe(first)
+    offs["second"] = client.subscribe(lambda ev: calls.append("second"))
+    client.subscribe(lambda ev: calls.append("third"))
+    tab.platform.source.message(order(1), id=1)
+    tab.platform.source.message(order(2), id=2)
+    assert calls == ["first", "third", "third"]
+
+
+async def test_subscribe_during_dispatch_waits_for_next_event(tab: Tab) -> None:
+    client = await tab.connected()
+    late: list[str | None] = []
+
+    def adder(ev: SSEEvent) -> None:
+        if ev.id == "1":
+            client.subscribe(lambda e: late.append(e.id))
+
+    client.subscribe(adder)
+    tab.platform.source.message(order(1), id=1)
+    tab.platform.source.message(order(2), id=2)
+    assert late == ["2"]
+
+
+async def test_events_filter_on_normalized_name(tab: Tab) -> None:
+    client = await tab.connected()
+    created: list[str] = []
+    pings: list[str] = []
+    client.subscribe(lambda ev: created.append(ev.event), events=["order.created"])
+    client.subscribe(lambda ev: pings.append(ev.event), events="ping")
+    tab.platform.source.message(order(1), id=1)
+    tab.platform.source.message({"type": "order.deleted", "data": {}}, id=2)
+    tab.platform.source.emit("ping", {"ts": 5})
+    assert created == ["order.created"] and pings == ["ping"]
+    with pytest.raises(ValueError):
+        client.subscribe(print, events=[""])
+    with pytest.raises(TypeError):
+        client.subscribe("not callable")  # type: ignore[arg-type]
+
+
+async def test_reset_is_passed_through_and_clears_nothing(tab: Tab) -> None:
+    client = await tab.connected()
+    got: list[SSEEvent] = []
+    client.subscribe(got.append)
+    tab.platform.source.message(order(5), id=5)
+    tab.platform.source.emit("reset", {"reason": "too_old", "last_id": 2})
+    assert got[-1].event == "reset" and got[-1].data == {"reason": "too_old", "last_id": 2}
+    assert client.last_event_id == "5" and client.status == "connected"
+    assert client.stats["subscribers"] == 1
+
+
+async def test_duplicates_dropped_but_pings_with_inherited_id_pass(tab: Tab) -> None:
+    client = await tab.connected()
+    got: list[str] = []
+    client.subscribe(lambda ev: got.append(f"{ev.event}:{ev.id}"))
+    src = tab.platform.source
+    src.message(order(1), id=1)
+    src.message(order(2), id=2)
+    src.emit("ping", {"ts": 1})  # the browser hands it lastEventId "2"
+    src.message(order(2), id=2)  # replayed at a seam
+    src.message(order(1), id=1)
+    src.message(order(3), id=3)
+    assert got == ["order.created:1", "order.created:2", "ping:2", "order.created:3"]
+    assert client.stats["duplicates_dropped"] == 2 and client.last_event_id == "3"
+
+
+async def test_feed_from_relay_shares_dedupe_and_fanout(tab: Tab) -> None:
+    client = await tab.connected()
+    got: list[tuple[str | None, str]] = []
+    client.subscribe(lambda ev: got.append((ev.id, ev.origin)))
+    ev = client.feed(RawEvent("message", '{"type": "order.created", "data": {}}', "7"))
+    assert ev is not None and ev.origin == "relay"
+    tab.platform.source.message(order(7), id=7)  # the same event, now from our stream
+    tab.platform.source.message(order(8), id=8)
+    assert client.feed(RawEvent("message", "{}", "8")) is None
+    assert got == [("7", "relay"), ("8", "source")]
+    assert client.stats["duplicates_dropped"] == 2
+    with pytest.raises(TypeError):
+        client.feed({"type": "message"})  # type: ignore[arg-type]
+
+
+async def test_relay_between_two_tabs_delivers_each_event_once(make_tab) -> None:
+    bus = ChannelBus()
+    leader, follower = make_tab(bus=bus), make_tab(bus=bus)
+    a = await leader.connected(relay=True)
+    baseline = follower.platform.live_proxies()  # the auth client's storage listener
+    b = follower.client(relay=True)  # not connected: it lives on the relay alone
+    got_b: list[tuple[str | None, str]] = []
+    b.subscribe(lambda ev: got_b.append((ev.id, ev.origin)))
+    leader.platform.source.message(order(1), id=1)
+    leader.platform.source.emit("ping", {"ts": 1})  # heartbeats are not relayed
+    leader.platform.source.message(order(2), id=2)
+    assert got_b == [("1", "relay"), ("2", "relay")]
+    assert a.stats["relayed_out"] == 2 and b.stats["relayed_in"] == 2
+    # Both tabs connected: the same id from the stream and the relay is delivered once.
+    b.connect()
+    await follower.platform.settle()
+    follower.platform.source.open()
+    leader.platform.source.message(order(3), id=3)
+    follower.platform.source.message(order(3), id=3)
+    assert got_b[-1] == ("3", "relay") and b.stats["duplicates_dropped"] == 1
+    follower.platform.bus.post(leader.platform, "zariz-sse", {"type": 1})  # malformed
+    assert len(got_b) == 3
+    b.dispose()
+    assert follower.platform.live_proxies() == baseline
+
+
+async def test_connect_cycles_leave_proxies_and_listeners_at_baseline(tab: Tab) -> None:
+    client = tab.client()
+    base_proxies = tab.platform.live_proxies()
+    base_listeners = tab.platform.listener_count()
+    client.connect()
+    await tab.platform.settle()
+    tab.platform.source.open()
+    connected_proxies = tab.platform.live_proxies()
+    for i in range(1000):
+        src = tab.platform.source
+        src.message(order(i), id=i + 1)
+        if i % 3 == 0:
+            client.reconnect()
+        else:
+            src.error(closed=i % 2 == 0)
+            await tab.platform.advance(client.retry_in() or 0)
+        await tab.platform.settle()
+        tab.platform.source.open()
+        assert tab.platform.live_proxies() == connected_proxies
+    assert len(tab.platform.sources) == 1001 and tab.platform.max_open_sources == 1
+    assert client.stats["live_proxies"] == connected_proxies
+    client.disconnect()
+    assert tab.platform.live_proxies() == base_proxies
+    assert tab.platform.listener_count() == base_listeners
+    assert tab.platform.clock.pending == 0 and not tab.platform.tasks
+
+
+async def test_stats_is_a_plain_copy(tab: Tab) -> None:
+    client = await tab.connected()
+    stats = client.stats
+    stats["events"] = 999
+    assert client.stats["events"] == 0
+    assert {"connect_calls", "connects", "opens", "errors", "reconnects", "events",
+            "handler_errors", "duplicates_dropped", "stalls", "subscribers",
+            "status_listeners", "live_proxies", "last_event_id", "status",
+            "open_sources"} <= set(stats)
+    assert stats["status"] == "connected" and stats["open_sources"] == 1

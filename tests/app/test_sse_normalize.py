@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from zariz.sse.normalize import SSEEvent, normalize
+
+
+@pytest.mark.parametrize(
+    ("sse_type", "text", "event", "data"),
+    [
+        # the server's shape: {type, data, ts}
+        ("message", '{"type": "order.created", "data": {"id": 1}, "ts": 5}',
+         "order.created", {"id": 1}),
+        # {event, data} wins over type
+        ("message", '{"event": "e", "type": "t", "data": [1]}', "e", [1]),
+        # falsy event falls back to type
+        ("message", '{"event": "", "type": "t", "data": 2}', "t", 2),
+        # no data -> the whole object
+        ("message", '{"type": "order.deleted", "id": 3}', "order.deleted",
+         {"type": "order.deleted", "id": 3}),
+        # data null -> the whole object; falsy-but-present data is kept (not JS ||)
+        ("message", '{"type": "x", "data": null}', "x", {"type": "x", "data": None}),
+        ("message", '{"type": "x", "data": 0}', "x", 0),
+        ("message", '{"type": "x", "data": ""}', "x", ""),
+        # non-string type is coerced
+        ("message", '{"type": 7}', "7", {"type": 7}),
+        # no event/type -> unknown with the parsed value
+        ("message", '{"a": 1}', "unknown", {"a": 1}),
+        ("message", '{"type": ""}', "unknown", {"type": ""}),
+        ("message", "[1, 2]", "unknown", [1, 2]),
+        ("message", "42", "unknown", 42),
+        ("message", "null", "unknown", None),
+        # not JSON -> the text
+        ("message", "hello", "unknown", "hello"),
+        ("message", "", "unknown", ""),
+        ("", '{"type": "t"}', "t", {"type": "t"}),
+        # named events keep their SSE name and the parsed data
+        ("ping", '{"ts": 1}', "ping", {"ts": 1}),
+        ("reset", '{"reason": "too_old", "last_id": 4}', "reset",
+         {"reason": "too_old", "last_id": 4}),
+        ("ping", "not json", "ping", "not json"),
+        ("reset", '{"type": "order.created"}', "reset", {"type": "order.created"}),
+    ],
+)
+def test_normalization_table(sse_type: str, text: str, event: str, data: Any) -> None:
+    ev = normalize(sse_type, text, "7", 123.0)
+    assert (ev.event, ev.data) == (event, data)
+    assert ev.id == "7" and ev.received_at == 123.0 and ev.raw == text
+    assert ev.to_dict() == {"event": event, "data": data, "id": "7", "received_at": 123.0}
+
+
+def test_empty_id_becomes_none_and_origin_kept() -> None:
+    ev = normalize("message", "{}", "", 1.0, "relay")
+    assert ev.id is None and ev.origin == "relay"
+    with pytest.raises(AttributeError):
+        ev.event = "x"  # type: ignore[misc]  # frozen
+
+
+def test_pathological_payloads_do_not_raise() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    assert normalize("message", deep, None, 0).event == "unknown"
+    huge_int = "9" * 10_000  # beyond int max str digits -> ValueError inside json
+    assert normalize("message", huge_int, None, 0).data == huge_int
+    assert normalize("message", "NaN", None, 0).event == "unknown"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.text(), st.sampled_from(["message", "", "ping", "reset", "custom"]))
+def test_never_raises_on_any_text(text: str, sse_type: str) -> None:
+    ev = normalize(sse_type, text, None, 0.0)
+    assert isinstance(ev, SSEEvent) and isinstance(ev.event, str) and ev.event
+
+
+@given(json_values)
+def test_never_raises_on_any_json(value: Any) -> None:
+    ev = normalize("message", json.dumps(value), "1", 0.0)
+    assert isinstance(ev.event, str) and ev.event
+    if not (isinstance(value, dict) and (value.get("event") or value.get("type"))):
+        assert ev.event == "unknown" and ev.data == value
+
+
+@given(st.text(min_size=1), st.dictionaries(st.text(max_size=8), json_values, max_size=4))
+def test_type_becomes_event(type_name: str, extra: dict[str, Any]) -> None:
+    extra.pop("event", None)
+    payload = {**extra, "type": type_name}
+    ev = normalize("message", json.dumps(payload), None, 0.0)
+    assert ev.event == type_name
+    if payload.get("data") is not None:
+        assert ev.data == payload["data"]
+    else:
+        assert ev.data == payload
