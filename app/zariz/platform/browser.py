@@ -140,6 +140,8 @@ class BrowserPlatform:
             return call
 
         def on_open(_e: Any) -> None:
+            # A User Timing mark: monitors (and bench/) read when the stream opened.
+            js.performance.mark("zariz:sse-open")
             handlers.on_open()
 
         def on_event(e: Any) -> None:

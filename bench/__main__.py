@@ -1,0 +1,254 @@
+"""Browser benchmarks, each against its baselines in the same run (medians of N runs).
+
+    python -m bench                 # full run (5 runs, 20,000 events), rewrites bench/RESULTS.md
+    python -m bench --runs 3 --events 5000 --no-write
+
+1. **Navigation -> SSE stream open** (cold context each run): plain JS page, stock
+   PyScript page (a Python handler written the obvious way), and the zariz app
+   (``/dashboard``: PyScript + our client + the whole UI).
+2. **Event throughput**: N ``order.updated`` events pushed through a real EventSource as
+   fast as the loopback socket goes; events/s from the first to the last event seen by
+   one subscriber. Same three contenders; ours runs the full client pipeline
+   (proxy -> RawEvent -> normalize -> dedupe -> fan-out).
+
+Everything is served by ``bench.server`` (the real app + bench pages) on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import pathlib
+import platform as pyplatform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import httpx
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "RESULTS.md"
+CHROMIUM = os.environ.get("ZARIZ_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
+TIMEOUT_MS = 120_000
+
+OUR_STREAM = """
+import js
+from zariz.boot import runtime
+from zariz.sse.client import SSEClient
+rt = runtime()
+n = {n}
+state = {{"count": 0}}
+bench = js.Object.new()
+bench.count = 0
+js.window.__bench = bench
+def on_event(ev):
+    state["count"] += 1
+    c = state["count"]
+    if c == 1:
+        bench.first = js.performance.now()
+    if c == n:
+        bench.last = js.performance.now()
+        bench.count = c
+bench_client = SSEClient(rt.platform, rt.auth, sse_path="/bench/stream")
+bench_client.subscribe(on_event, events=["order.updated"])
+bench_client.connect()
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class BenchServer:
+    def __init__(self, events: int) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.tmp = tempfile.TemporaryDirectory(prefix="zariz-bench-")
+        self.events = events
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> BenchServer:
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.server", "--port", str(self.port), "--db",
+             str(pathlib.Path(self.tmp.name) / "bench.db"), "--events", str(self.events)],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.__exit__()
+        raise RuntimeError("bench server did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.tmp.cleanup()
+
+    def session(self) -> str:
+        r = httpx.post(self.url + "/v1/auth/login", json={"username": "demo", "password": "demo"})
+        r.raise_for_status()
+        t = r.json()
+        return json.dumps({"access_token": t["access_token"], "refresh_token": t["refresh_token"]})
+
+
+def _new_page(browser: Any, server: BenchServer) -> tuple[Any, Any]:
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    origin = server.url + "/"
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(origin) else r.abort())
+    page.add_init_script(f"localStorage.setItem('zariz.auth', {json.dumps(server.session())})")
+    return ctx, page
+
+
+def measure_open(browser: Any, server: BenchServer, who: str) -> float:
+    """ms from navigation start to the stream's open event."""
+    ctx, page = _new_page(browser, server)
+    try:
+        if who == "ours":
+            page.goto(server.url + "/dashboard")
+            page.wait_for_function(
+                "performance.getEntriesByName('zariz:sse-open').length > 0", timeout=TIMEOUT_MS)
+            return float(page.evaluate(
+                "performance.getEntriesByName('zariz:sse-open')[0].startTime"))
+        page.goto(f"{server.url}/bench/pages/{who}.html?mode=open")
+        page.wait_for_function("window.__bench && window.__bench.opened", timeout=TIMEOUT_MS)
+        return float(page.evaluate("window.__bench.opened"))
+    finally:
+        ctx.close()
+
+
+def measure_stream(browser: Any, server: BenchServer, who: str) -> float:
+    """events/s between the first and the last of ``server.events`` events."""
+    n = server.events
+    ctx, page = _new_page(browser, server)
+    try:
+        if who == "ours":
+            page.goto(server.url + "/dashboard")
+            page.wait_for_function(
+                "window.__zarizSSEClient && __zarizSSEClient.status === 'connected'",
+                timeout=TIMEOUT_MS)
+            page.evaluate(
+                """code => { const s = document.createElement('script'); s.type = 'py';
+                s.textContent = code; document.body.appendChild(s); }""",
+                OUR_STREAM.format(n=n))
+        else:
+            page.goto(f"{server.url}/bench/pages/{who}.html?mode=stream")
+        page.wait_for_function("n => window.__bench && window.__bench.count >= n", arg=n,
+                               timeout=TIMEOUT_MS)
+        first, last = page.evaluate("[window.__bench.first, window.__bench.last]")
+        return n / max((last - first) / 1000.0, 1e-6)
+    finally:
+        ctx.close()
+
+
+CONTENDERS = ("js", "stock", "ours")
+
+
+def run(runs: int = 5, events: int = 20_000) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    out: dict[str, Any] = {"runs": runs, "events": events, "open_ms": {}, "events_per_s": {}}
+    with BenchServer(events) as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            open_ms: dict[str, list[float]] = {w: [] for w in CONTENDERS}
+            rates: dict[str, list[float]] = {w: [] for w in CONTENDERS}
+            for _ in range(runs):  # interleaved, so drift hits every contender alike
+                for who in CONTENDERS:
+                    open_ms[who].append(measure_open(browser, server, who))
+                    rates[who].append(measure_stream(browser, server, who))
+            out["open_ms"] = {w: v for w, v in open_ms.items()}
+            out["events_per_s"] = {w: v for w, v in rates.items()}
+            out["chromium"] = browser.version
+        finally:
+            browser.close()
+    return out
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def render(result: dict[str, Any]) -> str:
+    o, r = result["open_ms"], result["events_per_s"]
+    mo = {w: median(v) for w, v in o.items()}
+    mr = {w: median(v) for w, v in r.items()}
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {dt.date.today().isoformat()} on this project's machine "
+        f"({os.cpu_count()} cores, {pyplatform.machine()}, Chromium {result.get('chromium')} "
+        f"headless, PyScript 0.7.31, Pyodide 314.0.7). Rerun: `make bench` "
+        f"(= `python -m bench`). Medians of {result['runs']} runs, contenders interleaved "
+        "within each run, every page load in a fresh browser context (cold cache).",
+        "",
+        "## 1. Navigation -> SSE stream open (ms, lower is better)",
+        "",
+        "| contender | median | runs | vs plain JS | vs stock PyScript |",
+        "|---|---:|---|---:|---:|",
+    ]
+    names = {"js": "plain JS page (baseline)", "stock": "stock PyScript page (baseline)",
+             "ours": "zariz app (/dashboard, whole UI)"}
+    for w in CONTENDERS:
+        runs = ", ".join(f"{x:.0f}" for x in o[w])
+        lines.append(f"| {names[w]} | {mo[w]:.0f} | {runs} | {mo[w] / mo['js']:.1f}x | "
+                     f"{mo[w] / mo['stock']:.2f}x |")
+    lines += [
+        "",
+        f"## 2. Event throughput, {result['events']:,} events through one EventSource "
+        "(events/s, higher is better)",
+        "",
+        "| contender | median | runs | vs plain JS | vs stock PyScript |",
+        "|---|---:|---|---:|---:|",
+    ]
+    for w in CONTENDERS:
+        runs = ", ".join(f"{x:,.0f}" for x in r[w])
+        lines.append(f"| {names[w]} | {mr[w]:,.0f} | {runs} | {mr[w] / mr['js']:.2f}x | "
+                     f"{mr[w] / mr['stock']:.2f}x |")
+    lines += [
+        "",
+        "Ours runs the full client per event: JS->Python proxy call, `RawEvent`, JSON parse, "
+        "`{event, data}` normalization, id dedupe, fan-out with error isolation. The stock "
+        "page does only `json.loads` and a dict; the JS page `JSON.parse` and an object.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--no-write", action="store_true", help="print, don't rewrite RESULTS.md")
+    args = parser.parse_args()
+    result = run(args.runs, args.events)
+    text = render(result)
+    print(text)
+    if not args.no_write:
+        RESULTS.write_text(text)
+        (ROOT / "bench" / "results.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
