@@ -1,0 +1,90 @@
+"""``create_app(settings)``: wires storage, security, hub, metrics and routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from server import auth, couriers, orders, sse, web
+from server.config import Settings
+from server.db import Database
+from server.demo import DEMO_USER, run_demo_traffic
+from server.errors import EXCEPTION_HANDLERS
+from server.events import create_hub
+from server.metrics import Metrics, metrics_endpoint
+from server.security import Security
+
+log = logging.getLogger("zariz.app")
+
+
+async def healthz(request: Request) -> JSONResponse:
+    request.app.state.db.event_bounds()  # proves the database answers
+    return JSONResponse({"status": "ok"})
+
+
+def _setup_demo_user(settings: Settings, db: Database, security: Security) -> None:
+    if settings.demo_enabled:
+        db.upsert_user(DEMO_USER, security.hash_password(settings.demo_password or "demo"))
+    else:
+        # A database that once ran in demo mode must not keep a well-known password.
+        db.delete_user(DEMO_USER)
+
+
+def create_app(settings: Settings) -> Starlette:
+    """Build the ASGI app. Opening the database, seeding and the demo user happen here,
+    so a constructed app is ready; the lifespan runs the demo traffic and closes the DB."""
+    settings = settings.validated()
+    db = Database(settings.db_path, event_retention=settings.event_retention)
+    db.seed_couriers()
+    secret = settings.jwt_secret or db.get_or_set_meta("jwt_secret", secrets.token_urlsafe(48))
+    security = Security(
+        db, secret, access_ttl=settings.access_ttl, refresh_ttl=settings.refresh_ttl,
+        ticket_ttl=settings.ticket_ttl,
+    )
+    _setup_demo_user(settings, db, security)
+    metrics = Metrics()
+    hub = create_hub(settings.hub_url, db, queue_size=settings.sse_queue, metrics=metrics)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        traffic: asyncio.Task[None] | None = None
+        if settings.demo_traffic > 0:
+            traffic = asyncio.create_task(
+                run_demo_traffic(app.state.orders, settings.demo_traffic)
+            )
+        try:
+            yield
+        finally:
+            if traffic is not None:
+                traffic.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await traffic
+            hub.close_all("shutdown")
+            db.close()
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        *auth.routes,
+        *orders.routes,
+        *couriers.routes,
+        *sse.routes,
+        *web.routes(settings.root),
+    ]
+    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.db = db
+    app.state.security = security
+    app.state.metrics = metrics
+    app.state.hub = hub
+    app.state.orders = orders.OrderService(db, hub)
+    app.state.bundle_cache = web.BundleCache()
+    return app

@@ -1,0 +1,93 @@
+"""Auth routes (login, refresh, logout, me) and the Bearer-token guard used by all APIs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import anyio.to_thread
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from server.bodies import read_model
+from server.errors import ApiError, unauthorized
+from server.security import AuthError, Principal, Security
+
+
+class LoginBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: Annotated[str, Field(min_length=1, max_length=100)]
+    password: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class RefreshBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refresh_token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def count_auth_failure(request: Request, endpoint: str) -> None:
+    request.app.state.metrics.auth_failures.labels(endpoint=endpoint).inc()
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def require_principal(request: Request, endpoint: str = "api") -> Principal:
+    """The caller of a Bearer-authenticated route, or a 401 ``unauthorized``."""
+    token = bearer_token(request)
+    security: Security = request.app.state.security
+    try:
+        if token is None:
+            raise AuthError("unauthorized", "Missing Bearer token.")
+        return security.authenticate(token)
+    except AuthError as exc:
+        count_auth_failure(request, endpoint)
+        raise unauthorized(exc.message) from exc
+
+
+async def login(request: Request) -> JSONResponse:
+    body = await read_model(request, LoginBody)
+    security: Security = request.app.state.security
+    try:
+        # argon2 is deliberately slow: keep it off the event loop.
+        pair = await anyio.to_thread.run_sync(security.login, body.username, body.password)
+    except AuthError as exc:
+        count_auth_failure(request, "login")
+        raise ApiError(401, exc.code, exc.message) from exc
+    return JSONResponse(pair)
+
+
+async def refresh(request: Request) -> JSONResponse:
+    body = await read_model(request, RefreshBody)
+    security: Security = request.app.state.security
+    try:
+        pair = security.refresh(body.refresh_token)
+    except AuthError as exc:
+        count_auth_failure(request, "refresh")
+        if exc.revoked_session is not None:
+            request.app.state.hub.disconnect_session(exc.revoked_session)
+        raise ApiError(401, exc.code, exc.message) from exc
+    return JSONResponse(pair)
+
+
+async def logout(request: Request) -> JSONResponse:
+    principal = require_principal(request)
+    request.app.state.security.logout(principal)
+    request.app.state.hub.disconnect_session(principal.session_id)
+    return JSONResponse({"ok": True})
+
+
+async def me(request: Request) -> JSONResponse:
+    principal = require_principal(request)
+    return JSONResponse({"username": principal.username})
+
+
+routes = [
+    Route("/v1/auth/login", login, methods=["POST"]),
+    Route("/v1/auth/refresh", refresh, methods=["POST"]),
+    Route("/v1/auth/logout", logout, methods=["POST"]),
+    Route("/v1/auth/me", me, methods=["GET"]),
+]

@@ -1,0 +1,118 @@
+"""Settings from the environment, overridable by CLI flags (see ``server.__main__``)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import pathlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+ROOT_DEFAULT = pathlib.Path(__file__).resolve().parent.parent
+MAX_TICKET_TTL = 30.0
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says what to change."""
+
+
+def is_loopback(host: str) -> bool:
+    """``True`` for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _flag(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"expected 1/0 (or true/false), got {value!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db_path: pathlib.Path = pathlib.Path("var/zariz.db")
+    # None means "decide from host" (on iff loopback); resolved by ``validated()``.
+    demo: bool | None = None
+    demo_password: str | None = None
+    access_ttl: float = 900.0
+    refresh_ttl: float = 30 * 24 * 3600.0
+    ticket_ttl: float = 30.0
+    ping_interval: float = 15.0
+    retry_ms: int = 1000
+    sse_queue: int = 256
+    send_timeout: float = 10.0
+    event_retention: int = 10_000
+    max_body: int = 65_536
+    demo_traffic: float = 0.0
+    jwt_secret: str | None = None
+    hub_url: str = "memory://"
+    log_level: str = "info"
+    root: pathlib.Path = field(default_factory=lambda: ROOT_DEFAULT)
+
+    @property
+    def demo_enabled(self) -> bool:
+        return is_loopback(self.host) if self.demo is None else self.demo
+
+    def validated(self) -> Settings:
+        """Resolve defaults and refuse unsafe or impossible combinations."""
+        if self.ticket_ttl <= 0 or self.ticket_ttl > MAX_TICKET_TTL:
+            raise ConfigError(f"ZARIZ_TICKET_TTL must be in (0, {MAX_TICKET_TTL:g}] seconds")
+        if self.access_ttl <= 0 or self.refresh_ttl <= 0:
+            raise ConfigError("ZARIZ_ACCESS_TTL and ZARIZ_REFRESH_TTL must be positive")
+        if self.sse_queue < 1 or self.event_retention < 1 or self.max_body < 1:
+            raise ConfigError("ZARIZ_SSE_QUEUE, ZARIZ_EVENT_RETENTION, ZARIZ_MAX_BODY must be >= 1")
+        if self.ping_interval < 0 or self.demo_traffic < 0 or self.retry_ms < 0:
+            raise ConfigError("intervals must not be negative")
+        demo = self.demo_enabled
+        # A well-known password on a reachable interface would be an open door.
+        if demo and not is_loopback(self.host) and not self.demo_password:
+            raise ConfigError(
+                f"demo mode on non-loopback host {self.host!r} needs ZARIZ_DEMO_PASSWORD "
+                "(or turn demo mode off with ZARIZ_DEMO=0 / --no-demo)"
+            )
+        return replace(self, demo=demo)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read ``HOST``, ``PORT`` and ``ZARIZ_*`` variables (unset ones keep defaults)."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        converters: dict[str, tuple[str, type | object]] = {
+            "HOST": ("host", str),
+            "PORT": ("port", int),
+            "ZARIZ_DB": ("db_path", pathlib.Path),
+            "ZARIZ_DEMO": ("demo", _flag),
+            "ZARIZ_DEMO_PASSWORD": ("demo_password", str),
+            "ZARIZ_ACCESS_TTL": ("access_ttl", float),
+            "ZARIZ_REFRESH_TTL": ("refresh_ttl", float),
+            "ZARIZ_TICKET_TTL": ("ticket_ttl", float),
+            "ZARIZ_PING_INTERVAL": ("ping_interval", float),
+            "ZARIZ_RETRY_MS": ("retry_ms", int),
+            "ZARIZ_SSE_QUEUE": ("sse_queue", int),
+            "ZARIZ_SEND_TIMEOUT": ("send_timeout", float),
+            "ZARIZ_EVENT_RETENTION": ("event_retention", int),
+            "ZARIZ_MAX_BODY": ("max_body", int),
+            "ZARIZ_DEMO_TRAFFIC": ("demo_traffic", float),
+            "ZARIZ_JWT_SECRET": ("jwt_secret", str),
+            "ZARIZ_HUB": ("hub_url", str),
+            "ZARIZ_LOG_LEVEL": ("log_level", str),
+            "ZARIZ_ROOT": ("root", pathlib.Path),
+        }
+        for var, (attr, convert) in converters.items():
+            raw = env.get(var)
+            if raw is None or raw == "":
+                continue
+            try:
+                values[attr] = convert(raw)  # type: ignore[operator]
+            except ValueError as exc:
+                raise ConfigError(f"{var}={raw!r}: {exc}") from exc
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,223 @@
+"""The event hub: fan-out of committed events to SSE streams, with replay from the log.
+
+``EventHub`` is the contract; ``create_hub(url)`` picks the backend by URL. Only
+``memory://`` (in-process fan-out, replay from the SQLite event log) exists today;
+``redis://`` (Redis Streams: XADD id = SSE id, XRANGE replay, MAXLEN trim) is left for a
+multi-process deployment and refused with a clear error until then.
+
+Seam rule (no gap, no duplicate): a subscriber registers for live events *first*, then
+replays the log, then drops live events whose id is <= the last replayed id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from server.db import Database, Event
+from server.metrics import Metrics
+
+log = logging.getLogger("zariz.events")
+
+
+class StreamClosed(Exception):
+    """The subscription was closed by the server; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Reset:
+    """Tell the client to refetch: its id is unusable (``too_old`` or ``unknown_id``)."""
+
+    reason: str
+    last_id: int
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    events: list[Event]
+    reset: Reset | None = None
+
+
+class Subscription:
+    """A bounded per-stream buffer. ``offer`` never blocks: when full it returns False
+    and the hub drops the subscriber (it resumes by id)."""
+
+    def __init__(self, maxsize: int, session_id: str | None) -> None:
+        self.maxsize = maxsize
+        self.session_id = session_id
+        self.closed_reason: str | None = None
+        self._items: deque[Event] = deque()
+        self._wake = asyncio.Event()
+        self._on_close: list[Callable[[str], None]] = []
+
+    def offer(self, event: Event) -> bool:
+        if self.closed_reason is not None:
+            return True
+        if len(self._items) >= self.maxsize:
+            return False
+        self._items.append(event)
+        self._wake.set()
+        return True
+
+    def on_close(self, callback: Callable[[str], None]) -> None:
+        self._on_close.append(callback)
+
+    def close(self, reason: str) -> None:
+        if self.closed_reason is not None:
+            return
+        self.closed_reason = reason
+        self._items.clear()
+        self._wake.set()
+        for callback in self._on_close:
+            callback(reason)
+
+    async def get(self, timeout: float | None) -> Event | None:
+        """The next live event, ``None`` after ``timeout`` s, or :class:`StreamClosed`."""
+        while True:
+            if self.closed_reason is not None:
+                raise StreamClosed(self.closed_reason)
+            if self._items:
+                return self._items.popleft()
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                return None
+
+
+@dataclass
+class Feed:
+    """What a stream reads: an optional reset, the replay, then deduplicated live events."""
+
+    subscription: Subscription
+    pending: deque[Event | Reset] = field(default_factory=deque)
+    last_id: int = 0
+    metrics: Metrics | None = None
+
+    async def next(self, timeout: float | None) -> Event | Reset | None:
+        if self.subscription.closed_reason is not None:
+            raise StreamClosed(self.subscription.closed_reason)
+        if self.pending:
+            item = self.pending.popleft()
+            if isinstance(item, Event) and self.metrics is not None:
+                self.metrics.events_replayed.inc()
+            return item
+        while True:
+            event = await self.subscription.get(timeout)
+            if event is None or event.id > self.last_id:
+                return event
+            # Already delivered by the replay: the seam duplicate is dropped here.
+
+
+class EventHub(Protocol):
+    """Backend contract. ``publish`` is called after commit, in commit order."""
+
+    def publish(self, event: Event) -> None: ...
+
+    def replay(self, after_id: int) -> ReplayResult: ...
+
+    def subscribe(
+        self, after_id: int | None, *, session_id: str | None = None
+    ) -> contextlib.AbstractAsyncContextManager[Feed]: ...
+
+    def disconnect_session(self, session_id: str) -> int: ...
+
+    def close_all(self, reason: str) -> int: ...
+
+
+class MemoryHub:
+    """In-process fan-out; the SQLite event log is the replay source."""
+
+    def __init__(self, db: Database, *, queue_size: int, metrics: Metrics) -> None:
+        self.db = db
+        self.queue_size = queue_size
+        self.metrics = metrics
+        self._subscriptions: set[Subscription] = set()
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscriptions)
+
+    def publish(self, event: Event) -> None:
+        self.metrics.events_published.inc()
+        for subscription in list(self._subscriptions):
+            if not subscription.offer(event):
+                log.warning("dropping slow SSE consumer (queue of %d full)", self.queue_size)
+                self._subscriptions.discard(subscription)
+                self.metrics.slow_consumers_dropped.inc()
+                subscription.close("slow_consumer")
+
+    def replay(self, after_id: int) -> ReplayResult:
+        oldest, newest = self.db.event_bounds()
+        if after_id > newest:
+            # The client knows ids we never issued (e.g. the database was reset).
+            return ReplayResult([], Reset("unknown_id", newest))
+        if after_id < newest and (oldest is None or after_id + 1 < oldest):
+            return ReplayResult([], Reset("too_old", newest))
+        events: list[Event] = []
+        cursor = after_id
+        while batch := self.db.events_after(cursor):
+            events.extend(batch)
+            cursor = batch[-1].id
+        return ReplayResult(events)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(
+        self, after_id: int | None, *, session_id: str | None = None
+    ) -> AsyncIterator[Feed]:
+        subscription = Subscription(self.queue_size, session_id)
+        # Register before replaying: anything committed meanwhile is buffered, not lost.
+        self._subscriptions.add(subscription)
+        try:
+            feed = Feed(subscription, metrics=self.metrics)
+            if after_id is not None:
+                result = self.replay(after_id)
+                feed.pending.extend(result.events)
+                if result.reset is not None:
+                    feed.pending.appendleft(result.reset)
+                    feed.last_id = result.reset.last_id
+                elif result.events:
+                    feed.last_id = result.events[-1].id
+                else:
+                    feed.last_id = after_id
+            yield feed
+        finally:
+            self._subscriptions.discard(subscription)
+            subscription.close("unsubscribed")
+
+    def disconnect_session(self, session_id: str) -> int:
+        matching = [s for s in self._subscriptions if s.session_id == session_id]
+        for subscription in matching:
+            subscription.close("session_revoked")
+        return len(matching)
+
+    def close_all(self, reason: str) -> int:
+        subscriptions = list(self._subscriptions)
+        for subscription in subscriptions:
+            subscription.close(reason)
+        return len(subscriptions)
+
+
+def create_hub(url: str, db: Database, *, queue_size: int, metrics: Metrics) -> EventHub:
+    """Pick the hub backend by URL scheme (``memory://``; ``redis://`` not yet)."""
+    scheme = url.split("://", 1)[0]
+    if scheme == "memory":
+        return MemoryHub(db, queue_size=queue_size, metrics=metrics)
+    if scheme in {"redis", "rediss"}:
+        raise ValueError(
+            "ZARIZ_HUB=redis:// is planned (Redis Streams) but not implemented; use memory://"
+        )
+    raise ValueError(f"unknown ZARIZ_HUB scheme {scheme!r}; supported: memory://")
+
+
+def reset_payload(reset: Reset) -> dict[str, Any]:
+    return {"reason": reset.reason, "last_id": reset.last_id}

@@ -1,0 +1,226 @@
+"""Orders: request models, the status machine, the service (mutation + event + publish),
+and the REST routes. The demo traffic goes through the same service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from server.auth import require_principal
+from server.bodies import read_model, validation_details
+from server.db import Database, NotFound, StaleStatus
+from server.errors import ApiError
+from server.events import EventHub
+
+Status = Literal["new", "assigned", "picked_up", "delivered", "cancelled"]
+STATUSES: tuple[str, ...] = ("new", "assigned", "picked_up", "delivered", "cancelled")
+# new -> assigned -> picked_up -> delivered; cancelled from any non-final state.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "new": frozenset({"assigned", "cancelled"}),
+    "assigned": frozenset({"picked_up", "cancelled"}),
+    "picked_up": frozenset({"delivered", "cancelled"}),
+    "delivered": frozenset(),
+    "cancelled": frozenset(),
+}
+
+Customer = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+
+
+class OrderCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customer: Customer
+    phone: Phone
+    address: Address
+    notes: Notes | None = None
+
+
+class OrderPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # Defaults are not validated, so an explicit null for a required column is a 422
+    # while an absent field means "leave it"; ``model_fields_set`` tells them apart.
+    customer: Customer = None  # type: ignore[assignment]
+    phone: Phone = None  # type: ignore[assignment]
+    address: Address = None  # type: ignore[assignment]
+    notes: Notes | None = None
+
+
+class AssignBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    courier_id: Annotated[int, Field(ge=1, strict=True)]
+
+
+class StatusBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Status
+
+
+class ListQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    status: Status | None = None
+    limit: Annotated[int, Field(ge=1, le=500)] = 50
+    offset: Annotated[int, Field(ge=0)] = 0
+
+
+def invalid_transition(current: str, target: str, hint: str = "") -> ApiError:
+    message = f"cannot change status from {current!r} to {target!r}" + (f": {hint}" if hint else "")
+    return ApiError(409, "invalid_transition", message, {"from": current, "to": target})
+
+
+def _not_found(order_id: int) -> ApiError:
+    return ApiError(404, "not_found", f"Order {order_id} does not exist.")
+
+
+class OrderService:
+    """Each method commits one change with its event row, then publishes the event.
+
+    Deliberately synchronous and called on the event loop: commit and publish then
+    happen in one loop step, so events reach the hub in commit (= id) order. SQLite
+    writes here take well under a millisecond; a threaded or async store would need
+    an ordering step before ``publish`` instead.
+    """
+
+    def __init__(self, db: Database, hub: EventHub) -> None:
+        self.db = db
+        self.hub = hub
+
+    def get(self, order_id: int) -> dict[str, Any]:
+        try:
+            return self.db.get_order(order_id)
+        except NotFound as exc:
+            raise _not_found(order_id) from exc
+
+    def create(self, body: OrderCreate) -> dict[str, Any]:
+        order, event = self.db.insert_order(body.model_dump(), "order.created")
+        self.hub.publish(event)
+        return order
+
+    def update(self, order_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        return self._commit(order_id, changes, "order.updated")
+
+    def assign(self, order_id: int, courier_id: int) -> dict[str, Any]:
+        order = self.get(order_id)
+        if order["status"] not in ("new", "assigned"):
+            raise invalid_transition(order["status"], "assigned", "only new or assigned orders")
+        courier = self.db.courier(courier_id)
+        if courier is None:
+            raise ApiError(422, "unknown_courier", f"Courier {courier_id} does not exist.")
+        if not courier["active"]:
+            raise ApiError(409, "courier_inactive", f"Courier {courier_id} is not active.")
+        return self._commit(
+            order_id, {"courier_id": courier_id, "status": "assigned"}, "order.assigned",
+            expect_status=order["status"],
+        )
+
+    def set_status(self, order_id: int, target: str) -> dict[str, Any]:
+        order = self.get(order_id)
+        current = order["status"]
+        if target not in TRANSITIONS[current]:
+            raise invalid_transition(current, target)
+        if target == "assigned" and order["courier_id"] is None:
+            raise invalid_transition(
+                current, target, "assign a courier with POST /v1/orders/{id}/assign"
+            )
+        return self._commit(
+            order_id, {"status": target}, "order.status_changed",
+            extra={"previous_status": current}, expect_status=current,
+        )
+
+    def delete(self, order_id: int) -> dict[str, Any]:
+        try:
+            order, event = self.db.delete_order(order_id, "order.deleted")
+        except NotFound as exc:
+            raise _not_found(order_id) from exc
+        self.hub.publish(event)
+        return order
+
+    def _commit(
+        self, order_id: int, changes: dict[str, Any], event_type: str,
+        extra: dict[str, Any] | None = None, expect_status: str | None = None,
+    ) -> dict[str, Any]:
+        try:
+            order, event = self.db.update_order(
+                order_id, changes, event_type, extra=extra, expect_status=expect_status
+            )
+        except NotFound as exc:
+            raise _not_found(order_id) from exc
+        except StaleStatus as exc:  # someone changed it between our read and write
+            raise invalid_transition(str(exc), str(changes.get("status"))) from exc
+        self.hub.publish(event)
+        return order
+
+
+def _service(request: Request) -> OrderService:
+    require_principal(request)
+    return request.app.state.orders  # type: ignore[no-any-return]
+
+
+def _order_id(request: Request) -> int:
+    return int(request.path_params["order_id"])
+
+
+async def list_orders(request: Request) -> JSONResponse:
+    service = _service(request)
+    try:
+        query = ListQuery.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        raise ApiError(
+            422, "validation_error", "Invalid query parameters.", validation_details(exc)
+        ) from exc
+    items, total = service.db.list_orders(query.status, query.limit, query.offset)
+    return JSONResponse(
+        {"items": items, "total": total, "limit": query.limit, "offset": query.offset}
+    )
+
+
+async def create_order(request: Request) -> JSONResponse:
+    service = _service(request)
+    body = await read_model(request, OrderCreate)
+    return JSONResponse(service.create(body), status_code=201)
+
+
+async def get_order(request: Request) -> JSONResponse:
+    return JSONResponse(_service(request).get(_order_id(request)))
+
+
+async def patch_order(request: Request) -> JSONResponse:
+    service = _service(request)
+    body = await read_model(request, OrderPatch)
+    changes = body.model_dump(include=body.model_fields_set)
+    if not changes:
+        raise ApiError(422, "validation_error", "The patch is empty: send at least one field.")
+    return JSONResponse(service.update(_order_id(request), changes))
+
+
+async def delete_order(request: Request) -> JSONResponse:
+    order = _service(request).delete(_order_id(request))
+    return JSONResponse({"ok": True, "id": order["id"]})
+
+
+async def assign_order(request: Request) -> JSONResponse:
+    service = _service(request)
+    body = await read_model(request, AssignBody)
+    return JSONResponse(service.assign(_order_id(request), body.courier_id))
+
+
+async def change_status(request: Request) -> JSONResponse:
+    service = _service(request)
+    body = await read_model(request, StatusBody)
+    return JSONResponse(service.set_status(_order_id(request), body.status))
+
+
+routes = [
+    Route("/v1/orders", list_orders, methods=["GET"]),
+    Route("/v1/orders", create_order, methods=["POST"]),
+    Route("/v1/orders/{order_id:int}", get_order, methods=["GET"]),
+    Route("/v1/orders/{order_id:int}", patch_order, methods=["PATCH"]),
+    Route("/v1/orders/{order_id:int}", delete_order, methods=["DELETE"]),
+    Route("/v1/orders/{order_id:int}/assign", assign_order, methods=["POST"]),
+    Route("/v1/orders/{order_id:int}/status", change_status, methods=["POST"]),
+]

@@ -1,0 +1,167 @@
+"""Passwords (argon2), access tokens (JWT HS256), sessions, refresh rotation, SSE tickets.
+
+An access token carries ``sub``, ``sid`` (session id), ``exp``, ``iat`` and ``jti``; every
+authenticated request also checks that its session is not revoked, so logout and refresh
+reuse take effect immediately. Refresh tokens and tickets are random opaque strings; only
+their SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from server.db import Database
+
+ALGORITHM = "HS256"
+
+
+class AuthError(Exception):
+    """Authentication failed; ``code`` is the JSON error code sent to the client."""
+
+    def __init__(self, code: str, message: str, *, revoked_session: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        # Set when the failure revoked a session whose open streams must now end.
+        self.revoked_session = revoked_session
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, and until when the credential they used is valid (epoch seconds)."""
+
+    username: str
+    session_id: str
+    expires_at: float
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Security:
+    """Auth operations over a :class:`Database`. The argon2 calls are CPU-heavy: run
+    ``login`` in a worker thread (the routes do)."""
+
+    def __init__(
+        self, db: Database, secret: str, *, access_ttl: float, refresh_ttl: float,
+        ticket_ttl: float,
+    ) -> None:
+        self.db = db
+        self._secret = secret
+        self.access_ttl = access_ttl
+        self.refresh_ttl = refresh_ttl
+        self.ticket_ttl = ticket_ttl
+        self._hasher = PasswordHasher()
+        # Verified against for unknown users so that timing does not reveal which exist.
+        self._dummy_hash = self._hasher.hash(secrets.token_hex(8))
+
+    def hash_password(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    # -- tokens ------------------------------------------------------------------------
+
+    def _access_token(self, username: str, session_id: str) -> str:
+        now = time.time()
+        claims = {
+            "sub": username,
+            "sid": session_id,
+            "iat": int(now),
+            # Rounded up so a token never lives shorter than ``access_ttl``.
+            "exp": math.ceil(now + self.access_ttl),
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def _pair(self, username: str, session_id: str, refresh_token: str) -> dict[str, Any]:
+        return {
+            "access_token": self._access_token(username, session_id),
+            "refresh_token": refresh_token,
+            "expires_in": int(self.access_ttl),
+            "token_type": "Bearer",
+        }
+
+    def login(self, username: str, password: str) -> dict[str, Any]:
+        stored = self.db.password_hash(username)
+        try:
+            self._hasher.verify(stored or self._dummy_hash, password)
+        except (VerificationError, InvalidHashError) as exc:
+            raise AuthError("invalid_credentials", "Wrong username or password.") from exc
+        if stored is None:
+            raise AuthError("invalid_credentials", "Wrong username or password.")
+        session_id = uuid.uuid4().hex
+        refresh = secrets.token_urlsafe(32)
+        self.db.create_session(
+            session_id, username, _digest(refresh), time.time() + self.refresh_ttl
+        )
+        return self._pair(username, session_id, refresh)
+
+    def refresh(self, refresh_token: str) -> dict[str, Any]:
+        """Rotate a refresh token: the new pair, or :class:`AuthError` (reuse revokes)."""
+        new_refresh = secrets.token_urlsafe(32)
+        outcome, sid = self.db.rotate_refresh(
+            _digest(refresh_token), _digest(new_refresh), time.time() + self.refresh_ttl,
+            time.time(),
+        )
+        if outcome == "reused":
+            raise AuthError(
+                "refresh_reused",
+                "This refresh token was already used; the session has been revoked.",
+                revoked_session=sid,
+            )
+        if outcome != "ok" or sid is None:
+            raise AuthError("invalid_refresh_token", f"Refresh token is {outcome}.")
+        username = self.db.session_user(sid)
+        assert username is not None  # the join in rotate_refresh guarantees the session
+        return self._pair(username, sid, new_refresh)
+
+    def authenticate(self, access_token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                access_token, self._secret, algorithms=[ALGORITHM],
+                options={"require": ["exp", "iat", "sub", "sid", "jti"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthError("unauthorized", "Access token expired.") from exc
+        except jwt.InvalidTokenError as exc:
+            raise AuthError("unauthorized", "Invalid access token.") from exc
+        session_id = str(claims["sid"])
+        if not self.db.session_active(session_id):
+            raise AuthError("unauthorized", "Session revoked.")
+        return Principal(str(claims["sub"]), session_id, float(claims["exp"]))
+
+    def logout(self, principal: Principal) -> None:
+        self.db.revoke_session(principal.session_id)
+
+    # -- SSE tickets -------------------------------------------------------------------
+
+    def issue_ticket(self, principal: Principal) -> tuple[str, int]:
+        """A single-use ticket for ``?ticket=``: dies at the earlier of its TTL and the
+        access token's ``exp``, and with the session."""
+        ticket = secrets.token_urlsafe(32)
+        expires_at = min(time.time() + self.ticket_ttl, principal.expires_at)
+        self.db.store_ticket(
+            _digest(ticket), principal.session_id, principal.username, expires_at,
+            principal.expires_at,
+        )
+        return ticket, max(0, int(expires_at - time.time()))
+
+    def redeem_ticket(self, ticket: str) -> Principal:
+        row = self.db.consume_ticket(_digest(ticket))
+        if row is None:
+            raise AuthError("unauthorized", "Unknown or already used ticket.")
+        if row["expires_at"] <= time.time():
+            raise AuthError("unauthorized", "Ticket expired.")
+        if not self.db.session_active(str(row["session_id"])):
+            raise AuthError("unauthorized", "Session revoked.")
+        return Principal(str(row["username"]), str(row["session_id"]), float(row["access_exp"]))

@@ -1,0 +1,168 @@
+"""``GET /v1/events/sse`` and ``POST /v1/events/ticket``.
+
+Framing, pings, disconnect detection and shutdown draining are sse-starlette's; this
+module adds auth (Bearer header or single-use ticket, never a JWT in the URL), resume
+by ``Last-Event-ID`` / ``?lastEventId=``, the stream's lifetime (token ``exp``, session
+revocation, server shutdown) and the slow-consumer abort.
+
+``Last-Event-ID`` choices: empty = none; not a non-negative integer -> 400
+``invalid_last_event_id``; greater than the newest id -> ``event: reset`` with reason
+``unknown_id`` and then live (the client's state belongs to another log).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import anyio
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette.sse import SendTimeoutError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from server.auth import bearer_token, count_auth_failure, require_principal
+from server.config import Settings
+from server.errors import ApiError, unauthorized
+from server.events import EventHub, Reset, StreamClosed, reset_payload
+from server.metrics import Metrics
+from server.security import AuthError, Principal, Security
+
+log = logging.getLogger("zariz.sse")
+
+URL_TOKEN_PARAMS = ("token", "access_token", "jwt", "authorization")
+
+
+class AbortableEventSourceResponse(EventSourceResponse):
+    """An ``EventSourceResponse`` that the hub can abort, even while a send is blocked
+    on a client that stopped reading (its socket buffer is full)."""
+
+    _abort_scope: anyio.CancelScope | None = None
+
+    def abort(self) -> None:
+        if self._abort_scope is not None:
+            self._abort_scope.cancel()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with anyio.CancelScope() as abort_scope:
+            self._abort_scope = abort_scope
+            try:
+                await super().__call__(scope, receive, send)
+            except SendTimeoutError:
+                log.info("SSE send timed out; closing the stream")
+                return
+        if abort_scope.cancelled_caught:
+            # End the chunked body if the socket takes it; if not, uvicorn closes it.
+            with anyio.move_on_after(0.5):
+                try:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                except OSError:
+                    pass
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _ping() -> ServerSentEvent:
+    return ServerSentEvent(event="ping", data=_compact({"ts": _ms()}))
+
+
+def _authenticate(request: Request) -> Principal:
+    if any(name in request.query_params for name in URL_TOKEN_PARAMS):
+        # RFC 6750/9700: long-lived credentials in URLs leak into logs and history.
+        count_auth_failure(request, "sse")
+        raise unauthorized(
+            "Access tokens are not accepted in the URL; use the Authorization header or a "
+            "ticket from POST /v1/events/ticket."
+        )
+    security: Security = request.app.state.security
+    ticket = request.query_params.get("ticket")
+    try:
+        if ticket:
+            return security.redeem_ticket(ticket)
+        token = bearer_token(request)
+        if token is None:
+            raise AuthError("unauthorized", "Missing credentials: Bearer token or ?ticket=.")
+        return security.authenticate(token)
+    except AuthError as exc:
+        count_auth_failure(request, "sse")
+        raise unauthorized(exc.message) from exc
+
+
+def parse_last_event_id(request: Request) -> int | None:
+    """Header wins over ``?lastEventId=``; empty means none."""
+    raw = request.headers.get("last-event-id")
+    if raw is None or raw.strip() == "":
+        raw = request.query_params.get("lastEventId")
+    if raw is None or raw.strip() == "":
+        return None
+    raw = raw.strip()
+    if not raw.isdigit() or len(raw) > 18:
+        raise ApiError(
+            400, "invalid_last_event_id", f"Last-Event-ID must be a non-negative integer: {raw!r}."
+        )
+    return int(raw)
+
+
+async def _stream(
+    hub: EventHub, metrics: Metrics, principal: Principal, after_id: int | None,
+    retry_ms: int, response_ref: list[AbortableEventSourceResponse],
+) -> AsyncIterator[ServerSentEvent]:
+    metrics.open_streams.inc()
+    metrics.streams_opened.inc()
+    try:
+        yield ServerSentEvent(retry=retry_ms)
+        async with hub.subscribe(after_id, session_id=principal.session_id) as feed:
+            feed.subscription.on_close(
+                lambda reason: response_ref[0].abort() if reason == "slow_consumer" else None
+            )
+            while (remaining := principal.expires_at - time.time()) > 0:
+                item = await feed.next(timeout=remaining)
+                if isinstance(item, Reset):
+                    yield ServerSentEvent(event="reset", data=_compact(reset_payload(item)))
+                elif item is not None:
+                    yield ServerSentEvent(id=str(item.id), data=item.wire)
+    except StreamClosed as closed:
+        log.info("SSE stream closed: %s", closed.reason)
+    finally:
+        # Always balanced, whatever ended the stream (client gone, cancel, error).
+        metrics.open_streams.dec()
+
+
+async def events_sse(request: Request) -> Response:
+    principal = _authenticate(request)
+    after_id = parse_last_event_id(request)
+    settings: Settings = request.app.state.settings
+    response_ref: list[AbortableEventSourceResponse] = []
+    response = AbortableEventSourceResponse(
+        _stream(
+            request.app.state.hub, request.app.state.metrics, principal, after_id,
+            settings.retry_ms, response_ref,
+        ),
+        ping=settings.ping_interval,
+        ping_message_factory=_ping,
+        send_timeout=settings.send_timeout,
+    )
+    response_ref.append(response)
+    return response
+
+
+async def events_ticket(request: Request) -> JSONResponse:
+    principal = require_principal(request, endpoint="ticket")
+    ticket, expires_in = request.app.state.security.issue_ticket(principal)
+    return JSONResponse({"ticket": ticket, "expires_in": expires_in})
+
+
+routes = [
+    Route("/v1/events/sse", events_sse, methods=["GET"]),
+    Route("/v1/events/ticket", events_ticket, methods=["POST"]),
+]

@@ -1,0 +1,39 @@
+"""Fixtures shared by all test folders: live servers (see ``tests/support``)."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.support.live_server import LiveServer
+
+
+@pytest.fixture
+def live_server_factory(tmp_path: pathlib.Path) -> Iterator[Callable[..., LiveServer]]:
+    """``factory(**env) -> started LiveServer``; every server is stopped at teardown.
+
+    ``root=`` (a path) is passed to LiveServer instead of the environment.
+    """
+    servers: list[LiveServer] = []
+
+    def factory(root: pathlib.Path | None = None, **env: str) -> LiveServer:
+        folder = tmp_path / f"server{len(servers)}"
+        folder.mkdir()
+        server = LiveServer(folder, env={k: str(v) for k, v in env.items()}, root=root)
+        servers.append(server)
+        server.start()
+        return server
+
+    yield factory
+    for server in servers:
+        try:
+            server.stop()
+        finally:
+            server.kill()
+
+
+@pytest.fixture
+def live_server(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
+    return live_server_factory()

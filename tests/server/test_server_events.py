@@ -1,0 +1,106 @@
+"""The in-process hub: seam de-duplication, bounded queues, replay and reset rules."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+
+import pytest
+
+from server.db import Database, Event
+from server.events import MemoryHub, Reset, StreamClosed
+from server.metrics import Metrics
+
+
+@pytest.fixture
+def db(tmp_path: pathlib.Path):
+    database = Database(tmp_path / "z.db", event_retention=5)
+    database.seed_couriers()
+    yield database
+    database.close()
+
+
+def add_order(db: Database) -> Event:
+    _, event = db.insert_order({"customer": "c", "phone": "p", "address": "a"}, "order.created")
+    return event
+
+
+async def test_seam_drops_live_duplicates_of_replayed_events(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+):
+    """Regression guard: an event committed between "register for live" and "read the
+    replay" is in both; the feed must deliver it once."""
+    hub = MemoryHub(db, queue_size=10, metrics=Metrics())
+    first = add_order(db)
+    racing: list[Event] = []
+    original_replay = hub.replay
+
+    def replay_with_a_concurrent_commit(after_id: int):
+        racing.append(add_order(db))
+        hub.publish(racing[0])  # lands in the live queue of the registered subscriber
+        return original_replay(after_id)
+
+    monkeypatch.setattr(hub, "replay", replay_with_a_concurrent_commit)
+    async with hub.subscribe(0) as feed:
+        got = [await feed.next(timeout=1), await feed.next(timeout=1)]
+        assert await feed.next(timeout=0.05) is None
+        later = add_order(db)
+        hub.publish(later)
+        got.append(await feed.next(timeout=1))
+    assert [e.id for e in got if isinstance(e, Event)] == [first.id, racing[0].id, later.id]
+
+
+async def test_replay_then_live_ids_are_contiguous_and_unique(db: Database):
+    hub = MemoryHub(db, queue_size=10, metrics=Metrics())
+    before = [add_order(db) for _ in range(3)]
+    async with hub.subscribe(before[0].id) as feed:
+        late = add_order(db)  # committed after the replay was read: arrives live only
+        hub.publish(late)
+        ids = []
+        while (item := await feed.next(timeout=0.05)) is not None:
+            assert isinstance(item, Event)
+            ids.append(item.id)
+    assert ids == [before[1].id, before[2].id, late.id]
+
+
+async def test_full_queue_drops_the_subscriber_without_blocking_publish(db: Database):
+    metrics = Metrics()
+    hub = MemoryHub(db, queue_size=2, metrics=metrics)
+    async with hub.subscribe(None) as slow, hub.subscribe(None) as fast:
+        for _ in range(3):
+            event = add_order(db)
+            hub.publish(event)  # synchronous: never waits for a consumer
+            await fast.next(timeout=1)
+        with pytest.raises(StreamClosed, match="slow_consumer"):
+            await slow.next(timeout=1)
+        assert hub.subscriber_count == 1
+    assert metrics.registry.get_sample_value("zariz_sse_slow_consumers_dropped_total") == 1
+    assert hub.subscriber_count == 0
+
+
+async def test_reset_too_old_and_unknown_id(db: Database):
+    hub = MemoryHub(db, queue_size=10, metrics=Metrics())
+    events = [add_order(db) for _ in range(8)]  # retention 5 keeps ids 4..8
+    assert hub.replay(2).reset == Reset("too_old", events[-1].id)
+    assert hub.replay(3).reset is None and [e.id for e in hub.replay(3).events] == [4, 5, 6, 7, 8]
+    assert hub.replay(8).events == [] and hub.replay(8).reset is None
+    assert hub.replay(9).reset == Reset("unknown_id", 8)
+
+
+async def test_disconnect_session_ends_only_that_sessions_feeds(db: Database):
+    hub = MemoryHub(db, queue_size=10, metrics=Metrics())
+    async with hub.subscribe(None, session_id="a") as a, hub.subscribe(None, session_id="b") as b:
+        assert hub.disconnect_session("a") == 1
+        with pytest.raises(StreamClosed, match="session_revoked"):
+            await a.next(timeout=1)
+        assert await b.next(timeout=0.01) is None
+
+
+async def test_waiting_reader_wakes_on_close(db: Database):
+    hub = MemoryHub(db, queue_size=10, metrics=Metrics())
+    async with hub.subscribe(None) as feed:
+        reader = asyncio.create_task(feed.next(timeout=10))
+        await asyncio.sleep(0)
+        hub.close_all("shutdown")
+        with pytest.raises(StreamClosed, match="shutdown"):
+            await asyncio.wait_for(reader, 1)

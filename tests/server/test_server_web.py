@@ -1,0 +1,113 @@
+"""Pages, static files and the app bundle, against a temporary ZARIZ_ROOT with stubs."""
+
+from __future__ import annotations
+
+import io
+import os
+import pathlib
+import time
+import zipfile
+from collections.abc import Iterator
+
+import pytest
+
+from server.app import create_app
+from server.config import Settings
+from tests.server.app_client import AppClient
+
+
+@pytest.fixture
+def root(tmp_path: pathlib.Path) -> pathlib.Path:
+    root = tmp_path / "root"
+    files = {
+        "index.html": "<!doctype html><title>zariz</title>",
+        "pyscript.toml": 'name = "zariz"\n',
+        "static/css/app.css": "body{}",
+        "static/vendor/core.mjs": "export {}",
+        "static/vendor/pyodide.wasm": "\0asm",
+        "static/vendor/pyodide.js": "var x",
+        "app/zariz/__init__.py": "",
+        "app/zariz/sse/client.py": "X = 1\n",
+        "app/zariz/__pycache__/client.cpython-311.py": "junk",
+        "app/zariz/notes.txt": "not python",
+        "secret.py": "SECRET = 1",
+    }
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+@pytest.fixture
+def client(tmp_path: pathlib.Path, root: pathlib.Path) -> Iterator[AppClient]:
+    client = AppClient(create_app(Settings(db_path=tmp_path / "z.db", root=root)))
+    yield client
+    client.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/login", "/dashboard", "/dashboard/orders/17"])
+def test_pages_serve_index_html_uncached(client: AppClient, path: str):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["cache-control"] == "no-cache"
+    assert "<title>zariz</title>" in response.text
+
+
+def test_pyscript_toml(client: AppClient):
+    response = client.get("/pyscript.toml")
+    assert response.status_code == 200 and 'name = "zariz"' in response.text
+    assert response.headers["cache-control"] == "no-cache"
+
+
+def test_static_cache_policy_and_mime_types(client: AppClient):
+    css = client.get("/static/css/app.css")
+    assert css.status_code == 200 and css.headers["cache-control"] == "no-cache"
+    mjs = client.get("/static/vendor/core.mjs")
+    assert mjs.headers["content-type"].startswith("text/javascript")
+    assert mjs.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert client.get("/static/vendor/pyodide.js").headers["content-type"].startswith(
+        "text/javascript"
+    )
+    assert client.get("/static/vendor/pyodide.wasm").headers["content-type"] == "application/wasm"
+    assert client.get("/static/nope.css").status_code == 404
+
+
+def test_bundle_zip_has_only_package_python(client: AppClient, root: pathlib.Path):
+    response = client.get("/app/bundle.zip")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/zip"
+    assert response.headers["cache-control"] == "no-cache"
+    names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
+    assert sorted(names) == ["zariz/__init__.py", "zariz/sse/client.py"]
+
+
+def test_bundle_zip_is_rebuilt_when_a_file_changes(client: AppClient, root: pathlib.Path):
+    first = client.get("/app/bundle.zip").content
+    assert client.get("/app/bundle.zip").content == first  # cached
+    module = root / "app/zariz/sse/client.py"
+    module.write_text("X = 2\n")
+    later = time.time() + 5
+    os.utime(module, (later, later))
+    archive = zipfile.ZipFile(io.BytesIO(client.get("/app/bundle.zip").content))
+    assert archive.read("zariz/sse/client.py") == b"X = 2\n"
+
+
+def test_app_files_only_python_and_no_traversal(client: AppClient):
+    ok = client.get("/app/zariz/sse/client.py")
+    assert ok.status_code == 200 and ok.text == "X = 1\n"
+    for path in ("/app/zariz/notes.txt", "/app/../secret.py", "/app/%2e%2e/secret.py",
+                 "/app/zariz/__pycache__/client.cpython-311.py", "/app/zariz/missing.py"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert response.json()["error"]["code"] == "not_found"
+
+
+def test_missing_index_is_a_clear_404(tmp_path: pathlib.Path):
+    client = AppClient(create_app(Settings(db_path=tmp_path / "z.db", root=tmp_path / "empty")))
+    try:
+        response = client.get("/dashboard")
+        assert response.status_code == 404 and "index.html" in response.json()["error"]["message"]
+    finally:
+        client.close()

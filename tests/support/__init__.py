@@ -1,0 +1,1 @@
+"""Shared test helpers (a live ``python -m server`` subprocess, see ``live_server``)."""
