@@ -194,7 +194,7 @@ def render(result: dict[str, Any]) -> str:
     mo = {w: median(v) for w, v in o.items()}
     mr = {w: median(v) for w, v in r.items()}
     lines = [
-        "# Benchmark results",
+        "## Browser: the zariz app vs plain JS vs stock PyScript",
         "",
         f"Measured {dt.date.today().isoformat()} on this project's machine "
         f"({os.cpu_count()} cores, {pyplatform.machine()}, Chromium {result.get('chromium')} "
@@ -202,7 +202,7 @@ def render(result: dict[str, Any]) -> str:
         f"(= `python -m bench`). Medians of {result['runs']} runs, contenders interleaved "
         "within each run, every page load in a fresh browser context (cold cache).",
         "",
-        "## 1. Navigation -> SSE stream open (ms, lower is better)",
+        "### 1. Navigation -> SSE stream open (ms, lower is better)",
         "",
         "| contender | median | runs | vs plain JS | vs stock PyScript |",
         "|---|---:|---|---:|---:|",
@@ -215,7 +215,7 @@ def render(result: dict[str, Any]) -> str:
                      f"{mo[w] / mo['stock']:.2f}x |")
     lines += [
         "",
-        f"## 2. Event throughput, {result['events']:,} events through one EventSource "
+        f"### 2. Event throughput, {result['events']:,} events through one EventSource "
         "(events/s, higher is better)",
         "",
         "| contender | median | runs | vs plain JS | vs stock PyScript |",
@@ -246,8 +246,23 @@ def main() -> None:
     text = render(result)
     print(text)
     if not args.no_write:
-        RESULTS.write_text(text)
-        (ROOT / "bench" / "results.json").write_text(json.dumps(result, indent=2))
+        write_section(RESULTS, "browser", text)
+        (ROOT / "bench" / "results-browser.json").write_text(json.dumps(result, indent=2))
+
+
+def write_section(path: pathlib.Path, name: str, text: str) -> None:
+    """Replace the text between ``<!-- name:start -->`` and ``<!-- name:end -->`` in
+    ``path`` (appending the markers if absent); other benches own other sections."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    current = path.read_text() if path.exists() else "# Benchmark results\n"
+    block = f"{start}\n{text.rstrip()}\n{end}"
+    if start in current and end in current:
+        head, rest = current.split(start, 1)
+        _, tail = rest.split(end, 1)
+        current = head + block + tail
+    else:
+        current = current.rstrip() + "\n\n" + block + "\n"
+    path.write_text(current)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from tests.support.live_server import LiveServer
 _RUN_PY = """([code, token]) => {
   const s = document.createElement('script');
   s.type = 'py';
-  s.textContent = code + `\\nimport js as __js\\n__js.window.__pyDone.push(${JSON.stringify(token)})`;
+  const done = `\\nimport js as __js\\n__js.window.__pyDone.push(${JSON.stringify(token)})`;
+  s.textContent = code + done;
   window.__pyDone = window.__pyDone || [];
   document.body.appendChild(s);
 }"""
