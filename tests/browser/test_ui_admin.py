@@ -235,13 +235,20 @@ def test_routes_and_modals_never_add_a_connection(live_server: Any, open_tab: An
     # the same interpreter); the old UI is disposed first, nothing accumulates.
     page.evaluate(
         """() => {
+          document.querySelector('.shell').dataset.old = 'yes';
           const s = document.createElement('script');
           s.type = 'py';
           s.textContent = 'from zariz.boot import main\\nfor _ in range(3):\\n    main()';
           document.body.appendChild(s);
         }"""
     )
-    wait_until(lambda: "mounted (mount #4)" in " ".join(log.console), what="three re-mounts")
+    # The three main() calls run in one synchronous Python run: a fresh shell = all done.
+    page.wait_for_function(
+        "document.querySelector('.shell') && !document.querySelector('.shell').dataset.old"
+    )
+    assert page.locator(".shell").count() == 1
+    page.wait_for_selector("[data-testid=courier-card]")
+    assert any("mounted (mount #4)" in line for line in log.console), log.console
     page.wait_for_selector("[data-testid=courier-card]")
     after = ui_stats(page)
     assert (after["listeners"], after["timers"]) == (base_ui["listeners"], base_ui["timers"])

@@ -23,7 +23,19 @@ from pyodide.ffi import create_proxy, to_js  # type: ignore[import-not-found]
 
 from zariz.platform import EventSourceHandlers, HttpResponse, NetworkError, RawEvent, Undo
 
+try:  # Pyodide >= 0.27 hands JS ``null`` to Python as ``jsnull``, which is not ``None``
+    from pyodide.ffi import jsnull as _JSNULL  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - older Pyodide converts null to None
+    _JSNULL = None
+
 log = logging.getLogger("zariz.platform")
+
+
+def _opt_str(value: Any) -> str | None:
+    """A JS string-or-null as ``str | None``."""
+    if value is None or value is _JSNULL:
+        return None
+    return str(value)
 
 _WINDOW_EVENTS = {"online", "offline", "pageshow", "storage", "focus"}
 _DOCUMENT_EVENTS = {"visibilitychange"}
@@ -238,8 +250,7 @@ class BrowserPlatform:
 
     # --- storage ---------------------------------------------------------------------
     def storage_get(self, key: str) -> str | None:
-        value = js.localStorage.getItem(key)
-        return None if value is None else str(value)
+        return _opt_str(js.localStorage.getItem(key))
 
     def storage_set(self, key: str, value: str) -> None:
         js.localStorage.setItem(key, value)
@@ -249,9 +260,10 @@ class BrowserPlatform:
 
     def on_storage(self, fn: Callable[[str, str | None], None]) -> Undo:
         def handler(e: Any) -> None:
-            if e.key is None:  # localStorage.clear() in another tab
+            key = _opt_str(e.key)
+            if key is None:  # localStorage.clear() in another tab
                 return
-            fn(str(e.key), None if e.newValue is None else str(e.newValue))
+            fn(key, _opt_str(e.newValue))
 
         proxy = self._proxy(handler)
         js.window.addEventListener("storage", proxy)

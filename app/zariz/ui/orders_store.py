@@ -1,0 +1,328 @@
+"""The orders store: REST snapshot + incremental events, with filter, search and paging.
+
+One source of truth for a page: mutations go through REST and the table only changes when
+the server's event arrives. The store is pure Python; a page feeds it and renders
+:meth:`OrdersStore.view`.
+
+Loading and events race, so loading is a transaction::
+
+    store.begin_load()            # events are buffered from here
+    items = await fetch_all()
+    store.finish_load(items)      # snapshot replaces everything, buffered events replay
+
+Events are applied in id order; an event whose ``updated_at`` is older than what the store
+holds never overwrites it (a buffered event can predate the snapshot). A ``reset`` event or
+a gap in the event ids sets :attr:`needs_refetch`; the page then reloads (throttled).
+
+>>> s = OrdersStore(page_size=2)
+>>> s.finish_load([{"id": 1, "customer": "Ann", "status": "new"}])
+>>> s.apply("order.created", {"id": 2, "customer": "Bob", "status": "new"}, event_id=7)
+True
+>>> [o["id"] for o in s.view().items]
+[2, 1]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUSES: tuple[str, ...] = ("new", "assigned", "picked_up", "delivered", "cancelled")
+ACTIVE: tuple[str, ...] = ("assigned", "picked_up")
+FINAL: tuple[str, ...] = ("delivered", "cancelled")
+UPSERT_EVENTS = frozenset(
+    {"order.created", "order.updated", "order.assigned", "order.status_changed"}
+)
+
+Order = dict[str, Any]
+
+
+def _sort_key(order: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Newest first: by created_at, then id. Numbers and strings never compare with each
+    other (a mixed payload would raise in ``sorted``), hence the type tags."""
+    created = order.get("created_at")
+    oid = order.get("id")
+    return (
+        (1, created) if isinstance(created, int | float) else (2, str(created or "")),
+        (1, oid) if isinstance(oid, int | float) else (2, str(oid)),
+    )
+
+
+def _older(incoming: Any, current: Any) -> bool:
+    """Is ``incoming``'s ``updated_at`` strictly older than ``current``'s?"""
+    if incoming is None or current is None:
+        return False
+    if isinstance(incoming, int | float) and isinstance(current, int | float):
+        return incoming < current
+    if isinstance(incoming, str) and isinstance(current, str):
+        return incoming < current  # ISO-8601 from one server: lexicographic order = time
+    return False
+
+
+def matches_query(order: Mapping[str, Any], query: str) -> bool:
+    """Case-insensitive search in customer and address; ``#12`` or ``12`` also matches
+    the order id."""
+    q = query.strip().lower()
+    if not q:
+        return True
+    if q.lstrip("#") == str(order.get("id", "")).lower():
+        return True
+    return (
+        q in str(order.get("customer") or "").lower()
+        or q in str(order.get("address") or "").lower()
+    )
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Order]
+    total: int  # matching the filter and search
+    page: int  # 0-based, clamped
+    pages: int  # at least 1
+    page_size: int
+    counts: dict[str, int] = field(default_factory=dict)  # all orders, by status
+
+    @property
+    def first(self) -> int:
+        """1-based index of the first row shown (0 when empty)."""
+        return self.page * self.page_size + 1 if self.items else 0
+
+    @property
+    def last(self) -> int:
+        return self.page * self.page_size + len(self.items)
+
+
+class OrdersStore:
+    def __init__(self, page_size: int = 50) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be >= 1")
+        self.page_size = page_size
+        self._orders: dict[Any, Order] = {}
+        self.version = 0  # bumps on every visible change; views are cached on it
+        self.loaded = False
+        self.loading = False
+        self.needs_refetch = False
+        self.last_event_id: int | None = None
+        self._buffer: list[tuple[str, Any]] | None = None
+        self.status_filter: str | None = None
+        self.query = ""
+        self.page = 0
+        self._cache_key: tuple[Any, ...] | None = None
+        self._cache: list[Order] = []
+        self._counts_version = -1
+        self._counts: dict[str, int] = {}
+
+    # --- loading ----------------------------------------------------------------------
+    def begin_load(self) -> None:
+        self.loading = True
+        self.needs_refetch = False
+        self._buffer = []
+
+    def finish_load(self, items: Iterable[Mapping[str, Any]]) -> None:
+        buffered, self._buffer = self._buffer or [], None
+        self._orders = {o["id"]: dict(o) for o in items if "id" in o}
+        self.loading = False
+        self.loaded = True
+        for name, data in buffered:
+            self._apply(name, data)
+        self._touch()
+
+    def fail_load(self) -> None:
+        """Loading failed: keep what we had, replay what was buffered."""
+        buffered, self._buffer = self._buffer or [], None
+        self.loading = False
+        for name, data in buffered:
+            self._apply(name, data)
+        self._touch()
+
+    # --- events -----------------------------------------------------------------------
+    def apply_event(self, ev: Any) -> bool:
+        """Feed one normalized SSE event (``.event``, ``.data``, ``.id``)."""
+        raw_id = getattr(ev, "id", None)
+        try:
+            num = int(str(raw_id)) if raw_id not in (None, "") else None
+        except ValueError:
+            num = None
+        return self.apply(str(getattr(ev, "event", "")), getattr(ev, "data", None), num)
+
+    def apply(self, name: str, data: Any, event_id: int | None = None) -> bool:
+        """Apply one event; returns True when the store changed or must refetch."""
+        if name == "reset":
+            self.needs_refetch = True
+            self.last_event_id = None
+            return True
+        if event_id is not None:
+            last = self.last_event_id
+            if last is not None and event_id <= last:
+                return False  # already seen (a ping repeats the last id; a replay overlap)
+            if last is not None and event_id > last + 1:
+                self.needs_refetch = True  # something was missed: the snapshot is stale
+            self.last_event_id = event_id
+        if not name.startswith("order."):
+            return self.needs_refetch
+        if self._buffer is not None:
+            self._buffer.append((name, data))
+            return False
+        changed = self._apply(name, data)
+        if changed:
+            self._touch()
+        return changed or self.needs_refetch
+
+    def _apply(self, name: str, data: Any) -> bool:
+        if not isinstance(data, Mapping) or "id" not in data:
+            return False
+        oid = data["id"]
+        if name == "order.deleted":
+            return self._orders.pop(oid, None) is not None
+        if name not in UPSERT_EVENTS:
+            return False
+        current = self._orders.get(oid)
+        if current is not None and _older(data.get("updated_at"), current.get("updated_at")):
+            return False
+        order = {k: v for k, v in data.items() if k != "previous_status"}
+        if current is not None:
+            merged = {**current, **order}
+            if merged == current:
+                return False
+            self._orders[oid] = merged
+        else:
+            self._orders[oid] = order
+        return True
+
+    def upsert(self, order: Mapping[str, Any]) -> bool:
+        changed = self._apply("order.updated", order)
+        if changed:
+            self._touch()
+        return changed
+
+    def remove(self, order_id: Any) -> bool:
+        changed = self._orders.pop(order_id, None) is not None
+        if changed:
+            self._touch()
+        return changed
+
+    def _touch(self) -> None:
+        self.version += 1
+
+    # --- queries ----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._orders)
+
+    def get(self, order_id: Any) -> Order | None:
+        return self._orders.get(order_id)
+
+    def all(self) -> list[Order]:
+        return sorted(self._orders.values(), key=_sort_key, reverse=True)
+
+    def set_filter(self, status: str | None) -> None:
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        if status != self.status_filter:
+            self.status_filter = status
+            self.page = 0
+
+    def set_query(self, query: str) -> None:
+        if query != self.query:
+            self.query = query
+            self.page = 0
+
+    def set_page(self, page: int) -> None:
+        self.page = max(0, page)
+
+    def counts(self) -> dict[str, int]:
+        if self._counts_version != self.version:
+            counts = dict.fromkeys(STATUSES, 0)
+            for order in self._orders.values():
+                status = order.get("status")
+                if isinstance(status, str):
+                    counts[status] = counts.get(status, 0) + 1
+            self._counts, self._counts_version = counts, self.version
+        return dict(self._counts)
+
+    def filtered(self) -> list[Order]:
+        key = (self.version, self.status_filter, self.query.strip().lower())
+        if key != self._cache_key:
+            status, query = self.status_filter, self.query
+            self._cache = [
+                o
+                for o in self.all()
+                if (status is None or o.get("status") == status) and matches_query(o, query)
+            ]
+            self._cache_key = key
+        return self._cache
+
+    def view(self) -> Page:
+        rows = self.filtered()
+        pages = max(1, -(-len(rows) // self.page_size))
+        self.page = min(self.page, pages - 1)
+        start = self.page * self.page_size
+        return Page(
+            items=rows[start : start + self.page_size],
+            total=len(rows),
+            page=self.page,
+            pages=pages,
+            page_size=self.page_size,
+            counts=self.counts(),
+        )
+
+
+class StatusCounts:
+    """Live counts per status for the overview, from REST totals plus events.
+
+    :meth:`apply` returns ``False`` when an event does not say enough to update the counts
+    exactly (an ``order.assigned`` without ``previous_status`` may be a re-assignment); the
+    caller then refetches the totals."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
+        self.loaded = False
+
+    def load(self, totals: Mapping[str, int]) -> None:
+        self.counts = {s: int(totals.get(s, 0)) for s in STATUSES}
+        self.loaded = True
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def _bump(self, status: Any, delta: int) -> None:
+        if isinstance(status, str) and status in self.counts:
+            self.counts[status] = max(0, self.counts[status] + delta)
+
+    def apply(self, name: str, data: Any) -> bool:
+        if name == "reset":
+            return False
+        if not isinstance(data, Mapping):
+            return name == "order.updated"
+        status = data.get("status")
+        if name == "order.created":
+            self._bump(status, +1)
+            return True
+        if name == "order.updated":
+            return True  # a PATCH edits fields, never the status
+        if name in ("order.status_changed", "order.assigned"):
+            previous = data.get("previous_status")
+            if previous is None:
+                return False
+            if previous != status:
+                self._bump(previous, -1)
+                self._bump(status, +1)
+            return True
+        if name == "order.deleted":
+            if status is None:
+                return False
+            self._bump(status, -1)
+            return True
+        return True
+
+
+__all__ = [
+    "ACTIVE",
+    "FINAL",
+    "STATUSES",
+    "OrdersStore",
+    "Page",
+    "StatusCounts",
+    "matches_query",
+]

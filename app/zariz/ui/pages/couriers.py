@@ -1,0 +1,163 @@
+"""Couriers (``/dashboard/couriers``): every courier with their active orders, live.
+
+Active = ``assigned`` or ``picked_up``. The page loads those orders into an
+:class:`OrdersStore` and keeps it current from order events like the orders page does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from zariz.ui import dom
+from zariz.ui.component import Scope, use_order_events
+from zariz.ui.context import Ctx
+from zariz.ui.dom import h
+from zariz.ui.format import error_message, order_ref
+from zariz.ui.orders_store import ACTIVE, OrdersStore
+from zariz.ui.pages.orders import fetch_all_orders
+from zariz.ui.widgets import empty_state, error_panel, loading_state, status_badge
+
+log = logging.getLogger("zariz.ui")
+
+
+def couriers_page(ctx: Ctx, scope: Scope) -> Any:
+    store = OrdersStore(page_size=10_000)
+    state: dict[str, Any] = {"couriers": None, "error": None, "loading": False}
+    grid = h("div", {"class": "courier-grid", "data-testid": "courier-list"})
+
+    def render() -> None:
+        couriers = state["couriers"]
+        if couriers is None:
+            dom.replace_children(
+                grid,
+                error_panel("Could not load couriers.", state["error"])
+                if state["error"]
+                else loading_state("Loading couriers…"),
+            )
+            return
+        if not couriers:
+            dom.replace_children(
+                grid,
+                empty_state("No couriers yet.", "Couriers appear here once they are registered."),
+            )
+            return
+        by_courier: dict[Any, list[dict[str, Any]]] = {}
+        for order in store.all():
+            if order.get("status") in ACTIVE and order.get("courier_id") is not None:
+                by_courier.setdefault(order["courier_id"], []).append(order)
+        cards = []
+        for cid, courier in sorted(
+            couriers.items(), key=lambda kv: (not kv[1].get("active", True), str(kv[1].get("name")))
+        ):
+            active = bool(courier.get("active", True))
+            orders = by_courier.get(cid, [])
+            name = str(courier.get("name") or cid)
+            cards.append(
+                h(
+                    "article",
+                    {
+                        "class": ["card", "courier-card", None if active else "inactive"],
+                        "data-testid": "courier-card",
+                        "data-courier-id": cid,
+                    },
+                    h(
+                        "header",
+                        {"class": "courier-head"},
+                        h(
+                            "span",
+                            {"class": "avatar large", "aria-hidden": "true"},
+                            name[:1].upper(),
+                        ),
+                        h(
+                            "div",
+                            None,
+                            h("h2", None, name),
+                            h("span", {"class": "muted mono"}, str(courier.get("phone") or "")),
+                        ),
+                        h(
+                            "span",
+                            {"class": ["badge", "courier-on" if active else "courier-off"]},
+                            "Active" if active else "Inactive",
+                        ),
+                    ),
+                    h(
+                        "p",
+                        {"class": "courier-load muted"},
+                        f"{len(orders)} active order{'s' if len(orders) != 1 else ''}",
+                    ),
+                    h(
+                        "ul",
+                        {"class": "courier-orders"},
+                        [
+                            h(
+                                "li",
+                                {"data-order-id": o.get("id")},
+                                h("span", {"class": "mono"}, order_ref(o.get("id"))),
+                                h(
+                                    "span",
+                                    {"class": "courier-order-text"},
+                                    str(o.get("customer") or ""),
+                                    h("span", {"class": "muted"}, str(o.get("address") or "")),
+                                ),
+                                status_badge(o.get("status")),
+                            )
+                            for o in orders
+                        ],
+                    )
+                    if orders
+                    else h("p", {"class": "muted small"}, "Free for a new delivery."),
+                )
+            )
+        dom.replace_children(grid, cards)
+
+    def invalidate() -> None:
+        ctx.later(scope, "couriers", render)
+
+    async def load() -> None:
+        state["loading"] = True
+        store.begin_load()
+        try:
+            couriers, *lists = await asyncio.gather(
+                ctx.load_couriers(max_age_s=0), *(fetch_all_orders(ctx.api, s) for s in ACTIVE)
+            )
+        except Exception as exc:
+            store.fail_load()
+            state["error"] = error_message(exc)
+        else:
+            store.finish_load([o for batch in lists for o in batch])
+            state["couriers"] = couriers
+            state["error"] = None
+        finally:
+            state["loading"] = False
+        invalidate()
+
+    def on_event(ev: Any) -> None:
+        changed = store.apply_event(ev)
+        if store.needs_refetch and not state["loading"]:
+            ctx.run(scope, load())
+        elif changed:
+            invalidate()
+
+    use_order_events(scope, ctx.client, on_event)
+    scope.effect(lambda: ctx.run(scope, load()))
+    render()
+    return h(
+        "section",
+        {"class": "page couriers-page", "data-testid": "couriers-page"},
+        h(
+            "div",
+            {"class": "page-header"},
+            h(
+                "div",
+                None,
+                h("h1", None, "Couriers"),
+                h("p", {"class": "muted"}, "Who is carrying what, right now."),
+            ),
+        ),
+        grid,
+    )
+
+
+__all__ = ["couriers_page"]

@@ -1,0 +1,427 @@
+"""OrdersPage: REST snapshot, then live events applied incrementally.
+
+* Load: every order, in pages of 500, into an :class:`OrdersStore` (events that arrive
+  meanwhile are buffered and replayed on top of the snapshot).
+* Live: ``use_order_events`` feeds the store; a ``reset`` event or a gap in event ids
+  triggers a refetch (at most one at a time, and not more often than once a second).
+* Render: coalesced to one pass per animation frame; only the current page of rows (50)
+  is in the DOM, rows are keyed by order id and rebuilt only when their data changed, so
+  10,000 orders and bursts of events stay smooth.
+* One delegated click listener serves every row action (no per-row listeners to leak).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from zariz.ui import dom, routes
+from zariz.ui.component import Scope, use_order_events
+from zariz.ui.context import Ctx
+from zariz.ui.dom import h
+from zariz.ui.format import error_message, format_clock, order_ref, status_label
+from zariz.ui.orders_store import FINAL, STATUSES, OrdersStore
+from zariz.ui.pages.order_modals import assign_modal, create_order_modal, delete_modal, status_modal
+from zariz.ui.widgets import button, empty_state, error_panel, loading_state, status_badge
+
+log = logging.getLogger("zariz.ui")
+
+FETCH_PAGE = 500  # the server's maximum page size
+REFETCH_MIN_INTERVAL_S = 1.0
+
+
+async def fetch_all_orders(api: Any, status: str | None = None) -> list[dict[str, Any]]:
+    """Every order (optionally of one status), following ``total`` page by page."""
+    items: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        body = await api.list_orders(status=status, limit=FETCH_PAGE, offset=offset)
+        batch = body.get("items", []) if isinstance(body, dict) else []
+        items.extend(o for o in batch if isinstance(o, dict))
+        total = body.get("total", 0) if isinstance(body, dict) else 0
+        offset += len(batch)
+        if not batch or offset >= total:
+            return items
+
+
+def _lookup_id(raw: Any) -> Any:
+    text = str(raw)
+    return int(text) if text.isdigit() else text
+
+
+def orders_page(ctx: Ctx, scope: Scope) -> Any:
+    store = OrdersStore(page_size=50)
+    initial = routes.query_param(dom.location()[1], "status")
+    if initial in STATUSES:
+        store.set_filter(initial)  # deep link from the overview cards
+    state: dict[str, Any] = {"error": None, "loading": False, "again": False, "last_load": -1e9}
+    rows: dict[Any, tuple[tuple[Any, ...], Any]] = {}
+    couriers: dict[Any, str] = {}
+
+    # --- static structure -------------------------------------------------------------
+    search = h(
+        "input",
+        {
+            "type": "search",
+            "class": "search",
+            "placeholder": "Search customer or address",
+            "aria-label": "Search orders by customer or address",
+            "data-testid": "orders-search",
+        },
+    )
+    new_btn = button("+ New order", kind="primary", testid="new-order")
+    tab_counts: dict[str, Any] = {}
+    tabs = h(
+        "div",
+        {
+            "class": "status-tabs",
+            "role": "group",
+            "aria-label": "Filter by status",
+            "data-testid": "orders-filter",
+        },
+    )
+    for status in (None, *STATUSES):
+        key = status or "all"
+        count = h("span", {"class": "tab-count"}, "")
+        tab_counts[key] = count
+        tabs.appendChild(
+            h(
+                "button",
+                {
+                    "type": "button",
+                    "class": ["tab", f"tab-{key}"],
+                    "data-filter": status or "",
+                    "data-testid": f"filter-{key}",
+                    "aria-pressed": "true" if status == store.status_filter else "false",
+                },
+                "All" if status is None else status_label(status),
+                count,
+            )
+        )
+    tbody = h("tbody", {"data-testid": "orders-body"})
+    table = h(
+        "table",
+        {"class": "table orders-table", "data-testid": "orders-table"},
+        h(
+            "thead",
+            None,
+            h(
+                "tr",
+                None,
+                [
+                    h("th", {"scope": "col", "class": cls}, text)
+                    for text, cls in (
+                        ("Order", "col-id"),
+                        ("Customer", "col-customer"),
+                        ("Phone", "col-phone"),
+                        ("Address", "col-address"),
+                        ("Status", "col-status"),
+                        ("Courier", "col-courier"),
+                        ("Created", "col-created"),
+                        ("", "col-actions"),
+                    )
+                ],
+            ),
+        ),
+        tbody,
+    )
+    table_wrap = h("div", {"class": "table-wrap"}, table)
+    placeholder = h("div", {"class": "table-placeholder"})
+    summary = h("span", {"class": "pager-summary muted", "data-testid": "orders-summary"})
+    prev_btn = button("‹ Previous", testid="page-prev")
+    next_btn = button("Next ›", testid="page-next")
+    page_label = h("span", {"class": "pager-page"})
+    pager = h(
+        "div",
+        {"class": "pager"},
+        summary,
+        h("div", {"class": "pager-controls"}, prev_btn, page_label, next_btn),
+    )
+
+    # --- rendering ----------------------------------------------------------------------
+    def row_for(order: dict[str, Any]) -> Any:
+        oid = order.get("id")
+        courier_id = order.get("courier_id")
+        courier = couriers.get(courier_id, f"#{courier_id}") if courier_id is not None else None
+        sig = (
+            order.get("status"),
+            order.get("customer"),
+            order.get("phone"),
+            order.get("address"),
+            order.get("notes"),
+            courier,
+            order.get("created_at"),
+            order.get("updated_at"),
+        )
+        cached = rows.get(oid)
+        if cached is not None and cached[0] == sig:
+            return cached[1]
+        status = str(order.get("status") or "")
+        final = status in FINAL
+        tr = h(
+            "tr",
+            {"data-testid": "order-row", "data-order-id": oid, "data-status": status},
+            h("td", {"class": "col-id mono"}, order_ref(oid)),
+            h(
+                "td",
+                {"class": "col-customer"},
+                h(
+                    "div",
+                    {"class": "customer", "data-testid": "order-customer"},
+                    str(order.get("customer") or ""),
+                ),
+                h(
+                    "div",
+                    {"class": "notes muted", "data-testid": "order-notes"},
+                    str(order["notes"]),
+                )
+                if order.get("notes")
+                else None,
+            ),
+            h(
+                "td",
+                {"class": "col-phone mono", "data-testid": "order-phone"},
+                str(order.get("phone") or ""),
+            ),
+            h(
+                "td",
+                {"class": "col-address", "data-testid": "order-address"},
+                str(order.get("address") or ""),
+            ),
+            h("td", {"class": "col-status"}, status_badge(status)),
+            h("td", {"class": "col-courier"}, courier or h("span", {"class": "muted"}, "—")),
+            h(
+                "td",
+                {"class": "col-created muted", "title": str(order.get("created_at") or "")},
+                format_clock(
+                    order.get("created_at"), now_ms=ctx.now_ms(), tz_offset_min=ctx.tz_offset_min
+                ),
+            ),
+            h(
+                "td",
+                {"class": "col-actions"},
+                h(
+                    "div",
+                    {"class": "row-actions"},
+                    h(
+                        "button",
+                        {
+                            "type": "button",
+                            "class": "btn btn-small",
+                            "data-action": "assign",
+                            "data-testid": "action-assign",
+                            "disabled": status not in ("new", "assigned"),
+                        },
+                        "Assign",
+                    ),
+                    h(
+                        "button",
+                        {
+                            "type": "button",
+                            "class": "btn btn-small",
+                            "data-action": "status",
+                            "data-testid": "action-status",
+                            "disabled": final,
+                        },
+                        "Status",
+                    ),
+                    h(
+                        "button",
+                        {
+                            "type": "button",
+                            "class": "btn btn-small btn-ghost-danger",
+                            "data-action": "delete",
+                            "data-testid": "action-delete",
+                            "aria-label": f"Delete order {order_ref(oid)}",
+                        },
+                        "Delete",
+                    ),
+                ),
+            ),
+        )
+        rows[oid] = (sig, tr)
+        return tr
+
+    def render() -> None:
+        view = store.view()
+        counts = view.counts
+        dom.set_text(tab_counts["all"], f"{len(store):,}" if store.loaded else "")
+        for status in STATUSES:
+            dom.set_text(tab_counts[status], f"{counts.get(status, 0):,}" if store.loaded else "")
+        for btn in tabs.children:
+            dom.set_attr(
+                btn,
+                "aria-pressed",
+                "true"
+                if (dom.attr(btn, "data-filter") or None) == store.status_filter
+                else "false",
+            )
+        if not store.loaded:
+            if state["error"]:
+                dom.replace_children(
+                    placeholder, error_panel("Could not load orders.", state["error"]), retry_btn
+                )
+            else:
+                dom.replace_children(placeholder, loading_state("Loading orders…"))
+            dom.set_attr(table_wrap, "hidden", True)
+            dom.set_attr(placeholder, "hidden", False)
+            dom.set_attr(pager, "hidden", True)
+            return
+        if view.total == 0:
+            filtered = bool(store.query.strip() or store.status_filter)
+            dom.replace_children(
+                placeholder,
+                empty_state(
+                    "No orders match." if filtered else "No orders yet.",
+                    "Try another status or search."
+                    if filtered
+                    else "New orders appear here the moment they are created.",
+                    testid="orders-empty",
+                ),
+            )
+            dom.set_attr(table_wrap, "hidden", True)
+            dom.set_attr(placeholder, "hidden", False)
+            dom.replace_children(tbody)
+            rows.clear()
+            dom.set_attr(pager, "hidden", True)
+            return
+        dom.set_attr(table_wrap, "hidden", False)
+        dom.set_attr(placeholder, "hidden", True)
+        visible = [row_for(o) for o in view.items]
+        keep = {o.get("id") for o in view.items}
+        for oid in [k for k in rows if k not in keep]:
+            del rows[oid]  # only the page on screen is cached
+        dom.replace_children(tbody, visible)
+        dom.set_attr(pager, "hidden", False)
+        dom.set_text(summary, f"{view.first:,}–{view.last:,} of {view.total:,}")
+        dom.set_text(page_label, f"Page {view.page + 1} of {view.pages}")
+        dom.set_attr(prev_btn, "disabled", view.page == 0)
+        dom.set_attr(next_btn, "disabled", view.page >= view.pages - 1)
+
+    def invalidate() -> None:
+        ctx.later(scope, "orders", render)
+
+    # --- data ----------------------------------------------------------------------------
+    async def load() -> None:
+        state["loading"] = True
+        state["last_load"] = ctx.platform.now()
+        store.begin_load()
+        try:
+            items = await fetch_all_orders(ctx.api)
+        except Exception as exc:
+            log.warning("[UI] orders load failed: %s", exc)
+            store.fail_load()
+            state["error"] = error_message(exc)
+        else:
+            store.finish_load(items)
+            state["error"] = None
+        finally:
+            state["loading"] = False
+        invalidate()
+        if store.needs_refetch:
+            refetch()
+
+    def refetch() -> None:
+        if scope.disposed:
+            return
+        if state["loading"]:
+            state["again"] = True
+            return
+        wait = REFETCH_MIN_INTERVAL_S - (ctx.platform.now() - state["last_load"])
+        if wait > 0:
+            if not state["again"]:
+                state["again"] = True
+                cancel = ctx.schedule(wait, _refetch_due)
+                scope.add_cleanup(cancel)
+            return
+        ctx.run(scope, load())
+
+    def _refetch_due() -> None:
+        state["again"] = False
+        refetch()
+
+    async def load_couriers() -> None:
+        try:
+            found = await ctx.load_couriers()
+        except Exception as exc:  # names are a nicety: ids are shown instead
+            log.info("[UI] couriers unavailable: %s", exc)
+            return
+        couriers.clear()
+        couriers.update({cid: str(c.get("name") or cid) for cid, c in found.items()})
+        rows.clear()
+        invalidate()
+
+    def on_event(ev: Any) -> None:
+        changed = store.apply_event(ev)
+        if store.needs_refetch and not store.loading:
+            refetch()
+        if changed:
+            invalidate()
+
+    # --- interaction ---------------------------------------------------------------------
+    retry_btn = button("Retry", testid="orders-retry")
+
+    def on_tab(e: Any) -> None:
+        btn = dom.closest(e.target, "[data-filter]")
+        if btn is not None:
+            store.set_filter(dom.attr(btn, "data-filter") or None)
+            invalidate()
+
+    def on_search(_e: Any) -> None:
+        store.set_query(dom.input_value(search))
+        invalidate()
+
+    def on_row_action(e: Any) -> None:
+        btn = dom.closest(e.target, "button[data-action]")
+        tr = dom.closest(btn, "tr[data-order-id]")
+        if btn is None or tr is None or btn.disabled:
+            return
+        order = store.get(_lookup_id(dom.attr(tr, "data-order-id")))
+        if order is None:
+            return
+        action = str(dom.attr(btn, "data-action"))
+        opener = {"assign": assign_modal, "status": status_modal, "delete": delete_modal}[action]
+        opener(ctx, scope, dict(order))
+
+    def go(delta: int) -> None:
+        store.set_page(store.page + delta)
+        invalidate()
+        dom.window().scrollTo(0, 0)
+
+    scope.use(dom.on(tabs, "click", on_tab))
+    scope.use(dom.on(search, "input", on_search))
+    scope.use(dom.on(tbody, "click", on_row_action))
+    scope.use(dom.on(new_btn, "click", lambda _e: create_order_modal(ctx, scope)))
+    scope.use(dom.on(prev_btn, "click", lambda _e: go(-1)))
+    scope.use(dom.on(next_btn, "click", lambda _e: go(+1)))
+    scope.use(dom.on(retry_btn, "click", lambda _e: refetch()))
+
+    use_order_events(scope, ctx.client, on_event)
+    scope.effect(lambda: ctx.run(scope, load()))
+    scope.effect(lambda: ctx.run(scope, load_couriers()))
+    render()
+
+    return h(
+        "section",
+        {"class": "page orders-page", "data-testid": "orders-page"},
+        h(
+            "div",
+            {"class": "page-header"},
+            h(
+                "div",
+                None,
+                h("h1", None, "Orders"),
+                h(
+                    "p",
+                    {"class": "muted"},
+                    "Live: changes from every dispatcher appear here as they happen.",
+                ),
+            ),
+            new_btn,
+        ),
+        h("div", {"class": "toolbar"}, tabs, search),
+        h("div", {"class": "card"}, table_wrap, placeholder, pager),
+    )
+
+
+__all__ = ["fetch_all_orders", "orders_page"]

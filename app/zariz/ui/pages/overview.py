@@ -1,0 +1,200 @@
+"""Overview (``/dashboard``): live counts per status and a feed of the latest events.
+
+Counts come from REST totals (one ``limit=1`` request per status) and then follow the
+events (:class:`StatusCounts`); an event that does not say enough (an assignment without
+its previous status, a ``reset``) triggers a throttled recount instead of a guess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Any
+
+from zariz.ui import dom, routes
+from zariz.ui.component import ORDER_EVENTS, Scope, use_sse_events
+from zariz.ui.context import Ctx
+from zariz.ui.dom import h
+from zariz.ui.format import ago, describe_event, error_message, status_label
+from zariz.ui.orders_store import STATUSES, StatusCounts
+
+log = logging.getLogger("zariz.ui")
+
+FEED_SIZE = 12
+RECOUNT_DELAY_S = 0.75
+
+
+def overview_page(ctx: Ctx, scope: Scope) -> Any:
+    counts = StatusCounts()
+    feed: deque[tuple[float, str, Any]] = deque(maxlen=FEED_SIZE)  # (received_at ms, name, text)
+    state: dict[str, Any] = {"error": None, "recount": None, "loading": False}
+
+    values: dict[str, Any] = {}
+    cards = h("div", {"class": "stat-grid"})
+    for status in ("total", *STATUSES):
+        value = h("span", {"class": "stat-value", "data-testid": f"count-{status}"}, "–")
+        values[status] = value
+        href = routes.by_name("orders").path + ("" if status == "total" else f"?status={status}")
+        cards.appendChild(
+            h(
+                "a",
+                {"class": ["stat-card", f"stat-{status}"], "href": href},
+                h(
+                    "span",
+                    {"class": "stat-label"},
+                    "All orders" if status == "total" else status_label(status),
+                ),
+                value,
+            )
+        )
+    feed_list = h("ol", {"class": "feed", "data-testid": "event-feed", "aria-live": "polite"})
+    feed_empty = h(
+        "p",
+        {"class": "muted feed-empty"},
+        "Waiting for the next event… Create or update an order to see it here.",
+    )
+    error_box = h("div", {"class": "form-error", "role": "alert", "hidden": True})
+    stream_stats = h("dl", {"class": "kv"})
+
+    def render() -> None:
+        for status in STATUSES:
+            dom.set_text(values[status], f"{counts.counts[status]:,}" if counts.loaded else "–")
+        dom.set_text(values["total"], f"{counts.total:,}" if counts.loaded else "–")
+        dom.set_attr(error_box, "hidden", not state["error"])
+        dom.set_text(
+            error_box, f"Could not load counts: {state['error']}" if state["error"] else ""
+        )
+        now = ctx.now_ms()
+        items = []
+        for at, name, text in reversed(feed):
+            items.append(
+                h(
+                    "li",
+                    {"class": ["feed-item", f"feed-{text.kind}"], "data-event": name},
+                    h("span", {"class": "feed-dot", "aria-hidden": "true"}),
+                    h(
+                        "div",
+                        {"class": "feed-text"},
+                        h("strong", None, text.title),
+                        h("span", {"class": "muted"}, text.body),
+                    ),
+                    h("time", {"class": "feed-time muted"}, ago((now - at) / 1000)),
+                )
+            )
+        dom.replace_children(feed_list, items)
+        dom.set_attr(feed_empty, "hidden", bool(feed))
+        stats = ctx.client.stats if hasattr(ctx.client, "stats") else {}
+        pairs = (
+            ("Status", str(getattr(ctx.client, "status", "?"))),
+            ("Events received", f"{stats.get('events', 0):,}"),
+            ("Reconnects", f"{stats.get('reconnects', 0):,}"),
+            ("Last event id", str(stats.get("last_event_id") or "—")),
+        )
+        dom.replace_children(stream_stats, [(h("dt", None, k), h("dd", None, v)) for k, v in pairs])
+
+    def invalidate() -> None:
+        ctx.later(scope, "overview", render)
+
+    async def load_counts() -> None:
+        state["loading"] = True
+        try:
+            bodies = await asyncio.gather(
+                *(ctx.api.list_orders(status=s, limit=1) for s in STATUSES)
+            )
+        except Exception as exc:
+            state["error"] = error_message(exc)
+        else:
+            counts.load({s: int(b.get("total", 0)) for s, b in zip(STATUSES, bodies, strict=True)})
+            state["error"] = None
+        finally:
+            state["loading"] = False
+        invalidate()
+
+    def recount() -> None:
+        if state["recount"] is not None or scope.disposed:
+            return  # one pending recount covers every event until then
+
+        def due() -> None:
+            state["recount"] = None
+            ctx.run(scope, load_counts())
+
+        state["recount"] = ctx.schedule(RECOUNT_DELAY_S, due)
+
+    def cancel_recount() -> None:
+        if state["recount"] is not None:
+            state["recount"]()
+            state["recount"] = None
+
+    def on_event(ev: Any) -> None:
+        name = ev.event
+        text = describe_event(name, ev.data, ctx.courier_names())
+        feed.append((float(getattr(ev, "received_at", 0) or ctx.now_ms()), name, text))
+        if not counts.loaded or state["loading"] or not counts.apply(name, ev.data):
+            recount()
+        invalidate()
+
+    use_sse_events(scope, ctx.client, on_event, events=(*ORDER_EVENTS, "reset"))
+    scope.add_cleanup(cancel_recount)
+    scope.effect(lambda: ctx.run(scope, load_counts()))
+
+    async def warm_couriers() -> None:
+        try:
+            await ctx.load_couriers()  # courier names in the feed
+        except Exception as exc:
+            log.info("[UI] couriers unavailable: %s", exc)
+
+    scope.effect(lambda: ctx.run(scope, warm_couriers()))
+
+    ticker: dict[str, Any] = {"cancel": None}
+
+    def tick() -> None:  # keep "12s ago" and the stream panel current
+        ticker["cancel"] = None
+        if not scope.disposed:
+            invalidate()
+            ticker["cancel"] = ctx.schedule(5.0, tick)
+
+    def stop_ticker() -> None:
+        if ticker["cancel"] is not None:
+            ticker["cancel"]()
+
+    scope.effect(tick)
+    scope.add_cleanup(stop_ticker)
+    render()
+    return h(
+        "section",
+        {"class": "page overview-page", "data-testid": "overview-page"},
+        h(
+            "div",
+            {"class": "page-header"},
+            h(
+                "div",
+                None,
+                h("h1", None, "Overview"),
+                h("p", {"class": "muted"}, "Orders by status, updated live."),
+            ),
+        ),
+        error_box,
+        cards,
+        h(
+            "div",
+            {"class": "overview-grid"},
+            h(
+                "div",
+                {"class": "card"},
+                h("h2", {"class": "card-title"}, "Latest events"),
+                feed_list,
+                feed_empty,
+            ),
+            h(
+                "div",
+                {"class": "card"},
+                h("h2", {"class": "card-title"}, "Live stream"),
+                stream_stats,
+                h("p", {"class": "muted small"}, "One connection per tab, shared by every view."),
+            ),
+        ),
+    )
+
+
+__all__ = ["overview_page"]

@@ -1,0 +1,195 @@
+"""Small shared pieces of UI: status badges, empty/loading states, form fields, modals.
+
+Modals are keyboard accessible: focus moves into the dialog, Tab and Shift+Tab cycle
+inside it (focus trap), Esc or a click on the backdrop closes it, and focus returns to
+the element that opened it. Each modal has its own :class:`Scope` under the page's, so
+leaving the page closes it and releases its listeners.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from zariz.ui import dom
+from zariz.ui.component import Scope
+from zariz.ui.dom import h
+from zariz.ui.format import status_label
+
+
+def status_badge(status: Any) -> Any:
+    s = str(status or "")
+    return h("span", {"class": f"badge status-{s}", "data-status": s}, status_label(s))
+
+
+def empty_state(title: str, hint: str = "", *, testid: str | None = None) -> Any:
+    return h(
+        "div",
+        {"class": "empty", "data-testid": testid},
+        h("div", {"class": "empty-icon", "aria-hidden": "true"}, "∅"),
+        h("p", {"class": "empty-title"}, title),
+        h("p", {"class": "muted"}, hint) if hint else None,
+    )
+
+
+def loading_state(text: str = "Loading…") -> Any:
+    return h(
+        "div",
+        {"class": "loading", "role": "status", "aria-live": "polite"},
+        h("span", {"class": "spinner", "aria-hidden": "true"}),
+        h("span", None, text),
+    )
+
+
+def error_panel(title: str, detail: str = "") -> Any:
+    return h(
+        "div",
+        {"class": "panel error-panel", "role": "alert"},
+        h("strong", None, title),
+        h("p", {"class": "muted"}, detail) if detail else None,
+    )
+
+
+def field(
+    label: str,
+    control: Any,
+    *,
+    error_node: Any = None,
+    hint: str | None = None,
+) -> Any:
+    return h(
+        "label",
+        {"class": "field"},
+        h("span", {"class": "field-label"}, label),
+        control,
+        h("span", {"class": "field-hint muted"}, hint) if hint else None,
+        error_node,
+    )
+
+
+class Modal:
+    """An open dialog. ``close()`` is idempotent; ``scope`` owns the dialog's listeners
+    and work (a request in flight is cancelled when the dialog closes)."""
+
+    def __init__(
+        self,
+        parent: Scope,
+        *,
+        title: str,
+        testid: str,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self.scope = parent.child(f"modal:{testid}")
+        self._opener = dom.active_element()
+        self._on_close = on_close
+        title_id = f"modal-title-{testid}"
+        self.body = h("div", {"class": "modal-body"})
+        self.footer = h("div", {"class": "modal-footer"})
+        close_btn = h(
+            "button",
+            {
+                "type": "button",
+                "class": "icon-button",
+                "aria-label": "Close",
+                "data-testid": "modal-close",
+            },
+            "×",
+        )
+        self.dialog = h(
+            "div",
+            {
+                "class": "modal",
+                "role": "dialog",
+                "aria-modal": "true",
+                "aria-labelledby": title_id,
+                "data-testid": testid,
+                "tabindex": "-1",
+            },
+            h("div", {"class": "modal-header"}, h("h2", {"id": title_id}, title), close_btn),
+            self.body,
+            self.footer,
+        )
+        self.node = h(
+            "div", {"class": "modal-backdrop", "data-testid": "modal-backdrop"}, self.dialog
+        )
+        self.scope.use(dom.on(close_btn, "click", lambda _e: self.close()))
+        self.scope.use(dom.on(self.node, "keydown", self._on_key))
+        self.scope.use(dom.on(self.node, "mousedown", self._on_backdrop))
+        self.scope.add_cleanup(lambda: dom.remove(self.node))
+        self.closed = False
+
+    def show(self) -> Modal:
+        dom.body().appendChild(self.node)
+        self.scope.run_effects()
+        self.focus_first()
+        return self
+
+    def focus_first(self) -> None:
+        items = (
+            dom.focusables(self.body) or dom.focusables(self.footer) or dom.focusables(self.dialog)
+        )
+        dom.focus(items[0] if items else self.dialog)
+
+    def _on_key(self, e: Any) -> None:
+        key = str(e.key)
+        if key == "Escape":
+            e.preventDefault()
+            e.stopPropagation()
+            self.close()
+        elif key == "Tab":
+            items = dom.focusables(self.dialog)
+            if not items:
+                e.preventDefault()
+                return
+            first, last = items[0], items[-1]
+            active = dom.active_element()
+            if e.shiftKey and (active == first or not dom.contains(self.dialog, active)):
+                e.preventDefault()
+                dom.focus(last)
+            elif not e.shiftKey and (active == last or not dom.contains(self.dialog, active)):
+                e.preventDefault()
+                dom.focus(first)
+
+    def _on_backdrop(self, e: Any) -> None:
+        if e.target == self.node:
+            self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        opener = self._opener
+        self._opener = None
+        try:
+            self.scope.dispose()
+        finally:
+            if self._on_close is not None:
+                self._on_close()
+            if opener is not None and dom.contains(dom.body(), opener):
+                dom.focus(opener)
+
+
+def button(
+    label: str,
+    *,
+    kind: str = "secondary",
+    testid: str | None = None,
+    type_: str = "button",
+    title: str | None = None,
+) -> Any:
+    return h(
+        "button",
+        {"type": type_, "class": f"btn btn-{kind}", "data-testid": testid, "title": title},
+        label,
+    )
+
+
+__all__ = [
+    "Modal",
+    "button",
+    "empty_state",
+    "error_panel",
+    "field",
+    "loading_state",
+    "status_badge",
+]

@@ -1,0 +1,176 @@
+"""The orders store: snapshot + events, races, gaps, filter/search/paging, counts."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from zariz.ui.orders_store import OrdersStore, StatusCounts, matches_query
+
+
+def order(i: int, status: str = "new", **kw: Any) -> dict[str, Any]:
+    return {
+        "id": i,
+        "customer": f"Customer {i}",
+        "phone": "1",
+        "address": f"Street {i}",
+        "status": status,
+        "courier_id": None,
+        "created_at": f"2026-01-01T10:{i // 60 % 60:02d}:{i % 60:02d}.000Z",
+        "updated_at": f"2026-01-01T10:{i // 60 % 60:02d}:{i % 60:02d}.000Z",
+        **kw,
+    }
+
+
+class Ev:
+    def __init__(self, event: str, data: Any = None, id: Any = None) -> None:
+        self.event, self.data, self.id = event, data, id
+
+
+def loaded(*orders: dict[str, Any], page_size: int = 50) -> OrdersStore:
+    s = OrdersStore(page_size=page_size)
+    s.begin_load()
+    s.finish_load(orders)
+    return s
+
+
+def test_events_insert_update_remove_by_id() -> None:
+    s = loaded(order(1))
+    v0 = s.version
+    assert s.apply_event(Ev("order.created", order(2), "10"))
+    assert s.apply_event(Ev("order.assigned", {**order(1, "assigned"), "courier_id": 3}, "11"))
+    assert s.get(1)["status"] == "assigned" and s.get(1)["courier_id"] == 3
+    changed = {
+        **order(2, "picked_up"),
+        "previous_status": "assigned",
+        "updated_at": "2026-01-01T11:00:00.000Z",
+    }
+    assert s.apply_event(Ev("order.status_changed", changed, "12"))
+    assert "previous_status" not in s.get(2)
+    assert s.apply_event(Ev("order.deleted", order(1), "13"))
+    assert s.get(1) is None and len(s) == 1 and s.version > v0
+    assert not s.needs_refetch
+
+
+def test_events_during_load_are_buffered_and_replayed_on_the_snapshot() -> None:
+    s = OrdersStore()
+    s.begin_load()
+    assert not s.apply_event(Ev("order.created", order(3), "5"))  # buffered, not yet shown
+    assert not s.apply_event(Ev("order.deleted", order(1), "6"))
+    assert len(s) == 0 and s.loading
+    s.finish_load([order(1), order(2)])  # snapshot taken before events 5 and 6
+    assert sorted(o["id"] for o in s.all()) == [2, 3]
+    assert s.loaded and not s.loading
+
+
+def test_an_event_older_than_the_snapshot_never_overwrites_it() -> None:
+    s = loaded(order(1, "delivered", updated_at="2026-01-01T12:00:00.000Z"))
+    stale = order(1, "assigned", updated_at="2026-01-01T11:00:00.000Z")
+    assert not s.apply(("order.assigned"), stale, 7)
+    assert s.get(1)["status"] == "delivered"
+
+
+def test_duplicates_are_ignored_and_a_gap_asks_for_a_refetch() -> None:
+    s = loaded()
+    assert s.apply_event(Ev("order.created", order(1), "1"))
+    assert not s.apply_event(Ev("order.created", order(1), "1"))  # replay overlap
+    assert not s.apply_event(Ev("ping", {}, "1"))  # a ping repeats the last id
+    assert not s.needs_refetch
+    s.apply_event(Ev("order.created", order(2), "5"))  # 2..4 missing
+    assert s.needs_refetch and s.get(2) is not None
+    s.begin_load()
+    assert not s.needs_refetch
+
+
+def test_reset_asks_for_a_refetch_and_forgets_the_last_id() -> None:
+    s = loaded()
+    s.apply_event(Ev("order.created", order(1), "100"))
+    assert s.apply_event(Ev("reset", {}))
+    assert s.needs_refetch and s.last_event_id is None
+    s.begin_load()
+    s.finish_load([order(1)])
+    s.apply_event(Ev("order.created", order(2), "3"))  # ids restarted: no false gap
+    assert not s.needs_refetch
+
+
+def test_non_numeric_and_missing_ids_do_not_break_gap_tracking() -> None:
+    s = loaded()
+    s.apply_event(Ev("order.created", order(1), "abc"))
+    s.apply_event(Ev("order.created", order(2), None))
+    assert len(s) == 2 and not s.needs_refetch
+
+
+def test_malformed_payloads_are_ignored() -> None:
+    s = loaded(order(1))
+    for data in (None, "text", [1, 2], {"no": "id"}):
+        assert not s.apply_event(Ev("order.updated", data))
+    assert not s.apply_event(Ev("order.exploded", order(1)))
+    assert len(s) == 1
+
+
+def test_filter_search_and_paging() -> None:
+    s = loaded(*(order(i, "new" if i % 3 else "assigned") for i in range(1, 121)), page_size=50)
+    v = s.view()
+    assert (v.total, v.pages, v.page, v.first, v.last) == (120, 3, 0, 1, 50)
+    assert v.items[0]["id"] == 120  # newest first
+    s.set_page(2)
+    assert [o["id"] for o in s.view().items][-1] == 1 and s.view().last == 120
+    s.set_page(99)
+    assert s.view().page == 2  # clamped
+    s.set_filter("assigned")
+    v = s.view()
+    assert v.page == 0 and v.total == 40 and {o["status"] for o in v.items} == {"assigned"}
+    s.set_query("street 11")
+    assert sorted(o["id"] for o in s.view().items) == [111, 114, 117]
+    s.set_filter(None)
+    s.set_query("#42")
+    assert [o["id"] for o in s.view().items] == [42]
+    with pytest.raises(ValueError):
+        s.set_filter("lost")
+    assert s.view().counts == {
+        "new": 80,
+        "assigned": 40,
+        "picked_up": 0,
+        "delivered": 0,
+        "cancelled": 0,
+    }
+
+
+def test_search_is_case_insensitive_on_customer_and_address() -> None:
+    o = order(7, customer="Noa Cohen", address="Dizengoff 50")
+    assert matches_query(o, "noa") and matches_query(o, "DIZEN") and matches_query(o, "  ")
+    assert not matches_query(o, "phone")
+
+
+def test_ten_thousand_orders_and_a_burst_stay_fast() -> None:
+    s = loaded(*(order(i) for i in range(10_000)))
+    started = time.perf_counter()
+    for i in range(500):  # a burst, one view per "frame" at most
+        s.apply_event(
+            Ev(
+                "order.status_changed",
+                {**order(i, "assigned"), "updated_at": "2027-01-01T00:00:00Z"},
+                str(i + 1),
+            )
+        )
+    s.set_query("customer 99")
+    view = s.view()
+    elapsed = time.perf_counter() - started
+    assert view.total == 111 and len(view.items) == 50
+    assert elapsed < 1.0, elapsed
+
+
+def test_status_counts_follow_events() -> None:
+    c = StatusCounts()
+    c.load({"new": 2, "assigned": 1})
+    assert c.total == 3
+    assert c.apply("order.created", {"id": 9, "status": "new"})
+    assert c.apply("order.status_changed", {"status": "picked_up", "previous_status": "assigned"})
+    assert c.apply("order.deleted", {"status": "new"})
+    assert c.counts == {"new": 2, "assigned": 0, "picked_up": 1, "delivered": 0, "cancelled": 0}
+    # Not enough to know: the caller recounts.
+    assert not c.apply("order.assigned", {"id": 1, "status": "assigned"})
+    assert not c.apply("reset", None)
+    assert not c.apply("order.deleted", {"id": 1})
+    assert c.apply("order.updated", {"id": 1, "status": "new"})
