@@ -37,3 +37,13 @@ def live_server_factory(tmp_path: pathlib.Path) -> Iterator[Callable[..., LiveSe
 @pytest.fixture
 def live_server(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
     return live_server_factory()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser (and bench) tests last: CPython feedback comes first, and no
+    asyncio test runs while a Playwright instance owns this thread's loop."""
+    def slow(item: pytest.Item) -> bool:
+        path = str(item.fspath).replace("\\", "/")
+        return "/tests/browser/" in path or "/tests/bench/" in path
+
+    items.sort(key=slow)  # stable: the order inside each group is kept

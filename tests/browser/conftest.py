@@ -46,8 +46,11 @@ class TabLog:
     dialogs: list[str] = field(default_factory=list)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Module scope, not session: Playwright's sync API keeps an event loop running in
+    # this thread while it is alive, and asyncio tests collected after a browser module
+    # would fail with "Cannot run the event loop while another loop is running".
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} not found: run `make test` (it installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
