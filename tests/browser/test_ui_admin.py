@@ -353,8 +353,13 @@ def test_user_text_is_rendered_as_text(live_server: Any, open_tab: Any) -> None:
     page.keyboard.press("Escape")
     page.click("[data-testid=nav-overview]")
     page.wait_for_selector("[data-testid=overview-page]")
-    live_server.create_order(token, customer=XSS, phone="1", address=XSS)
+    # Regression: the feed shows what the tab saw while another page was open.
     page.wait_for_selector("[data-testid=event-feed] li")
+    assert page.locator("[data-testid=event-feed] li").count() == 1
+    live_server.create_order(token, customer=XSS, phone="1", address=XSS)
+    page.wait_for_function(
+        "document.querySelectorAll('[data-testid=event-feed] li').length === 2"
+    )
     assert XSS in page.text_content("[data-testid=event-feed]")
     assert page.evaluate("document.querySelectorAll('img, #app script').length") == 0
     assert log.dialogs == []

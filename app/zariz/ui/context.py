@@ -5,6 +5,7 @@ Pure Python: nothing here touches the DOM, so a test can build one with fakes.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,9 @@ from typing import Any
 from zariz.ui.component import Scope
 from zariz.ui.scheduler import FrameScheduler
 from zariz.ui.toasts import ToastModel
+
+
+RECENT_EVENTS = 12
 
 
 @dataclass
@@ -30,6 +34,9 @@ class Ctx:
     tz_offset_min: int = 0
     username: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # The latest order events seen anywhere in this tab (the shell records them), so the
+    # overview's feed is not empty just because the user was on another page.
+    recent_events: deque[Any] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
 
     def run(self, scope: Scope, coro: Coroutine[Any, Any, Any]) -> Callable[[], None]:
         """Run ``coro`` on the event loop, cancelled if ``scope`` is disposed first (a

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from zariz.ui import dom, routes
-from zariz.ui.component import Mounted, Scope, mount, use_sse_events
+from zariz.ui.component import ORDER_EVENTS, Mounted, Scope, mount, use_sse_events
 from zariz.ui.context import Ctx
 from zariz.ui.dom import h
 from zariz.ui.format import indicator, token_subject
@@ -53,8 +53,10 @@ def connection_indicator(ctx: Ctx, scope: Scope) -> Any:
         dom.set_text(label, text)
         dom.set_text(detail, sub)
 
-    def on_event(_ev: Any) -> None:
+    def on_event(ev: Any) -> None:
         last["at"] = platform.now()
+        if ev.event in ORDER_EVENTS:
+            ctx.recent_events.append(ev)
         ctx.later(scope, "indicator", render)
 
     def on_click(_e: Any) -> None:

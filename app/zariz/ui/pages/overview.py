@@ -126,10 +126,18 @@ def overview_page(ctx: Ctx, scope: Scope) -> Any:
             state["recount"]()
             state["recount"] = None
 
-    def on_event(ev: Any) -> None:
+    def remember(ev: Any) -> None:
         name = ev.event
         text = describe_event(name, ev.data, ctx.courier_names())
         feed.append((float(getattr(ev, "received_at", 0) or ctx.now_ms()), name, text))
+
+    # Seed with what the tab saw while another page was open.
+    for earlier in list(ctx.recent_events):
+        remember(earlier)
+
+    def on_event(ev: Any) -> None:
+        name = ev.event
+        remember(ev)
         if not counts.loaded or state["loading"] or not counts.apply(name, ev.data):
             recount()
         invalidate()
