@@ -78,10 +78,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, lifespan="on",
     )
-    logging.getLogger("zariz").info(
+    log = logging.getLogger("zariz")
+    log.info(
         "serving on http://%s:%d (db=%s, demo=%s)", settings.host, settings.port,
         settings.db_path, settings.demo_enabled,
     )
+    if not (settings.root / "static" / "vendor" / "pyodide" / "pyodide.mjs").is_file():
+        # The API works without it, but the page cannot boot Python.
+        log.warning("static/vendor/ is missing: run `make setup` (npm ci) to serve the app")
+    if settings.demo_enabled:
+        log.info("open http://%s:%d/dashboard/orders and log in as demo / %s",
+                 settings.host, settings.port,
+                 "demo" if not settings.demo_password else "<ZARIZ_DEMO_PASSWORD>")
     Server(config, app).run()
     return 0
 
