@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -116,6 +116,7 @@ def parse_last_event_id(request: Request) -> int | None:
 async def _stream(
     hub: EventHub, metrics: Metrics, principal: Principal, after_id: int | None,
     retry_ms: int, response_ref: list[AbortableEventSourceResponse],
+    session_active: Callable[[str], bool],
 ) -> AsyncIterator[ServerSentEvent]:
     metrics.open_streams.inc()
     metrics.streams_opened.inc()
@@ -125,10 +126,19 @@ async def _stream(
             feed.subscription.on_close(
                 lambda reason: response_ref[0].abort() if reason == "slow_consumer" else None
             )
+            # A logout between the auth check and this subscription found nothing to
+            # close: look again now that the hub would reach us.
+            if not session_active(principal.session_id):
+                log.info("SSE stream closed: session revoked before it started")
+                return
             while (remaining := principal.expires_at - time.time()) > 0:
                 item = await feed.next(timeout=remaining)
                 if isinstance(item, Reset):
-                    yield ServerSentEvent(event="reset", data=_compact(reset_payload(item)))
+                    # With the id, a client adopts the log's position even when it is lower
+                    # than its own (a reset database): later events are then newer.
+                    yield ServerSentEvent(
+                        id=str(item.last_id), event="reset", data=_compact(reset_payload(item))
+                    )
                 elif item is not None:
                     yield ServerSentEvent(id=str(item.id), data=item.wire)
     except StreamClosed as closed:
@@ -146,7 +156,7 @@ async def events_sse(request: Request) -> Response:
     response = AbortableEventSourceResponse(
         _stream(
             request.app.state.hub, request.app.state.metrics, principal, after_id,
-            settings.retry_ms, response_ref,
+            settings.retry_ms, response_ref, request.app.state.db.session_active,
         ),
         ping=settings.ping_interval,
         ping_message_factory=_ping,

@@ -146,15 +146,36 @@ async def test_events_filter_on_normalized_name(tab: Tab) -> None:
         client.subscribe("not callable")  # type: ignore[arg-type]
 
 
-async def test_reset_is_passed_through_and_clears_nothing(tab: Tab) -> None:
+async def test_reset_is_passed_through_and_keeps_subscribers(tab: Tab) -> None:
     client = await tab.connected()
     got: list[SSEEvent] = []
     client.subscribe(got.append)
     tab.platform.source.message(order(5), id=5)
-    tab.platform.source.emit("reset", {"reason": "too_old", "last_id": 2})
-    assert got[-1].event == "reset" and got[-1].data == {"reason": "too_old", "last_id": 2}
-    assert client.last_event_id == "5" and client.status == "connected"
+    tab.platform.source.emit("reset", {"reason": "too_old", "last_id": 9}, id=9)
+    assert got[-1].event == "reset" and got[-1].data == {"reason": "too_old", "last_id": 9}
+    assert client.last_event_id == "9" and client.status == "connected"
     assert client.stats["subscribers"] == 1
+
+
+async def test_reset_to_a_lower_id_after_a_database_reset_keeps_live_events_flowing(
+    tab: Tab,
+) -> None:
+    """Regression: the server's log was wiped (ids start again at 1) while the tab held
+    id 500. The reset moves the position down, so ids 4, 5 are not taken for duplicates,
+    and the next reconnect resumes from the new log."""
+    client = await tab.connected()
+    got: list[str] = []
+    client.subscribe(lambda ev: got.append(f"{ev.event}:{ev.id}"))
+    src = tab.platform.source
+    src.message(order(500), id=500)
+    src.emit("reset", {"reason": "unknown_id", "last_id": 3}, id=3)
+    src.message(order(4), id=4)
+    src.message(order(5), id=5)
+    assert got == ["order.created:500", "reset:None", "order.created:4", "order.created:5"]
+    assert client.stats["duplicates_dropped"] == 0 and client.last_event_id == "5"
+    client.reconnect()
+    await tab.platform.settle()
+    assert "lastEventId=5" in tab.platform.sources[-1].url
 
 
 async def test_duplicates_dropped_but_pings_with_inherited_id_pass(tab: Tab) -> None:

@@ -104,3 +104,26 @@ async def test_waiting_reader_wakes_on_close(db: Database):
         hub.close_all("shutdown")
         with pytest.raises(StreamClosed, match="shutdown"):
             await asyncio.wait_for(reader, 1)
+
+
+async def test_logout_before_the_stream_subscribes_still_ends_it(db: Database):
+    """Regression: a session revoked between the auth check and the hub subscription had
+    no subscription to close, so its stream lived until the token expired."""
+    import time
+
+    from server.security import Principal
+    from server.sse import _stream
+
+    metrics = Metrics()
+    hub = MemoryHub(db, queue_size=10, metrics=metrics)
+    principal = Principal(username="demo", session_id="gone", expires_at=time.time() + 60)
+    sent = []
+
+    async def consume() -> None:
+        async for item in _stream(hub, metrics, principal, None, 1000, [], lambda sid: False):
+            sent.append(item)
+
+    await asyncio.wait_for(consume(), timeout=2)  # ends by itself, without any event
+    assert [s.retry for s in sent] == [1000]
+    assert hub.subscriber_count == 0
+    assert metrics.registry.get_sample_value("zariz_sse_open_streams") == 0

@@ -148,6 +148,9 @@ def test_last_event_id_ahead_of_the_log_sends_reset_unknown_id(
         assert reset.json()["reason"] == "unknown_id"
         newest = reset.json()["last_id"]
         assert newest >= 1
+        # The reset carries the log's position as its id, so a client that held a higher
+        # id (a wiped database) adopts it and later events are not taken for duplicates.
+        assert reset.id == str(newest)
         shared_server.create_order(token, customer="after-reset")
         live = data_events(raw, 1)[0]
     assert int(live.id or 0) == newest + 1
@@ -268,6 +271,7 @@ def test_trimmed_id_gets_reset_too_old_then_live(live_server_factory: Callable[.
     events = httpx_sse_read(server.url + SSE, {**bearer(token), "Last-Event-ID": "1"}, 1)
     assert events[0].event == "reset"
     assert json.loads(events[0].data) == {"reason": "too_old", "last_id": 6}
+    assert events[0].id == "6"
     # The oldest retained id (4) is still replayable: 3 means "after 3" = 4, 5, 6.
     kept = httpx_sse_read(server.url + SSE, {**bearer(token), "Last-Event-ID": "3"}, 3)
     assert [int(e.id) for e in kept] == [4, 5, 6]

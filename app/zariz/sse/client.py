@@ -25,6 +25,7 @@ Usage::
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -588,9 +589,29 @@ class SSEClient:
         except ValueError:
             return False
 
+    def _reset_position(self, raw: RawEvent) -> None:
+        """A ``reset`` says our id means nothing to the server's log (too old, or from a
+        database that no longer exists): adopt the server's position, even when it is
+        *lower* than ours, or every later event would be dropped as a duplicate."""
+        position: str | None = None
+        try:
+            payload = json.loads(raw.data)
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict) and isinstance(payload.get("last_id"), int):
+            position = str(payload["last_id"])
+        elif raw.last_event_id:
+            position = raw.last_event_id
+        if position is not None:
+            self._log.info("[SSE] reset: resuming from id %s (was %s)", position, self._last_id)
+            self._last_id = position
+
     def _ingest(self, raw: RawEvent, origin: Origin) -> SSEEvent | None:
         sse_type = raw.type or DEFAULT_EVENT_TYPE
         ev_id = raw.last_event_id or None
+        if sse_type == "reset":
+            self._reset_position(raw)
+            ev_id = None  # the position is set; the reset itself is never a duplicate
         stale = ev_id is not None and self._not_newer(ev_id)
         if stale and sse_type == DEFAULT_EVENT_TYPE:
             # Named events (ping) carry the id *in force* (the browser's lastEventId), so
