@@ -47,7 +47,7 @@ def create_app(settings: Settings) -> Starlette:
     secret = settings.jwt_secret or db.get_or_set_meta("jwt_secret", secrets.token_urlsafe(48))
     security = Security(
         db, secret, access_ttl=settings.access_ttl, refresh_ttl=settings.refresh_ttl,
-        ticket_ttl=settings.ticket_ttl,
+        ticket_ttl=settings.ticket_ttl, reuse_grace=settings.refresh_reuse_grace,
     )
     _setup_demo_user(settings, db, security)
     metrics = Metrics()

@@ -69,7 +69,8 @@ async def refresh(request: Request) -> JSONResponse:
         count_auth_failure(request, "refresh")
         if exc.revoked_session is not None:
             request.app.state.hub.disconnect_session(exc.revoked_session)
-        raise ApiError(401, exc.code, exc.message) from exc
+        status = 409 if exc.code == "refresh_superseded" else 401
+        raise ApiError(status, exc.code, exc.message) from exc
     return JSONResponse(pair)
 
 

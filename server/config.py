@@ -45,6 +45,7 @@ class Settings:
     demo_password: str | None = None
     access_ttl: float = 900.0
     refresh_ttl: float = 30 * 24 * 3600.0
+    refresh_reuse_grace: float = 10.0
     ticket_ttl: float = 30.0
     ping_interval: float = 15.0
     retry_ms: int = 1000
@@ -70,7 +71,8 @@ class Settings:
             raise ConfigError("ZARIZ_ACCESS_TTL and ZARIZ_REFRESH_TTL must be positive")
         if self.sse_queue < 1 or self.event_retention < 1 or self.max_body < 1:
             raise ConfigError("ZARIZ_SSE_QUEUE, ZARIZ_EVENT_RETENTION, ZARIZ_MAX_BODY must be >= 1")
-        if self.ping_interval < 0 or self.demo_traffic < 0 or self.retry_ms < 0:
+        if (self.ping_interval < 0 or self.demo_traffic < 0 or self.retry_ms < 0
+                or self.refresh_reuse_grace < 0):
             raise ConfigError("intervals must not be negative")
         demo = self.demo_enabled
         # A well-known password on a reachable interface would be an open door.
@@ -94,6 +96,7 @@ class Settings:
             "ZARIZ_DEMO_PASSWORD": ("demo_password", str),
             "ZARIZ_ACCESS_TTL": ("access_ttl", float),
             "ZARIZ_REFRESH_TTL": ("refresh_ttl", float),
+            "ZARIZ_REFRESH_REUSE_GRACE": ("refresh_reuse_grace", float),
             "ZARIZ_TICKET_TTL": ("ticket_ttl", float),
             "ZARIZ_PING_INTERVAL": ("ping_interval", float),
             "ZARIZ_RETRY_MS": ("retry_ms", int),

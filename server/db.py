@@ -195,12 +195,15 @@ class Database:
             tx.execute("DELETE FROM tickets WHERE session_id = ?", (session_id,))
 
     def rotate_refresh(
-        self, old_hash: str, new_hash: str, new_expires_at: float, now: float
+        self, old_hash: str, new_hash: str, new_expires_at: float, now: float,
+        reuse_grace: float = 0.0,
     ) -> tuple[str, str | None]:
         """Consume ``old_hash`` and store ``new_hash`` in one transaction.
 
         Returns ``(outcome, session_id)``; outcome is ``ok``, ``unknown``, ``expired``,
-        ``revoked`` or ``reused``. A reuse revokes the session in the same transaction.
+        ``revoked``, ``superseded`` (used less than ``reuse_grace`` seconds ago: a
+        concurrent refresh from another tab of the same browser, nothing revoked) or
+        ``reused`` (revokes the session in the same transaction).
         """
         with self.transaction() as tx:
             row = tx.execute(
@@ -213,6 +216,8 @@ class Database:
             sid = str(row["session_id"])
             if row["revoked_at"] is not None:
                 return "revoked", sid
+            if row["used_at"] is not None and now - float(row["used_at"]) < reuse_grace:
+                return "superseded", sid
             if row["used_at"] is not None:
                 tx.execute("UPDATE sessions SET revoked_at = ? WHERE id = ?", (now, sid))
                 tx.execute("DELETE FROM tickets WHERE session_id = ?", (sid,))

@@ -55,9 +55,12 @@ class Security:
 
     def __init__(
         self, db: Database, secret: str, *, access_ttl: float, refresh_ttl: float,
-        ticket_ttl: float,
+        ticket_ttl: float, reuse_grace: float = 10.0,
     ) -> None:
         self.db = db
+        # A refresh token presented again within this many seconds of its rotation gets
+        # 409 refresh_superseded (tabs racing) instead of revoking the session (theft).
+        self.reuse_grace = reuse_grace
         self._secret = secret
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
@@ -111,8 +114,16 @@ class Security:
         new_refresh = secrets.token_urlsafe(32)
         outcome, sid = self.db.rotate_refresh(
             _digest(refresh_token), _digest(new_refresh), time.time() + self.refresh_ttl,
-            time.time(),
+            time.time(), reuse_grace=self.reuse_grace,
         )
+        if outcome == "superseded":
+            # Tabs share one refresh token: two of them refreshing at the same moment is
+            # a race, not theft. The loser adopts the pair the winner stored.
+            raise AuthError(
+                "refresh_superseded",
+                "This refresh token was just rotated by a concurrent request; use the "
+                "newer pair.",
+            )
         if outcome == "reused":
             raise AuthError(
                 "refresh_reused",

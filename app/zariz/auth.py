@@ -31,6 +31,11 @@ STORAGE_KEY = "zariz.auth"
 TokenListener = Callable[["TokenState | None"], Any]
 
 
+# After a 409 refresh_superseded: how long to wait for the winning tab's tokens.
+SUPERSEDED_POLLS = 20
+SUPERSEDED_POLL_S = 0.1
+
+
 @dataclass(frozen=True)
 class TokenState:
     """One session's tokens. ``expires_at`` is the access token's expiry in epoch ms."""
@@ -246,6 +251,10 @@ class AuthClient:
             self._log.error("[auth] refresh answered %s without tokens", resp.status)
             return False
         code, message, _ = error_fields(resp)
+        if resp.status == 409 and code == "refresh_superseded":
+            # Another tab rotated the same pair a moment ago; its answer lands in shared
+            # storage any time now. Adopt it instead of logging everybody out.
+            return await self._adopt_rotated_pair(state)
         if resp.status in (400, 401, 403):
             self._log.warning("[auth] refresh rejected (%s %s): logged out", resp.status, code)
             if self._state == state:
@@ -253,6 +262,31 @@ class AuthClient:
             return False
         self._log.warning("[auth] refresh failed: %s %s %s", resp.status, code, message)
         return False
+
+    async def _adopt_rotated_pair(self, state: TokenState) -> bool:
+        for _ in range(SUPERSEDED_POLLS):
+            stored = TokenState.from_json(self._platform.storage_get(self._key))
+            if stored is not None and stored.refresh_token != state.refresh_token:
+                self._log.info("[auth] refresh raced another tab: adopting its new tokens")
+                self._set(stored, persist=False)
+                return True
+            await self._sleep(SUPERSEDED_POLL_S)
+        self._log.warning("[auth] refresh superseded but no newer tokens appeared")
+        return False
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep on the platform's timers (the virtual clock in tests)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        cancel = self._platform.schedule(seconds, wake)
+        try:
+            await future
+        finally:
+            cancel()
 
     async def logout(self) -> None:
         """Forget the session locally first (subscribers react at once), then tell the

@@ -184,3 +184,42 @@ def test_dispose_releases_storage_listener() -> None:
     assert platform.live_proxies() == 0
     with pytest.raises(ValueError):
         AuthClient(platform, storage_key="")
+
+
+async def test_refresh_superseded_by_another_tab_adopts_its_pair_and_stays_logged_in(
+    tab: Tab,
+) -> None:
+    """Regression: two tabs refreshed the same token at once; the loser used to log out
+    (and the server revoked the session). Now the server answers 409 and the loser waits
+    for the winner's pair in shared storage."""
+    from tests.app.conftest import error_body
+
+    seen: list[Any] = []
+    tab.auth.subscribe(seen.append)
+    tab.platform.http.route(
+        "POST", "/v1/auth/refresh",
+        lambda req: (409, error_body("refresh_superseded", "rotated concurrently")),
+    )
+    pending = asyncio.ensure_future(tab.auth.refresh())
+    await tab.platform.settle()
+    assert not pending.done()  # waiting for the other tab's write
+    await tab.platform.advance(0.25)
+    winner = TokenState("a-won", "r-won")
+    tab.platform.storage[STORAGE_KEY] = winner.to_json()  # its storage event comes later
+    await tab.platform.advance(0.2)
+    assert await pending is True
+    assert tab.auth.access_token == "a-won" and tab.auth.is_authenticated
+    assert seen == [winner] and None not in seen
+
+
+async def test_refresh_superseded_without_a_newer_pair_keeps_the_session(tab: Tab) -> None:
+    from tests.app.conftest import error_body
+
+    tab.platform.http.route(
+        "POST", "/v1/auth/refresh",
+        lambda req: (409, error_body("refresh_superseded", "rotated concurrently")),
+    )
+    pending = asyncio.ensure_future(tab.auth.refresh())
+    await tab.platform.advance(5)
+    assert await pending is False
+    assert tab.auth.access_token == "a1"  # not logged out: a later refresh may still work

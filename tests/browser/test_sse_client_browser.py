@@ -206,3 +206,44 @@ def test_reconnect_cycles_leave_proxies_at_baseline(
     assert after["reconnects"] >= 1100
     assert len(log.sse_requests) <= 110  # cancelled attempts never reached the stream
     wait_until(lambda: live_server.metric("zariz_sse_open_streams") == 1, 5, "one stream")
+
+
+def test_refresh_racing_another_tab_keeps_the_session(
+    open_tab: Callable[..., Any], live_server: LiveServer
+) -> None:
+    """Regression: tabs share one refresh token. When another tab rotates it while this
+    tab's refresh for the same token is on the wire, the server used to revoke the whole
+    session (reuse = theft) and log every tab out."""
+    import json
+
+    import httpx
+
+    page, log, tokens = open_authed(open_tab, live_server)
+    raced: dict[str, Any] = {}
+
+    def other_tab_wins_first(route: Any) -> None:
+        # "The other tab": rotates the same refresh token first and stores its new pair
+        # (this tab's storage event has not arrived yet).
+        won = httpx.post(f"{live_server.url}/v1/auth/refresh",
+                         json={"refresh_token": tokens["refresh_token"]})
+        raced["winner"] = won.json()
+        state = json.dumps({"access_token": raced["winner"]["access_token"],
+                            "refresh_token": raced["winner"]["refresh_token"]})
+        page.evaluate("s => localStorage.setItem('zariz.auth', s)", state)
+        route.continue_()
+
+    page.route("**/v1/auth/refresh", other_tab_wins_first)
+    opens = stats(page)["opens"]
+    run_py(page, "import asyncio\nfrom zariz.boot import runtime\n"
+                 "asyncio.ensure_future(runtime().auth.refresh())")
+    page.wait_for_function("n => window.__zarizSSEClient.stats.opens > n", arg=opens,
+                           timeout=15_000)
+    wait_client(page, "connected", 15_000)
+    assert raced["winner"]["access_token"]
+    stored = json.loads(page.evaluate("localStorage.getItem('zariz.auth')"))
+    assert stored["access_token"] == raced["winner"]["access_token"]
+    me = httpx.get(f"{live_server.url}/v1/auth/me",
+                   headers={"Authorization": f"Bearer {stored['access_token']}"})
+    assert me.status_code == 200  # the session survived the race
+    assert any("refresh raced another tab" in line for line in log.console)
+    wait_until(lambda: live_server.metric("zariz_sse_open_streams") == 1, 5, "one stream")

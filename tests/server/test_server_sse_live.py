@@ -327,7 +327,10 @@ def test_stream_ends_when_access_token_expires(live_server_factory: Callable[...
     wait_for(lambda: server.metric("zariz_sse_open_streams") == 0, what="gauge at 0")
 
 
-def test_refresh_rotates_and_reuse_revokes_session_and_its_streams(live_server: LiveServer):
+def test_refresh_rotates_and_reuse_revokes_session_and_its_streams(
+    live_server_factory: Callable[..., LiveServer],
+):
+    live_server = live_server_factory(ZARIZ_REFRESH_REUSE_GRACE="0")
     pair = live_server.login()
     refresh = f"{live_server.url}/v1/auth/refresh"
     with RawSSEClient(live_server.url + SSE, bearer(pair["access_token"])) as stream:
@@ -347,6 +350,25 @@ def test_refresh_rotates_and_reuse_revokes_session_and_its_streams(live_server: 
         assert me.status_code == 401
     again = httpx.post(refresh, json={"refresh_token": new["refresh_token"]})
     assert again.status_code == 401
+
+
+def test_concurrent_refresh_from_two_tabs_is_superseded_not_revoked(live_server: LiveServer):
+    """Regression: two tabs share one refresh token; when both refresh at the same moment
+    the loser's request looked like theft and revoked the session of every tab."""
+    pair = live_server.login()
+    refresh = f"{live_server.url}/v1/auth/refresh"
+    with RawSSEClient(live_server.url + SSE, bearer(pair["access_token"])) as stream:
+        stream.next_event()
+        winner = httpx.post(refresh, json={"refresh_token": pair["refresh_token"]})
+        loser = httpx.post(refresh, json={"refresh_token": pair["refresh_token"]})
+        assert winner.status_code == 200
+        assert loser.status_code == 409
+        assert loser.json()["error"]["code"] == "refresh_superseded"
+        new = winner.json()
+        me = httpx.get(f"{live_server.url}/v1/auth/me", headers=bearer(new["access_token"]))
+        assert me.status_code == 200  # the session survived
+    again = httpx.post(refresh, json={"refresh_token": new["refresh_token"]})
+    assert again.status_code == 200
 
 
 def test_slow_consumer_is_dropped_and_resumes_by_id_without_loss(

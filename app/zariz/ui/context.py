@@ -14,7 +14,6 @@ from zariz.ui.component import Scope
 from zariz.ui.scheduler import FrameScheduler
 from zariz.ui.toasts import ToastModel
 
-
 RECENT_EVENTS = 12
 
 
