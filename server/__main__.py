@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import logging
 import pathlib
 import sys
@@ -90,6 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("open http://%s:%d/dashboard/orders and log in as demo / %s",
                  settings.host, settings.port,
                  "demo" if not settings.demo_password else "<ZARIZ_DEMO_PASSWORD>")
+    # Every open stream holds a few hundred GC-tracked objects (connection, task group,
+    # cancel scopes); at thousands of streams a full collection paused fan-out for 1-3 s
+    # (bench/RESULTS.md). Freeze what start-up built and collect young objects less often.
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
     Server(config, app).run()
     return 0
 

@@ -12,6 +12,7 @@ revocation, server shutdown) and the slow-consumer abort.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -131,16 +132,26 @@ async def _stream(
             if not session_active(principal.session_id):
                 log.info("SSE stream closed: session revoked before it started")
                 return
-            while (remaining := principal.expires_at - time.time()) > 0:
-                item = await feed.next(timeout=remaining)
-                if isinstance(item, Reset):
-                    # With the id, a client adopts the log's position even when it is lower
-                    # than its own (a reset database): later events are then newer.
-                    yield ServerSentEvent(
-                        id=str(item.last_id), event="reset", data=_compact(reset_payload(item))
-                    )
-                elif item is not None:
-                    yield ServerSentEvent(id=str(item.id), data=item.wire)
+            # One timer per stream ends it when the credential behind it expires (rather
+            # than a timeout on every wait: that cost a Task per stream per event).
+            expiry = asyncio.get_running_loop().call_later(
+                max(0.0, principal.expires_at - time.time()),
+                feed.subscription.close, "token_expired",
+            )
+            try:
+                while True:
+                    item = await feed.next(timeout=None)
+                    if isinstance(item, Reset):
+                        # With the id, a client adopts the log's position even when it is
+                        # lower than its own (a reset database): later events are newer.
+                        yield ServerSentEvent(
+                            id=str(item.last_id), event="reset",
+                            data=_compact(reset_payload(item)),
+                        )
+                    elif item is not None:
+                        yield ServerSentEvent(id=str(item.id), data=item.wire)
+            finally:
+                expiry.cancel()
     except StreamClosed as closed:
         log.info("SSE stream closed: %s", closed.reason)
     finally:
