@@ -180,7 +180,10 @@ async def events_sse(request: Request) -> Response:
 async def events_ticket(request: Request) -> JSONResponse:
     principal = require_principal(request, endpoint="ticket")
     ticket, expires_in = request.app.state.security.issue_ticket(principal)
-    return JSONResponse({"ticket": ticket, "expires_in": expires_in})
+    settings: Settings = request.app.state.settings
+    # The client sizes its stall watchdog from the ping interval (0 = no pings).
+    return JSONResponse({"ticket": ticket, "expires_in": expires_in,
+                         "ping_interval": settings.ping_interval})
 
 
 routes = [

@@ -27,6 +27,7 @@ class FakeServer:
         self.gate = asyncio.Event()
         self.tickets = 0
         self.refresh_mode = "ok"  # ok | network | 500
+        self.ping_interval: float | None = None  # what the ticket answer announces
         http = platform.http
         http.route("POST", "/v1/auth/login", self.login)
         http.route("POST", "/v1/auth/refresh", self.refresh)
@@ -72,7 +73,10 @@ class FakeServer:
         if self.ticket_mode == "401" or req.bearer not in self.valid_access:
             return 401, error_body("invalid_token", "access token expired")
         self.tickets += 1
-        return 200, {"ticket": f"t{self.tickets}", "expires_in": 30}
+        body: dict[str, Any] = {"ticket": f"t{self.tickets}", "expires_in": 30}
+        if self.ping_interval is not None:
+            body["ping_interval"] = self.ping_interval
+        return 200, body
 
 
 def logged_in_storage() -> dict[str, str]:

@@ -400,3 +400,22 @@ async def test_late_callbacks_of_cancelled_timers_and_closed_sources_are_ignored
     client.disconnect()
     await tab.platform.advance(600)
     assert len(tab.platform.sources) == 2 and client.status == "disconnected"
+
+
+async def test_stall_window_follows_the_ping_interval_the_server_announces(tab: Tab) -> None:
+    """Regression: the watchdog assumed 15 s pings, so a server pinging every 60 s got a
+    needless reconnect every 37.5 s."""
+    tab.server.ping_interval = 60
+    client = await tab.connected()  # default guess: 15 s * 2.5
+    assert client.stall_window == 150
+    await tab.platform.advance(100)  # > 37.5 s, < 150 s: quiet but alive
+    assert client.stats["stalls"] == 0 and len(tab.platform.sources) == 1
+    await tab.platform.advance(60)
+    assert client.stats["stalls"] == 1
+
+
+async def test_server_without_pings_disables_the_watchdog(tab: Tab) -> None:
+    tab.server.ping_interval = 0
+    client = await tab.connected()
+    await tab.platform.advance(3600)
+    assert client.stats["stalls"] == 0 and client.status == "connected"

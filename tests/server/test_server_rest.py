@@ -411,6 +411,7 @@ def test_ticket_requires_bearer(client: AppClient, auth: dict[str, str]):
     assert client.post("/v1/events/ticket").status_code == 401
     body = client.post("/v1/events/ticket", headers=auth).json()
     assert len(body["ticket"]) >= 32 and body["expires_in"] <= 30
+    assert body["ping_interval"] == 15  # the client sizes its stall watchdog from it
 
 
 def test_metrics_exposed(client: AppClient):

@@ -155,7 +155,8 @@ class SSEClient:
             cap=_positive("backoff_cap", backoff_cap),
             rand=platform.random,
         )
-        self.stall_window = _positive("ping_interval", ping_interval) * float(stall_factor)
+        self._stall_factor = float(stall_factor)
+        self.stall_window = _positive("ping_interval", ping_interval) * self._stall_factor
         self._log = logger or logging.getLogger(LOGGER_NAME)
 
         self._phase = IDLE
@@ -380,8 +381,20 @@ class SSEClient:
         if not resp.ok or not isinstance(ticket, str) or not ticket:
             self._fail(gen, f"ticket request answered {resp.status}")
             return
+        self._adopt_ping_interval(resp.body.get("ping_interval"))
         self._ticket_undo = None
         self._open_source(gen, ticket)
+
+    def _adopt_ping_interval(self, value: Any) -> None:
+        """The server says how often it pings (ticket answer): size the stall watchdog
+        from that rather than from a guess, or a slower server gets a reconnect every
+        2.5 x 15 s. 0 means no pings: no watchdog (a quiet stream is not a dead one)."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return
+        if value <= 0:
+            self.stall_window = float("inf")
+        else:
+            self.stall_window = float(value) * self._stall_factor
 
     async def _request_ticket(self, token: str) -> HttpResponse | None:
         try:
@@ -497,6 +510,8 @@ class SSEClient:
 
     # --- watchdog and window events ------------------------------------------------------
     def _arm_watchdog(self, delay: float) -> None:
+        if delay == float("inf"):  # the server sends no pings: nothing to watch
+            return
         gen = self._gen
         self._watchdog_undo = self._platform.schedule(delay, lambda: self._watchdog(gen))
 

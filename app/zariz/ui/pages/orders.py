@@ -54,7 +54,8 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
     initial = routes.query_param(dom.location()[1], "status")
     if initial in STATUSES:
         store.set_filter(initial)  # deep link from the overview cards
-    state: dict[str, Any] = {"error": None, "loading": False, "again": False, "last_load": -1e9}
+    state: dict[str, Any] = {"error": None, "loading": False, "again": False, "timer": False,
+                             "last_load": -1e9}
     rows: dict[Any, tuple[tuple[Any, ...], Any]] = {}
     couriers: dict[Any, str] = {}
 
@@ -318,7 +319,9 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
         finally:
             state["loading"] = False
         invalidate()
-        if store.needs_refetch:
+        # A refetch asked for while this load ran (a reset, a gap) still has to happen.
+        if store.needs_refetch or state["again"]:
+            state["again"] = False
             refetch()
 
     def refetch() -> None:
@@ -329,15 +332,17 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
             return
         wait = REFETCH_MIN_INTERVAL_S - (ctx.platform.now() - state["last_load"])
         if wait > 0:
-            if not state["again"]:
-                state["again"] = True
+            # Throttled: one timer covers every request until it fires (its own flag,
+            # so a request made during a load is never mistaken for an armed timer).
+            if not state["timer"]:
+                state["timer"] = True
                 cancel = ctx.schedule(wait, _refetch_due)
                 scope.add_cleanup(cancel)
             return
         ctx.run(scope, load())
 
     def _refetch_due() -> None:
-        state["again"] = False
+        state["timer"] = False
         refetch()
 
     async def load_couriers() -> None:
