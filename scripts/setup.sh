@@ -58,6 +58,9 @@ setup_vendor() {
 }
 
 setup_browser() {
+    # ZARIZ_CHROMIUM points the tests at another Chromium binary (e.g. on Ubuntu, where
+    # the chromium package is a snap stub that does not run in containers).
+    if [[ -n "${ZARIZ_CHROMIUM:-}" && -x "${ZARIZ_CHROMIUM}" ]]; then return; fi
     if [[ -x /usr/bin/chromium ]]; then return; fi
     apt_install chromium
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,8 @@ class TabLog:
     console: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     sse_requests: list[str] = field(default_factory=list)
+    # (monotonic time, "start" | "end", url) for every SSE request: proves no overlap.
+    sse_timeline: list[tuple[float, str, str]] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
 
 
@@ -91,8 +94,15 @@ def open_tab(browser: Any) -> Iterator[Callable[..., tuple[Any, TabLog]]]:
         def on_request(req: Any) -> None:
             if "/v1/events/sse" in req.url:
                 log.sse_requests.append(req.url)
+                log.sse_timeline.append((time.monotonic(), "start", req.url))
+
+        def on_request_end(req: Any) -> None:
+            if "/v1/events/sse" in req.url:
+                log.sse_timeline.append((time.monotonic(), "end", req.url))
 
         page.on("request", on_request)
+        page.on("requestfailed", on_request_end)  # EventSource.close() aborts the request
+        page.on("requestfinished", on_request_end)
 
         def on_dialog(d: Any) -> None:
             log.dialogs.append(d.message)
@@ -106,6 +116,16 @@ def open_tab(browser: Any) -> Iterator[Callable[..., tuple[Any, TabLog]]]:
     finally:
         for ctx in contexts:
             ctx.close()
+
+
+def max_concurrent_streams(log: TabLog) -> int:
+    """The most SSE requests this tab had in flight at once (from Playwright's own
+    request events, so no overlap can slip between samples)."""
+    open_now = peak = 0
+    for _t, kind, _url in sorted(log.sse_timeline, key=lambda e: (e[0], e[1] == "start")):
+        open_now += 1 if kind == "start" else -1
+        peak = max(peak, open_now)
+    return peak
 
 
 def screenshot(page: Any, name: str) -> pathlib.Path:

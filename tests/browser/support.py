@@ -93,6 +93,7 @@ class GaugeSampler:
                 try:
                     text = http.get("/metrics").text
                 except httpx.HTTPError:  # the server may be restarting: no sample then
+                    time.sleep(self.interval)
                     continue
                 for family in text_string_to_metric_families(text):
                     for sample in family.samples:

@@ -185,12 +185,19 @@ def test_routes_and_modals_never_add_a_connection(live_server: Any, open_tab: An
     )
     # The loop ended on "orders"; back/forward work too, without reloading.
     page.wait_for_selector("[data-testid=orders-page]")
+    # 20 more, each waiting for its page: loads that finish after the page was left
+    # must not touch the DOM or leak (the fast loop above cancels them before they run).
+    for name in ["overview", "couriers", "orders", "overview"] * 5:
+        page.click(f"[data-testid=nav-{name}]")
+        page.wait_for_selector(f"[data-testid={name}-page]")
+    page.click("[data-testid=nav-orders]")
+    page.wait_for_selector("[data-testid=orders-page]")
     page.go_back()
     page.wait_for_selector("[data-testid=couriers-page]")
     page.go_forward()
     page.wait_for_selector("[data-testid=orders-page]")
     assert page.evaluate("window.__sameDocument") is True
-    assert ui_stats(page)["navigations"] >= 202
+    assert ui_stats(page)["navigations"] >= 223
 
     # 50 modal open/close cycles (Esc) on the orders page.
     page.evaluate(
