@@ -58,10 +58,12 @@ def parse_args(argv: Sequence[str] | None, base: Settings) -> Settings:
     parser.add_argument("--demo-traffic", type=float, default=base.demo_traffic,
                         metavar="SECONDS",
                         help="create/advance demo orders every SECONDS (ZARIZ_DEMO_TRAFFIC)")
+    parser.add_argument("--seed-orders", type=int, default=base.seed_orders,
+                        help="fill an empty database with N demo orders (ZARIZ_SEED_ORDERS)")
     args = parser.parse_args(argv)
     return dataclasses.replace(
         base, host=args.host, port=args.port, db_path=args.db, demo=args.demo,
-        demo_traffic=args.demo_traffic,
+        demo_traffic=args.demo_traffic, seed_orders=args.seed_orders,
     )
 
 

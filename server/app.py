@@ -16,7 +16,7 @@ from starlette.routing import Route
 from server import auth, couriers, orders, sse, web
 from server.config import Settings
 from server.db import Database
-from server.demo import DEMO_USER, run_demo_traffic
+from server.demo import DEMO_USER, run_demo_traffic, seed_orders
 from server.errors import EXCEPTION_HANDLERS
 from server.events import create_hub
 from server.metrics import Metrics, metrics_endpoint
@@ -50,6 +50,7 @@ def create_app(settings: Settings) -> Starlette:
         ticket_ttl=settings.ticket_ttl, reuse_grace=settings.refresh_reuse_grace,
     )
     _setup_demo_user(settings, db, security)
+    seed_orders(db, settings.seed_orders)
     metrics = Metrics()
     hub = create_hub(settings.hub_url, db, queue_size=settings.sse_queue, metrics=metrics)
 

@@ -54,6 +54,7 @@ class Settings:
     event_retention: int = 10_000
     max_body: int = 65_536
     demo_traffic: float = 0.0
+    seed_orders: int = 0
     jwt_secret: str | None = None
     hub_url: str = "memory://"
     log_level: str = "info"
@@ -69,6 +70,8 @@ class Settings:
             raise ConfigError(f"ZARIZ_TICKET_TTL must be in (0, {MAX_TICKET_TTL:g}] seconds")
         if self.access_ttl <= 0 or self.refresh_ttl <= 0:
             raise ConfigError("ZARIZ_ACCESS_TTL and ZARIZ_REFRESH_TTL must be positive")
+        if self.seed_orders < 0:
+            raise ConfigError("ZARIZ_SEED_ORDERS must be >= 0")
         if self.sse_queue < 1 or self.event_retention < 1 or self.max_body < 1:
             raise ConfigError("ZARIZ_SSE_QUEUE, ZARIZ_EVENT_RETENTION, ZARIZ_MAX_BODY must be >= 1")
         if (self.ping_interval < 0 or self.demo_traffic < 0 or self.retry_ms < 0
@@ -105,6 +108,7 @@ class Settings:
             "ZARIZ_EVENT_RETENTION": ("event_retention", int),
             "ZARIZ_MAX_BODY": ("max_body", int),
             "ZARIZ_DEMO_TRAFFIC": ("demo_traffic", float),
+            "ZARIZ_SEED_ORDERS": ("seed_orders", int),
             "ZARIZ_JWT_SECRET": ("jwt_secret", str),
             "ZARIZ_HUB": ("hub_url", str),
             "ZARIZ_LOG_LEVEL": ("log_level", str),

@@ -297,6 +297,25 @@ class Database:
             order = _order(row)
             return order, self._append_event(tx, event_type, order)
 
+    def insert_orders_bulk(self, rows: list[dict[str, Any]], event_type: str) -> int:
+        """Insert many orders (each with its event row) in ONE transaction: demo and
+        benchmark seeding, where one commit per order would take minutes."""
+        now = utc_now_iso()
+        with self.transaction() as tx:
+            for fields in rows:
+                row = tx.execute(
+                    "INSERT INTO orders(customer, phone, address, notes, status, courier_id, "
+                    f"created_at, updated_at) VALUES (?, ?, ?, ?, 'new', NULL, ?, ?) "
+                    f"RETURNING {ORDER_COLUMNS}",
+                    (fields["customer"], fields["phone"], fields["address"],
+                     fields.get("notes"), now, now),
+                ).fetchone()
+                self._append_event(tx, event_type, _order(row))
+        return len(rows)
+
+    def count_orders(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM orders")[0][0])
+
     def update_order(
         self, order_id: int, changes: dict[str, Any], event_type: str,
         extra: dict[str, Any] | None = None, expect_status: str | None = None,

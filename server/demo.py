@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 
+from server.db import Database
 from server.errors import ApiError
 from server.orders import TRANSITIONS, OrderCreate, OrderService
 
@@ -43,6 +44,18 @@ def tick(service: OrderService, rng: random.Random, courier_ids: list[int]) -> i
         except ApiError as exc:  # raced with a REST client; skip this one
             log.debug("demo step skipped: %s", exc.message)
     return written
+
+
+def seed_orders(db: Database, count: int, seed: int = 29) -> int:
+    """Fill an EMPTY database with ``count`` demo orders (a no-op otherwise, so restarts
+    don't keep adding). Returns how many were inserted."""
+    if count <= 0 or db.count_orders() > 0:
+        return 0
+    rng = random.Random(seed)
+    rows = [make_order(rng).model_dump() for _ in range(count)]
+    inserted = db.insert_orders_bulk(rows, "order.created")
+    log.info("seeded %d demo orders", inserted)
+    return inserted
 
 
 async def run_demo_traffic(service: OrderService, interval: float) -> None:

@@ -422,3 +422,17 @@ def test_metrics_exposed(client: AppClient):
         "zariz_auth_failures_total",
     ):
         assert name in text
+
+
+def test_seed_orders_fills_an_empty_database_once(client_factory: ClientFactory):
+    first = client_factory(seed_orders=300)
+    token = first.post("/v1/auth/login", json={"username": "demo", "password": "demo"}).json()
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
+    page = first.get("/v1/orders?limit=5", headers=auth).json()
+    assert page["total"] == 300 and len(page["items"]) == 5
+    assert event_count(first) == 300  # each seeded order has its order.created event
+    first.close()
+    again = client_factory(seed_orders=300)  # a restart with the same flag adds nothing
+    assert again.app.state.db.count_orders() == 300
+    with pytest.raises(ConfigError):
+        Settings(seed_orders=-1).validated()
