@@ -94,6 +94,7 @@ def test_token_rotation_never_overlaps_two_streams(
                 "n => window.__zarizSSEClient.stats.opens >= n", arg=i + 2, timeout=15_000
             )
             wait_client(page, "connected", 15_000)
+            sampler.wait_samples(3)  # the server's view after every rotation is sampled
     s = stats(page)
     print(f"\n[rotation] gauge samples={len(sampler.samples)} max={sampler.max} stats={s}")
     assert len(sampler.samples) > 20

@@ -187,7 +187,7 @@ def test_routes_and_modals_never_add_a_connection(live_server: Any, open_tab: An
     page.wait_for_selector("[data-testid=orders-page]")
     # 20 more, each waiting for its page: loads that finish after the page was left
     # must not touch the DOM or leak (the fast loop above cancels them before they run).
-    for name in ["overview", "couriers", "orders", "overview"] * 5:
+    for name in ["overview", "couriers", "orders", "couriers"] * 5:
         page.click(f"[data-testid=nav-{name}]")
         page.wait_for_selector(f"[data-testid={name}-page]")
     page.click("[data-testid=nav-orders]")

@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 import js  # type: ignore[import-not-found]
+from pyodide.code import run_js  # type: ignore[import-not-found]
 from pyodide.ffi import create_proxy, to_js  # type: ignore[import-not-found]
 
 from zariz.platform import EventSourceHandlers, HttpResponse, NetworkError, RawEvent, Undo
@@ -46,6 +48,49 @@ def _js_object(mapping: Mapping[str, Any]) -> Any:
     return to_js(dict(mapping), dict_converter=js.Object.fromEntries)
 
 
+# Events are queued in JS and handed to Python in batches, once per task: a burst of
+# thousands of events costs a handful of JS->Python crossings instead of one each (the
+# crossing, not our Python, dominated the per-event cost: bench/RESULTS.md). A
+# MessageChannel post schedules the flush as the very next task (no 4 ms timer clamp).
+_BATCHER_JS = """
+(source, names, deliver) => {
+  let queue = [];
+  let armed = false;
+  const channel = new MessageChannel();
+  const flush = () => {
+    armed = false;
+    if (queue.length) { const batch = queue; queue = []; deliver(batch); }
+  };
+  channel.port1.onmessage = flush;
+  const listeners = names.map((name) => {
+    const fn = (e) => {
+      queue.push(name, e.data, e.lastEventId);
+      if (!armed) { armed = true; channel.port2.postMessage(0); }
+    };
+    source.addEventListener(name, fn);
+    return [name, fn];
+  });
+  return {
+    flush,
+    close() {
+      for (const [name, fn] of listeners) source.removeEventListener(name, fn);
+      channel.port1.onmessage = null;
+      channel.port1.close();
+      queue = [];
+    },
+  };
+}
+"""
+_batcher_fn: Any = None
+
+
+def _event_batcher() -> Any:
+    global _batcher_fn
+    if _batcher_fn is None:
+        _batcher_fn = run_js(_BATCHER_JS)
+    return _batcher_fn
+
+
 class BrowserPlatform:
     """``Platform`` for Pyodide in a browser tab (main thread)."""
 
@@ -69,11 +114,13 @@ class BrowserPlatform:
         return self._live
 
     # --- time and randomness ---------------------------------------------------------
+    # Both are read on every event: Python's clocks (emscripten maps them onto
+    # performance.now()/Date.now()) avoid a JS proxy round trip each time.
     def now(self) -> float:
-        return float(js.performance.now()) / 1000.0
+        return time.monotonic()
 
     def wall_ms(self) -> int:
-        return int(js.Date.now())
+        return int(time.time() * 1000)
 
     def random(self) -> float:
         return float(js.Math.random())
@@ -156,12 +203,20 @@ class BrowserPlatform:
             js.performance.mark("zariz:sse-open")
             handlers.on_open()
 
-        def on_event(e: Any) -> None:
-            handlers.on_event(
-                RawEvent(type=str(e.type), data=str(e.data), last_event_id=str(e.lastEventId or ""))
-            )
+        def on_batch(batch: Any) -> None:
+            # One JS->Python crossing per batch: a flat [name, data, id, ...] array.
+            items = batch.to_py()
+            for i in range(0, len(items), 3):
+                if state["closed"]:
+                    return  # the client closed the source while handling an event
+                handlers.on_event(RawEvent(type=items[i], data=items[i + 1],
+                                           last_event_id=items[i + 2]))
 
         def on_error(_e: Any) -> None:
+            # Events that arrived before the error are handled first (order is kept).
+            batcher.flush()
+            if state["closed"]:
+                return
             # readyState 2 = CLOSED: the browser will not retry (e.g. a 401 answer).
             handlers.on_error(int(source.readyState) == 2)
 
@@ -170,20 +225,22 @@ class BrowserPlatform:
             source.addEventListener(name, proxy)
             listeners.append((name, proxy))
 
+        names = ["message", *(n for n in named_events if n not in ("open", "message", "error"))]
+        batch_proxy = self._proxy(guarded(on_batch))
+        listeners.append(("", batch_proxy))  # released with the others
+        batcher = _event_batcher()(source, to_js(names), batch_proxy)
         add("open", on_open)
-        add("message", on_event)
         add("error", on_error)
-        for name in named_events:
-            if name not in ("open", "message", "error"):
-                add(name, on_event)
 
         def close() -> None:
             if state["closed"]:
                 return
             state["closed"] = True
             source.close()
+            batcher.close()
             for name, proxy in listeners:
-                source.removeEventListener(name, proxy)
+                if name:
+                    source.removeEventListener(name, proxy)
             release_if_idle()
 
         return close
@@ -361,7 +418,11 @@ def make_facade(client: Any) -> Any:
         return _js_object({"get": create_proxy(fn), "enumerable": True})
 
     js.Object.defineProperty(facade, "status", getter(lambda: client.status))
-    js.Object.defineProperty(facade, "stats", getter(lambda: _js_object(client.stats)))
+    # Through JSON, not to_js: None must arrive as null (to_js makes it undefined, and
+    # JSON.stringify(stats) would then drop the key).
+    js.Object.defineProperty(
+        facade, "stats", getter(lambda: js.JSON.parse(json.dumps(client.stats)))
+    )
     facade.connect = create_proxy(lambda *_: client.connect())
     facade.disconnect = create_proxy(lambda *_: client.disconnect())
     facade.reconnect = create_proxy(lambda *_: client.reconnect())
