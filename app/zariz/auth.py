@@ -170,8 +170,10 @@ class AuthClient:
                 # One broken listener must not keep the others (e.g. the SSE client) stale.
                 self._log.exception("[auth] token listener failed")
 
-    def _on_storage(self, key: str, value: str | None) -> None:
-        if key == self._key:
+    def _on_storage(self, key: str | None, value: str | None) -> None:
+        if key is None:  # another tab cleared all storage: our tokens went with it
+            self._set(TokenState.from_json(self._platform.storage_get(self._key)), persist=False)
+        elif key == self._key:
             self._set(TokenState.from_json(value), persist=False)
 
     def _from_response(self, resp: HttpResponse) -> TokenState | None:

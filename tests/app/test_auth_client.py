@@ -223,3 +223,12 @@ async def test_refresh_superseded_without_a_newer_pair_keeps_the_session(tab: Ta
     await tab.platform.advance(5)
     assert await pending is False
     assert tab.auth.access_token == "a1"  # not logged out: a later refresh may still work
+
+
+async def test_storage_cleared_in_another_tab_logs_out_here(tab: Tab) -> None:
+    client = await tab.connected()
+    seen: list[Any] = []
+    tab.auth.subscribe(seen.append)
+    tab.platform.other_tab_clears()
+    assert seen == [None] and not tab.auth.is_authenticated
+    assert client.status == "disconnected" and tab.platform.open_sources == 0

@@ -132,8 +132,9 @@ class Platform(Protocol):
 
     def storage_remove(self, key: str) -> None: ...
 
-    def on_storage(self, fn: Callable[[str, str | None], None]) -> Undo:
-        """Another tab changed ``key`` to ``value`` (``None`` = removed)."""
+    def on_storage(self, fn: Callable[[str | None, str | None], None]) -> Undo:
+        """Another tab changed ``key`` to ``value`` (``None`` = removed); ``key`` is
+        ``None`` when another tab cleared the whole storage."""
         ...
 
     # --- cross-tab channel (relay) ---------------------------------------------------

@@ -315,12 +315,10 @@ class BrowserPlatform:
     def storage_remove(self, key: str) -> None:
         js.localStorage.removeItem(key)
 
-    def on_storage(self, fn: Callable[[str, str | None], None]) -> Undo:
+    def on_storage(self, fn: Callable[[str | None, str | None], None]) -> Undo:
         def handler(e: Any) -> None:
-            key = _opt_str(e.key)
-            if key is None:  # localStorage.clear() in another tab
-                return
-            fn(key, _opt_str(e.newValue))
+            # key null = localStorage.clear() in another tab: passed on as None.
+            fn(_opt_str(e.key), _opt_str(e.newValue))
 
         proxy = self._proxy(handler)
         js.window.addEventListener("storage", proxy)

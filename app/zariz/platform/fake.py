@@ -288,7 +288,7 @@ class FakePlatform:
         self._online = online
         self._visible = visible
         self._window: dict[str, list[Callable[[], None]]] = {}
-        self._storage_listeners: list[Callable[[str, str | None], None]] = []
+        self._storage_listeners: list[Callable[[str | None, str | None], None]] = []
         self._proxies = 0
         # Exceptions that escaped spawned tasks: tests assert this stays empty.
         self.crashes: list[BaseException] = []
@@ -435,7 +435,7 @@ class FakePlatform:
     def storage_remove(self, key: str) -> None:
         self.storage.pop(key, None)
 
-    def on_storage(self, fn: Callable[[str, str | None], None]) -> Undo:
+    def on_storage(self, fn: Callable[[str | None, str | None], None]) -> Undo:
         self._storage_listeners.append(fn)
         self._proxies += 1
         done = False
@@ -448,6 +448,12 @@ class FakePlatform:
                 self._proxies -= 1
 
         return off
+
+    def other_tab_clears(self) -> None:
+        """Another tab ran ``localStorage.clear()``: the event has a null key."""
+        self.storage.clear()
+        for fn in list(self._storage_listeners):
+            fn(None, None)
 
     def other_tab_sets(self, key: str, value: str | None) -> None:
         """Another tab wrote (``None``: removed) ``key``: update storage, fire events."""
