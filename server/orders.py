@@ -102,6 +102,10 @@ class OrderService:
         return order
 
     def update(self, order_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        order = self.get(order_id)
+        if all(order.get(field) == value for field, value in changes.items()):
+            # Nothing changes: no write, no event (every tab would re-render for nothing).
+            return order
         return self._commit(order_id, changes, "order.updated")
 
     def assign(self, order_id: int, courier_id: int) -> dict[str, Any]:

@@ -274,6 +274,14 @@ def test_patch_edits_fields_and_rejects_empty_or_null(client: AppClient, auth: d
         assert response.status_code == 422, body
 
 
+def test_patch_that_changes_nothing_writes_no_event(client: AppClient, auth: dict[str, str]):
+    order = client.post("/v1/orders", json=ORDER, headers=auth).json()
+    before = event_count(client)
+    same = client.patch(f"/v1/orders/{order['id']}", json={"notes": None}, headers=auth)
+    assert same.status_code == 200 and same.json() == order  # updated_at not bumped
+    assert event_count(client) == before
+
+
 def test_status_machine_happy_path_and_events(client: AppClient, auth: dict[str, str]):
     order = client.post("/v1/orders", json=ORDER, headers=auth).json()
     base = f"/v1/orders/{order['id']}"
