@@ -95,9 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                  "demo" if not settings.demo_password else "<ZARIZ_DEMO_PASSWORD>")
     # Every open stream holds a few hundred GC-tracked objects (connection, task group,
     # cancel scopes); at thousands of streams a full collection paused fan-out for 1-3 s
-    # (bench/RESULTS.md). Freeze what start-up built and collect young objects less often.
+    # (bench/RESULTS.md). Freeze what start-up built and collect young objects less often;
+    # the older generations keep their default pace so garbage of closed streams (token
+    # expiry makes every stream reconnect) does not pile up between full passes.
     gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
+    gc.set_threshold(100_000, 10, 10)
     Server(config, app).run()
     return 0
 

@@ -66,7 +66,8 @@ async def refresh(request: Request) -> JSONResponse:
     try:
         pair = security.refresh(body.refresh_token)
     except AuthError as exc:
-        count_auth_failure(request, "refresh")
+        if exc.code != "refresh_superseded":  # a benign race between tabs, not a failure
+            count_auth_failure(request, "refresh")
         if exc.revoked_session is not None:
             request.app.state.hub.disconnect_session(exc.revoked_session)
         status = 409 if exc.code == "refresh_superseded" else 401

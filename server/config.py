@@ -45,7 +45,7 @@ class Settings:
     demo_password: str | None = None
     access_ttl: float = 900.0
     refresh_ttl: float = 30 * 24 * 3600.0
-    refresh_reuse_grace: float = 10.0
+    refresh_reuse_grace: float = 5.0
     ticket_ttl: float = 30.0
     ping_interval: float = 15.0
     retry_ms: int = 1000

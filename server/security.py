@@ -55,7 +55,7 @@ class Security:
 
     def __init__(
         self, db: Database, secret: str, *, access_ttl: float, refresh_ttl: float,
-        ticket_ttl: float, reuse_grace: float = 10.0,
+        ticket_ttl: float, reuse_grace: float = 5.0,
     ) -> None:
         self.db = db
         # A refresh token presented again within this many seconds of its rotation gets

@@ -271,3 +271,16 @@ async def test_stats_is_a_plain_copy(tab: Tab) -> None:
             "status_listeners", "live_proxies", "last_event_id", "status",
             "open_sources"} <= set(stats)
     assert stats["status"] == "connected" and stats["open_sources"] == 1
+
+
+async def test_a_relayed_reset_does_not_move_this_tabs_position(tab: Tab) -> None:
+    """Another tab's reset, relayed late, must not take us back: we would accept events
+    we already delivered again."""
+    client = await tab.connected()
+    got: list[str] = []
+    client.subscribe(lambda ev: got.append(f"{ev.event}:{ev.id}"))
+    tab.platform.source.message(order(7), id=7)
+    client.feed(RawEvent("reset", '{"reason": "too_old", "last_id": 5}', "5"), origin="relay")
+    client.feed(RawEvent("message", '{"type": "order.created", "data": {}}', "6"), "relay")
+    assert client.last_event_id == "7"
+    assert got == ["order.created:7", "reset:None"]

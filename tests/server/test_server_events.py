@@ -127,3 +127,19 @@ async def test_logout_before_the_stream_subscribes_still_ends_it(db: Database):
     assert [s.retry for s in sent] == [1000]
     assert hub.subscriber_count == 0
     assert metrics.registry.get_sample_value("zariz_sse_open_streams") == 0
+
+
+def test_refresh_reuse_grace_boundary(db: Database):
+    """Inside the grace a re-presented token is 'superseded' (nothing revoked); after it,
+    'reused' revokes the session in the same transaction."""
+    import uuid
+
+    sid = uuid.uuid4().hex
+    db.create_session(sid, "demo", "h0", 10_000.0)
+    assert db.rotate_refresh("h0", "h1", 10_000.0, now=100.0, reuse_grace=2.0) == ("ok", sid)
+    assert db.rotate_refresh("h0", "hx", 10_000.0, now=101.9, reuse_grace=2.0) == (
+        "superseded", sid)
+    assert db.session_active(sid)
+    assert db.rotate_refresh("h0", "hy", 10_000.0, now=102.1, reuse_grace=2.0) == (
+        "reused", sid)
+    assert not db.session_active(sid)

@@ -364,6 +364,7 @@ def test_concurrent_refresh_from_two_tabs_is_superseded_not_revoked(live_server:
         assert winner.status_code == 200
         assert loser.status_code == 409
         assert loser.json()["error"]["code"] == "refresh_superseded"
+        assert live_server.metric("zariz_auth_failures_total", {"endpoint": "refresh"}) == 0
         new = winner.json()
         me = httpx.get(f"{live_server.url}/v1/auth/me", headers=bearer(new["access_token"]))
         assert me.status_code == 200  # the session survived

@@ -209,16 +209,23 @@ class BrowserPlatform:
             for i in range(0, len(items), 3):
                 if state["closed"]:
                     return  # the client closed the source while handling an event
-                handlers.on_event(RawEvent(type=items[i], data=items[i + 1],
-                                           last_event_id=items[i + 2]))
+                try:
+                    handlers.on_event(RawEvent(type=items[i], data=items[i + 1],
+                                               last_event_id=items[i + 2]))
+                except Exception:
+                    # Isolated per event, as one listener call per event would be: the
+                    # rest of the batch is still delivered.
+                    log.exception("[SSE] event handler failed (id=%s)", items[i + 2])
 
         def on_error(_e: Any) -> None:
-            # Events that arrived before the error are handled first (order is kept).
-            batcher.flush()
-            if state["closed"]:
-                return
-            # readyState 2 = CLOSED: the browser will not retry (e.g. a 401 answer).
-            handlers.on_error(int(source.readyState) == 2)
+            try:
+                # Events that arrived before the error are handled first (order is kept).
+                batcher.flush()
+            finally:
+                # ...and the error is never lost, whatever they did.
+                if not state["closed"]:
+                    # readyState 2 = CLOSED: the browser will not retry (e.g. a 401).
+                    handlers.on_error(int(source.readyState) == 2)
 
         def add(name: str, fn: Callable[[Any], None]) -> None:
             proxy = self._proxy(guarded(fn))

@@ -625,8 +625,11 @@ class SSEClient:
         sse_type = raw.type or DEFAULT_EVENT_TYPE
         ev_id = raw.last_event_id or None
         if sse_type == "reset":
-            self._reset_position(raw)
-            ev_id = None  # the position is set; the reset itself is never a duplicate
+            if origin == "source":
+                # Only our own stream's reset speaks for our position: another tab's,
+                # relayed late, could move us back and replay events we already had.
+                self._reset_position(raw)
+            ev_id = None  # the reset itself is never a duplicate
         stale = ev_id is not None and self._not_newer(ev_id)
         if stale and sse_type == DEFAULT_EVENT_TYPE:
             # Named events (ping) carry the id *in force* (the browser's lastEventId), so
