@@ -31,6 +31,8 @@ STORAGE_KEY = "zariz.auth"
 TokenListener = Callable[["TokenState | None"], Any]
 
 
+# The Web Lock that serializes refreshes across the tabs of one browser.
+REFRESH_LOCK = "zariz-auth-refresh"
 # After a 409 refresh_superseded: how long to wait for the winning tab's tokens.
 SUPERSEDED_POLLS = 20
 SUPERSEDED_POLL_S = 0.1
@@ -226,14 +228,25 @@ class AuthClient:
         return await asyncio.shield(self._refresh_task)
 
     async def _do_refresh(self) -> bool:
+        asked_with = self._state  # the pair that was stale when the refresh was asked for
+        with_lock = getattr(self._platform, "with_lock", None)
+        if with_lock is None:
+            return await self._refresh_locked(asked_with)
+        # One refresh at a time across every tab of the browser: whoever waited finds the
+        # pair the lock holder stored and adopts it, without a request of its own.
+        return bool(await with_lock(REFRESH_LOCK, lambda: self._refresh_locked(asked_with)))
+
+    async def _refresh_locked(self, asked_with: TokenState | None) -> bool:
         state = self._state
-        if state is None:
+        if state is None or asked_with is None:
             return False
         stored = TokenState.from_json(self._platform.storage_get(self._key))
-        if stored is not None and stored.refresh_token != state.refresh_token:
-            # Another tab rotated the pair and our storage event has not arrived yet: using
-            # our old refresh token now would be a reuse and revoke the whole session.
-            self._set(stored, persist=False)
+        if stored is not None and stored.refresh_token != asked_with.refresh_token:
+            # Another tab rotated the pair since we asked (its storage event may or may not
+            # have reached us): refreshing again would be a wasted rotation, and with our
+            # old token a reuse.
+            if stored != self._state:
+                self._set(stored, persist=False)
             return True
         self.refresh_requests += 1
         try:

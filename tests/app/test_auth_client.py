@@ -232,3 +232,26 @@ async def test_storage_cleared_in_another_tab_logs_out_here(tab: Tab) -> None:
     tab.platform.other_tab_clears()
     assert seen == [None] and not tab.auth.is_authenticated
     assert client.status == "disconnected" and tab.platform.open_sources == 0
+
+
+async def test_two_tabs_refreshing_at_once_send_one_request(make_tab) -> None:
+    """With the shared refresh lock the second tab waits, re-reads storage and adopts the
+    pair the first tab stored: one refresh request for the whole browser, no 409."""
+    first = make_tab()
+    second = make_tab()
+    shared_storage, shared_locks = first.platform.storage, first.platform.locks
+    second.platform.storage = shared_storage
+    second.platform.locks = shared_locks
+    second.auth = AuthClient(second.platform)
+    # Like a browser: the first tab's write reaches the second as a storage event (before
+    # the second gets the lock). Regression: it then refreshed its freshly adopted pair.
+    first.auth.subscribe(
+        lambda st: second.platform.other_tab_sets(STORAGE_KEY, st.to_json()) if st else None
+    )
+    a = asyncio.ensure_future(first.auth.refresh())
+    b = asyncio.ensure_future(second.auth.refresh())
+    assert await a is True and await b is True
+    assert first.platform.http.count("POST", "/v1/auth/refresh") == 1
+    assert second.platform.http.count("POST", "/v1/auth/refresh") == 0
+    assert second.auth.access_token == first.auth.access_token != "a1"
+    assert first.platform.lock_log == second.platform.lock_log == ["zariz-auth-refresh"]

@@ -255,3 +255,35 @@ def test_refresh_racing_another_tab_keeps_the_session(
     assert me.status_code == 200  # the session survived the race
     assert any("refresh raced another tab" in line for line in log.console)
     wait_until(lambda: live_server.metric("zariz_sse_open_streams") == 1, 5, "one stream")
+
+
+def test_two_tabs_refreshing_at_once_share_one_request_through_web_locks(
+    open_tab: Callable[..., Any], live_server: LiveServer
+) -> None:
+    """Tabs of one browser share the refresh token; the Web Lock lets one tab refresh and
+    the other adopt its pair: one request, no 409, one session for both."""
+    first, log, _ = open_authed(open_tab, live_server)
+    second, second_log = open_tab(live_server.url, context=first.context)
+    second.goto(live_server.url + "/dashboard")  # same storage: same session
+    wait_client(second, "connected")
+    refreshes: list[str] = []
+    for page in (first, second):
+        page.on("request", lambda r: refreshes.append(r.url) if "/v1/auth/refresh" in r.url
+                else None)
+    opens = [stats(first)["opens"], stats(second)["opens"]]
+    code = ("import asyncio\nfrom zariz.boot import runtime\n"
+            "asyncio.ensure_future(runtime().auth.refresh())")
+    for page in (first, second):  # both scripts are queued before either refresh runs
+        page.evaluate(
+            "code => { const s = document.createElement('script'); s.type = 'py';"
+            " s.textContent = code; document.body.appendChild(s); }", code)
+    for page, before in zip((first, second), opens, strict=True):
+        page.wait_for_function("n => window.__zarizSSEClient.stats.opens > n", arg=before,
+                               timeout=15_000)
+        wait_client(page, "connected", 15_000)
+    assert len(refreshes) == 1, refreshes
+    assert not any("refresh raced" in line for line in log.console + second_log.console)
+    tokens = [first.evaluate("localStorage.getItem('zariz.auth')"),
+              second.evaluate("localStorage.getItem('zariz.auth')")]
+    assert tokens[0] == tokens[1]
+    wait_until(lambda: live_server.metric("zariz_sse_open_streams") == 2, 5, "two streams")

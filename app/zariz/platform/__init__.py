@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 Undo = Callable[[], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,12 @@ class Platform(Protocol):
         """A BroadcastChannel: returns ``(post, close)``. Messages are JSON-able values.
         A platform without BroadcastChannel returns a no-op ``post`` and says so in the
         log (an explicit fallback, not an AttributeError)."""
+        ...
+
+    def with_lock(self, name: str, fn: Callable[[], Awaitable[T]]) -> Awaitable[T]:
+        """Run ``fn()`` while holding ``name``, a lock shared by every tab of the origin
+        (Web Locks). Without Web Locks it runs ``fn()`` directly and says so in the log
+        (an explicit fallback)."""
         ...
 
     def live_proxies(self) -> int:

@@ -23,7 +23,7 @@ import js  # type: ignore[import-not-found]
 from pyodide.code import run_js  # type: ignore[import-not-found]
 from pyodide.ffi import create_proxy, to_js  # type: ignore[import-not-found]
 
-from zariz.platform import EventSourceHandlers, HttpResponse, NetworkError, RawEvent, Undo
+from zariz.platform import EventSourceHandlers, HttpResponse, NetworkError, RawEvent, T, Undo
 
 try:  # Pyodide >= 0.27 hands JS ``null`` to Python as ``jsnull``, which is not ``None``
     from pyodide.ffi import jsnull as _JSNULL  # type: ignore[import-not-found]
@@ -82,6 +82,15 @@ _BATCHER_JS = """
 }
 """
 _batcher_fn: Any = None
+_ignore: Any = None
+
+
+def _ignore_rejection() -> Any:
+    """A page-lifetime no-op rejection handler (an aborted lock request rejects)."""
+    global _ignore
+    if _ignore is None:
+        _ignore = create_proxy(lambda *_a: None)
+    return _ignore
 
 
 def _event_batcher() -> Any:
@@ -96,6 +105,7 @@ class BrowserPlatform:
 
     def __init__(self) -> None:
         self._live = 0
+        self._warned_no_locks = False
         self.has_broadcast_channel = hasattr(js, "BroadcastChannel")
 
     # --- proxy bookkeeping -----------------------------------------------------------
@@ -112,6 +122,44 @@ class BrowserPlatform:
 
     def live_proxies(self) -> int:
         return self._live
+
+    async def with_lock(self, name: str, fn: Callable[[], Awaitable[T]]) -> T:
+        locks = getattr(js.navigator, "locks", None)
+        if locks is None or locks is _JSNULL:
+            if not self._warned_no_locks:
+                self._warned_no_locks = True
+                log.warning("Web Locks unavailable: %s runs without a cross-tab lock", name)
+            return await fn()
+        loop = asyncio.get_running_loop()
+        granted: asyncio.Future[None] = loop.create_future()
+        holder: dict[str, Any] = {}
+
+        def on_granted(_lock: Any) -> Any:
+            # Hold the lock until we resolve this promise (after fn() finished).
+            def executor(resolve: Any, _reject: Any) -> None:
+                holder["release"] = resolve
+
+            promise = js.Promise.new(executor)
+            if granted.cancelled():  # we gave up waiting: release at once
+                holder.pop("release")()
+            else:
+                granted.set_result(None)
+            return promise
+
+        proxy = self._proxy(on_granted)
+        abort = js.AbortController.new()
+        request = locks.request(name, _js_object({"signal": abort.signal}), proxy)
+        request.catch(_ignore_rejection())
+        try:
+            await granted
+            return await fn()
+        finally:
+            release = holder.pop("release", None)
+            if release is not None:
+                release()
+            else:
+                abort.abort()  # never granted: leave the queue (a no-op once settled)
+            self._destroy(proxy)
 
     # --- time and randomness ---------------------------------------------------------
     # Both are read on every event: Python's clocks (emscripten maps them onto

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from zariz.platform import EventSourceHandlers, HttpResponse, NetworkError, RawEvent, Undo
+from zariz.platform import EventSourceHandlers, HttpResponse, NetworkError, RawEvent, T, Undo
 
 EPOCH_MS = 1_700_000_000_000
 """``wall_ms()`` at virtual time 0."""
@@ -276,8 +276,12 @@ class FakePlatform:
         visible: bool = True,
         storage: dict[str, str] | None = None,
         bus: ChannelBus | None = None,
+        locks: dict[str, asyncio.Lock] | None = None,
     ) -> None:
         self.clock = VirtualClock()
+        # Share one dict between the FakePlatforms of one "browser" (like Web Locks).
+        self.locks: dict[str, asyncio.Lock] = locks if locks is not None else {}
+        self.lock_log: list[str] = []
         self.http = FakeHttp()
         self.rng = _random.Random(seed)
         self.sources: list[FakeEventSource] = []
@@ -488,6 +492,12 @@ class FakePlatform:
 
     def live_proxies(self) -> int:
         return self._proxies
+
+    async def with_lock(self, name: str, fn: Callable[[], Awaitable[T]]) -> T:
+        lock = self.locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            self.lock_log.append(name)
+            return await fn()
 
 
 __all__ = [
