@@ -31,6 +31,8 @@ from typing import Any
 
 import httpx
 
+from bench.results import write_section
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
 CHROMIUM = os.environ.get("ZARIZ_CHROMIUM", "/usr/bin/chromium")
@@ -248,21 +250,6 @@ def main() -> None:
     if not args.no_write:
         write_section(RESULTS, "browser", text)
         (ROOT / "bench" / "results-browser.json").write_text(json.dumps(result, indent=2))
-
-
-def write_section(path: pathlib.Path, name: str, text: str) -> None:
-    """Replace the text between ``<!-- name:start -->`` and ``<!-- name:end -->`` in
-    ``path`` (appending the markers if absent); other benches own other sections."""
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    current = path.read_text() if path.exists() else "# Benchmark results\n"
-    block = f"{start}\n{text.rstrip()}\n{end}"
-    if start in current and end in current:
-        head, rest = current.split(start, 1)
-        _, tail = rest.split(end, 1)
-        current = head + block + tail
-    else:
-        current = current.rstrip() + "\n\n" + block + "\n"
-    path.write_text(current)
 
 
 if __name__ == "__main__":

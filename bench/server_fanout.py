@@ -51,6 +51,8 @@ from typing import Any
 
 import httpx
 
+from bench.results import write_section
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "server-fanout"
@@ -439,21 +441,6 @@ def render(results: dict[str, Any], command: str) -> str:
     if notes:
         lines += ["", *notes]
     return "\n".join(lines)
-
-
-def write_section(path: pathlib.Path, name: str, text: str) -> None:
-    """Replace the text between ``<!-- name:start -->`` and ``<!-- name:end -->`` in
-    ``path`` (appending the markers if absent); text outside them is kept as is."""
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    current = path.read_text() if path.exists() else "# Benchmark results\n"
-    block = f"{start}\n{text.rstrip()}\n{end}"
-    if start in current and end in current:
-        head, rest = current.split(start, 1)
-        _, tail = rest.split(end, 1)
-        current = head + block + tail
-    else:
-        current = current.rstrip() + "\n\n" + block + "\n"
-    path.write_text(current)
 
 
 def main(argv: list[str] | None = None) -> None:
