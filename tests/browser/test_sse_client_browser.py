@@ -267,9 +267,18 @@ def test_two_tabs_refreshing_at_once_share_one_request_through_web_locks(
     second.goto(live_server.url + "/dashboard")  # same storage: same session
     wait_client(second, "connected")
     refreshes: list[str] = []
+
+    def slow_refresh(route: Any) -> None:
+        # Hold the lock holder's refresh for a moment, so the other tab has surely asked
+        # for its own refresh meanwhile (its script may start a little later): the race
+        # is then real, whichever tab wins the lock.
+        time.sleep(1.0)
+        route.continue_()
+
     for page in (first, second):
         page.on("request", lambda r: refreshes.append(r.url) if "/v1/auth/refresh" in r.url
                 else None)
+        page.route("**/v1/auth/refresh", slow_refresh)
     opens = [stats(first)["opens"], stats(second)["opens"]]
     code = ("import asyncio\nfrom zariz.boot import runtime\n"
             "asyncio.ensure_future(runtime().auth.refresh())")
