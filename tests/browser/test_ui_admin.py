@@ -8,25 +8,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 from tests.browser.conftest import login, screenshot, wait_booted, wait_status
+from tests.browser.support import wait_until
 
 OPEN_STREAMS = "zariz_sse_open_streams"
 XSS = '<img src=x onerror=alert(1)>"><script>alert(2)</script>'
-
-
-def wait_until(fn: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    """Poll a server-side fact (a metric) until it holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def open_logged_in(open_tab: Any, server: Any, path: str) -> tuple[Any, Any]:
@@ -93,7 +81,7 @@ def no_errors(
 
 def test_orders_page_one_stream_live_rows_and_modals(live_server: Any, open_tab: Any) -> None:
     page, log = open_logged_in(open_tab, live_server, "/dashboard/orders")
-    wait_until(lambda: live_server.metric(OPEN_STREAMS) == 1, what="one open stream")
+    wait_until(lambda: live_server.metric(OPEN_STREAMS) == 1, 15, "one open stream")
     assert len(log.sse_requests) == 1
     page.wait_for_selector("[data-testid=orders-empty]")
 
@@ -301,7 +289,7 @@ def test_logout_login_and_token_change_keep_one_stream(
     live_server: Any, open_tab: Any, browser: Any
 ) -> None:
     page, log = open_logged_in(open_tab, live_server, "/dashboard")
-    wait_until(lambda: live_server.metric(OPEN_STREAMS) == 1, what="one stream")
+    wait_until(lambda: live_server.metric(OPEN_STREAMS) == 1, 15, "one stream")
     page.wait_for_selector("[data-testid=count-total]:not(:has-text('–'))")
     shot(page, "ui-overview")
 
@@ -310,14 +298,14 @@ def test_logout_login_and_token_change_keep_one_stream(
     page.wait_for_url("**/login")
     wait_status_gone = "!document.querySelector('[data-testid=sse-status]')"
     page.wait_for_function(wait_status_gone)
-    wait_until(lambda: live_server.metric(OPEN_STREAMS) == 0, what="zero streams after logout")
+    wait_until(lambda: live_server.metric(OPEN_STREAMS) == 0, 15, "zero streams after logout")
     assert page.evaluate("__zarizSSEClient.status") == "disconnected"
 
     # Log in again: straight to the dashboard, exactly one stream.
     login(page)
     page.wait_for_url("**/dashboard")
     wait_status(page, "connected")
-    wait_until(lambda: live_server.metric(OPEN_STREAMS) == 1, what="one stream after login")
+    wait_until(lambda: live_server.metric(OPEN_STREAMS) == 1, 15, "one stream after login")
 
     # A token change from another tab of the same origin (shared localStorage): the
     # client reconnects softly; the server never sees two streams from this tab.
@@ -345,7 +333,7 @@ def test_logout_login_and_token_change_keep_one_stream(
     for _ in range(10):
         samples.append(live_server.metric(OPEN_STREAMS))
     assert max(samples) <= 1, samples
-    wait_until(lambda: live_server.metric(OPEN_STREAMS) == 1, what="one stream after rotation")
+    wait_until(lambda: live_server.metric(OPEN_STREAMS) == 1, 15, "one stream after rotation")
     assert page.url.endswith("/dashboard")
     other.close()
     no_errors(log)

@@ -347,7 +347,12 @@ class BrowserPlatform:
             target = js.window
         else:
             raise ValueError(f"unsupported window event {name!r}")
-        proxy = self._proxy(lambda _e: fn())
+        return self._listen(target, name, lambda _e: fn())
+
+    def _listen(self, target: Any, name: str, handler: Callable[[Any], None]) -> Undo:
+        """``addEventListener`` through an owned proxy; the undo removes the listener and
+        destroys the proxy (idempotent)."""
+        proxy = self._proxy(handler)
         target.addEventListener(name, proxy)
         done = False
 
@@ -375,18 +380,7 @@ class BrowserPlatform:
             # key null = localStorage.clear() in another tab: passed on as None.
             fn(_opt_str(e.key), _opt_str(e.newValue))
 
-        proxy = self._proxy(handler)
-        js.window.addEventListener("storage", proxy)
-        done = False
-
-        def off() -> None:
-            nonlocal done
-            if not done:
-                done = True
-                js.window.removeEventListener("storage", proxy)
-                self._destroy(proxy)
-
-        return off
+        return self._listen(js.window, "storage", handler)
 
     # --- cross-tab channel -----------------------------------------------------------
     def open_channel(

@@ -396,7 +396,10 @@ class FakePlatform:
         return self._visible
 
     def on_window_event(self, name: str, fn: Callable[[], None]) -> Undo:
-        listeners = self._window.setdefault(name, [])
+        return self._register(self._window.setdefault(name, []), fn)
+
+    def _register(self, listeners: list[Any], fn: Any) -> Undo:
+        """Add ``fn`` to ``listeners``, counted like a browser proxy; idempotent undo."""
         listeners.append(fn)
         self._proxies += 1
         done = False
@@ -440,18 +443,7 @@ class FakePlatform:
         self.storage.pop(key, None)
 
     def on_storage(self, fn: Callable[[str | None, str | None], None]) -> Undo:
-        self._storage_listeners.append(fn)
-        self._proxies += 1
-        done = False
-
-        def off() -> None:
-            nonlocal done
-            if not done:
-                done = True
-                self._storage_listeners.remove(fn)
-                self._proxies -= 1
-
-        return off
+        return self._register(self._storage_listeners, fn)
 
     def other_tab_clears(self) -> None:
         """Another tab ran ``localStorage.clear()``: the event has a null key."""
