@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from server import auth, couriers, orders, sse, web
+from server import auth, couriers, openapi, orders, sse, web
 from server.config import Settings
 from server.db import Database
 from server.demo import DEMO_USER, run_demo_traffic, seed_orders
@@ -78,6 +78,7 @@ def create_app(settings: Settings) -> Starlette:
         *orders.routes,
         *couriers.routes,
         *sse.routes,
+        *openapi.routes,
         *web.routes(settings.root),
     ]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)

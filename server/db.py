@@ -260,15 +260,34 @@ class Database:
     # -- orders ------------------------------------------------------------------------
 
     def list_orders(
-        self, status: str | None, limit: int, offset: int
-    ) -> tuple[list[dict[str, Any]], int]:
-        where, params = ("WHERE status = ?", (status,)) if status else ("", ())
-        rows = self._query(
-            f"SELECT {ORDER_COLUMNS} FROM orders {where} ORDER BY id DESC LIMIT ? OFFSET ?",
-            (*params, limit, offset),
-        )
-        total = self._query(f"SELECT COUNT(*) FROM orders {where}", params)[0][0]
-        return [_order(r) for r in rows], int(total)
+        self, status: str | None, limit: int, offset: int, before_id: int | None = None
+    ) -> tuple[list[dict[str, Any]], int, int]:
+        """``(orders newest first, total matching, the log position they were read at)``.
+
+        One read under the connection lock (every write goes through it too), so the
+        rows are exactly the state after event ``position``: a page applies only events
+        after it. ``before_id`` pages by key (ids below it), which never skips a row when
+        rows are deleted between pages, as ``offset`` can."""
+        status_where, status_params = ("WHERE status = ?", (status,)) if status else ("", ())
+        where, params = status_where, status_params
+        if before_id is not None:
+            where = f"{status_where} AND id < ?" if status else "WHERE id < ?"
+            params = (*status_params, before_id)
+        with self._lock:
+            rows = self._query(
+                f"SELECT {ORDER_COLUMNS} FROM orders {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+                (*params, limit, offset),
+            )
+            total = self._query(f"SELECT COUNT(*) FROM orders {status_where}", status_params)
+            position = self.event_bounds()[1]
+        return [_order(r) for r in rows], int(total[0][0]), position
+
+    def order_counts(self) -> tuple[dict[str, int], int]:
+        """``({status: count}, log position)`` read together (see :meth:`list_orders`)."""
+        with self._lock:
+            rows = self._query("SELECT status, COUNT(*) FROM orders GROUP BY status")
+            position = self.event_bounds()[1]
+        return {str(r[0]): int(r[1]) for r in rows}, position
 
     def get_order(self, order_id: int) -> dict[str, Any]:
         rows = self._query(f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?", (order_id,))

@@ -106,6 +106,9 @@ class Feed:
     subscription: Subscription
     pending: deque[Event | Reset] = field(default_factory=deque)
     last_id: int = 0
+    # Where the stream starts in the log: the first frame tells the client, so even a
+    # stream that has carried no event yet gives it an id to resume from.
+    start_id: int = 0
     metrics: Metrics | None = None
 
     async def next(self, timeout: float | None) -> Event | Reset | None:
@@ -184,7 +187,12 @@ class MemoryHub:
         self._subscriptions.add(subscription)
         try:
             feed = Feed(subscription, metrics=self.metrics)
-            if after_id is not None:
+            if after_id is None:
+                # "From now": now is the newest id, read after registering, so an event
+                # committed meanwhile is either at or below it (not replayed: the client
+                # starts from here) or buffered above it (delivered).
+                feed.last_id = feed.start_id = self.db.event_bounds()[1]
+            else:
                 result = self.replay(after_id)
                 feed.pending.extend(result.events)
                 if result.reset is not None:
@@ -194,6 +202,7 @@ class MemoryHub:
                     feed.last_id = result.events[-1].id
                 else:
                     feed.last_id = after_id
+                feed.start_id = result.reset.last_id if result.reset is not None else after_id
             yield feed
         finally:
             self._subscriptions.discard(subscription)

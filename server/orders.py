@@ -66,6 +66,11 @@ class ListQuery(BaseModel):
     status: Status | None = None
     limit: Annotated[int, Field(ge=1, le=500)] = 50
     offset: Annotated[int, Field(ge=0)] = 0
+    # Keyset paging: orders with a smaller id (the page after one ending at ``before_id``).
+    before_id: Annotated[int, Field(ge=1)] | None = None
+
+
+EVENT_ID_HEADER = "X-Zariz-Event-Id"
 
 
 def invalid_transition(current: str, target: str, hint: str = "") -> ApiError:
@@ -177,9 +182,25 @@ async def list_orders(request: Request) -> JSONResponse:
         raise ApiError(
             422, "validation_error", "Invalid query parameters.", validation_details(exc)
         ) from exc
-    items, total = service.db.list_orders(query.status, query.limit, query.offset)
+    items, total, position = service.db.list_orders(
+        query.status, query.limit, query.offset, query.before_id
+    )
+    # The snapshot's place in the event log: a client applies only events after it.
     return JSONResponse(
-        {"items": items, "total": total, "limit": query.limit, "offset": query.offset}
+        {"items": items, "total": total, "limit": query.limit, "offset": query.offset,
+         "last_event_id": position},
+        headers={EVENT_ID_HEADER: str(position)},
+    )
+
+
+async def order_stats(request: Request) -> JSONResponse:
+    """Counts per status, all read at one log position (``last_event_id``)."""
+    service = _service(request)
+    found, position = service.db.order_counts()
+    counts = {status: found.get(status, 0) for status in STATUSES}
+    return JSONResponse(
+        {"counts": counts, "total": sum(counts.values()), "last_event_id": position},
+        headers={EVENT_ID_HEADER: str(position)},
     )
 
 
@@ -222,6 +243,7 @@ async def change_status(request: Request) -> JSONResponse:
 routes = [
     Route("/v1/orders", list_orders, methods=["GET"]),
     Route("/v1/orders", create_order, methods=["POST"]),
+    Route("/v1/orders/stats", order_stats, methods=["GET"]),
     Route("/v1/orders/{order_id:int}", get_order, methods=["GET"]),
     Route("/v1/orders/{order_id:int}", patch_order, methods=["PATCH"]),
     Route("/v1/orders/{order_id:int}", delete_order, methods=["DELETE"]),

@@ -132,6 +132,15 @@ async def _stream(
             if not session_active(principal.session_id):
                 log.info("SSE stream closed: session revoked before it started")
                 return
+            # The position frame: with its id the client can resume from the first byte,
+            # even if the stream drops before any event (else a reconnect starts "from
+            # now" again and whatever was committed in between is lost). A stream that
+            # opens with a reset has it already: the reset carries the same id.
+            if not (feed.pending and isinstance(feed.pending[0], Reset)):
+                yield ServerSentEvent(
+                    id=str(feed.start_id), event="position",
+                    data=_compact({"last_id": feed.start_id}),
+                )
             # One timer per stream ends it when the credential behind it expires (rather
             # than a timeout on every wait: that cost a Task per stream per event).
             expiry = asyncio.get_running_loop().call_later(

@@ -195,6 +195,39 @@ def test_list_filters_and_pages(client: AppClient, auth: dict[str, str]):
         assert error_code(response) == "validation_error"
 
 
+def test_snapshots_say_at_which_event_id_they_were_taken(client: AppClient, auth: dict[str, str]):
+    empty = client.get("/v1/orders", headers=auth)
+    assert empty.json()["last_event_id"] == 0 and empty.headers["x-zariz-event-id"] == "0"
+    ids = [client.post("/v1/orders", json=ORDER, headers=auth).json()["id"] for _ in range(3)]
+    client.post(f"/v1/orders/{ids[0]}/status", json={"status": "cancelled"}, headers=auth)
+    newest = client.app.state.db.event_bounds()[1]
+    assert newest == 4
+    listing = client.get("/v1/orders?status=new", headers=auth)
+    assert listing.json()["last_event_id"] == newest
+    assert listing.headers["x-zariz-event-id"] == str(newest)
+    stats = client.get("/v1/orders/stats", headers=auth)
+    assert stats.status_code == 200
+    assert stats.json() == {
+        "counts": {"new": 2, "assigned": 0, "picked_up": 0, "delivered": 0, "cancelled": 1},
+        "total": 3, "last_event_id": newest,
+    }
+    assert stats.headers["x-zariz-event-id"] == str(newest)
+    assert client.get("/v1/orders/stats").status_code == 401
+
+
+def test_keyset_paging_never_skips_a_row_when_rows_are_deleted(
+    client: AppClient, auth: dict[str, str]
+):
+    ids = [client.post("/v1/orders", json=ORDER, headers=auth).json()["id"] for _ in range(5)]
+    first = client.get("/v1/orders?limit=2", headers=auth).json()["items"]
+    assert [o["id"] for o in first] == [ids[4], ids[3]]
+    client.delete(f"/v1/orders/{ids[4]}", headers=auth)  # offset=2 would now skip ids[2]
+    rest = client.get(f"/v1/orders?limit=2&before_id={first[-1]['id']}", headers=auth).json()
+    assert [o["id"] for o in rest["items"]] == [ids[2], ids[1]] and rest["total"] == 4
+    for query in ("before_id=0", "before_id=x"):
+        assert client.get(f"/v1/orders?{query}", headers=auth).status_code == 422, query
+
+
 @pytest.mark.parametrize(
     "body",
     [

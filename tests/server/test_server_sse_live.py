@@ -37,7 +37,8 @@ def httpx_sse_read(
     url: str, headers: dict[str, str], count: int, *, skip_pings: bool = True,
     timeout: float = 5,
 ) -> list[ServerSentEvent]:
-    """The first ``count`` events (retry-only blocks and pings skipped) via httpx-sse."""
+    """The first ``count`` events via httpx-sse (retry-only blocks and the opening
+    ``position`` frame skipped; pings too unless ``skip_pings`` is False)."""
     events: list[ServerSentEvent] = []
     with httpx.Client(timeout=httpx.Timeout(timeout)) as client:
         with connect_sse(client, "GET", url, headers=headers) as source:
@@ -45,7 +46,7 @@ def httpx_sse_read(
             for event in source.iter_sse():
                 if event.data == "" and event.retry is not None:
                     continue
-                if skip_pings and event.event == "ping":
+                if event.event == "position" or (skip_pings and event.event == "ping"):
                     continue
                 events.append(event)
                 if len(events) == count:
@@ -130,6 +131,55 @@ def test_replay_by_header_and_by_query_with_both_clients(shared_server: LiveServ
     assert [int(e.id or 0) for e in header_wins] == expected
     assert json.loads(by_query[1].data)["data"]["customer"] == "replay-c"
     assert shared_server.metric("zariz_events_replayed_total") >= 6
+
+
+def test_a_new_stream_tells_its_position_first_so_a_cut_before_any_event_loses_nothing(
+    shared_server: LiveServer, token: str
+):
+    """Regression: a stream opened without Last-Event-ID started "from now" and told the
+    client nothing; a cut before the first event left the client no id to resume from, and
+    orders created while it reconnected were lost."""
+    shared_server.create_order(token, customer="before-the-stream")
+    with RawSSEClient(shared_server.url + SSE, bearer(token)) as raw:
+        first = next(e for e in iter(raw.next_event, None) if e.data)
+    assert first.event == "position"
+    position = int(first.id or -1)
+    assert first.json() == {"last_id": position}
+    snapshot = httpx.get(f"{shared_server.url}/v1/orders", headers=bearer(token), timeout=5)
+    assert position == snapshot.json()["last_event_id"]  # nothing happened in between
+    # The stream is gone before it carried an event; orders are created meanwhile.
+    missed = [shared_server.create_order(token, customer=f"missed-{n}")["id"] for n in range(3)]
+    resume = {**bearer(token), "Last-Event-ID": str(position)}
+    with RawSSEClient(shared_server.url + SSE, resume) as raw:
+        first = next(e for e in iter(raw.next_event, None) if e.data)
+        assert (first.event, first.id) == ("position", str(position))
+        replayed = data_events(raw, 3)
+    assert [e.json()["data"]["id"] for e in replayed] == missed
+    assert [int(e.id or 0) for e in replayed] == [position + 1, position + 2, position + 3]
+
+
+def test_the_position_is_read_after_subscribing_so_nothing_falls_between(
+    shared_server: LiveServer, token: str
+):
+    """Orders created while streams open: each stream's first event is position + 1."""
+    stop = threading.Event()
+
+    def create_until_stopped() -> None:
+        while not stop.is_set():
+            shared_server.create_order(token, customer="racing")
+
+    writer = threading.Thread(target=create_until_stopped)
+    writer.start()
+    try:
+        for _ in range(10):
+            with RawSSEClient(shared_server.url + SSE, bearer(token)) as raw:
+                position = next(e for e in iter(raw.next_event, None) if e.data)
+                assert position.event == "position"
+                following = data_events(raw, 1)[0]
+            assert int(following.id or 0) == int(position.id or 0) + 1
+    finally:
+        stop.set()
+        writer.join()
 
 
 def test_ping_is_a_named_event_with_ts(shared_server: LiveServer, token: str):
@@ -400,7 +450,7 @@ def test_slow_consumer_is_dropped_and_resumes_by_id_without_loss(
         try:
             while True:
                 event = stalled.next_event(timeout=2)
-                if event.id is not None:
+                if event.id is not None and event.event == "message":  # not the position
                     received.append(int(event.id))
         except (StreamEnded, TimeoutError):
             pass
