@@ -58,14 +58,23 @@ class ApiClient:
         return resp.body
 
     async def list_orders(
-        self, status: str | None = None, limit: int = 50, offset: int = 0
+        self, status: str | None = None, limit: int = 50, offset: int = 0,
+        before_id: int | None = None,
     ) -> Any:
+        """One page, newest first; ``before_id`` pages by key (ids below it). The body's
+        ``last_event_id`` is the event id the page was read at."""
         if limit < 1 or offset < 0:
             raise ValueError("limit must be >= 1 and offset >= 0")
         query: dict[str, Any] = {"limit": limit, "offset": offset}
         if status is not None:
             query["status"] = status
+        if before_id is not None:
+            query["before_id"] = before_id
         return await self._call("GET", "/orders?" + urlencode(query))
+
+    async def order_stats(self) -> Any:
+        """``{"counts": {status: n}, "total": n, "last_event_id": N}``, read at once."""
+        return await self._call("GET", "/orders/stats")
 
     async def create_order(self, fields: dict[str, Any]) -> Any:
         return await self._call("POST", "/orders", fields)

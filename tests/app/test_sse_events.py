@@ -284,3 +284,35 @@ async def test_a_relayed_reset_does_not_move_this_tabs_position(tab: Tab) -> Non
     client.feed(RawEvent("message", '{"type": "order.created", "data": {}}', "6"), "relay")
     assert client.last_event_id == "7"
     assert got == ["order.created:7", "reset:None"]
+
+
+async def test_a_cut_before_the_first_event_resumes_from_the_streams_position(tab: Tab) -> None:
+    """Regression: a stream opened without an id told the client no position, so a cut
+    before its first event reconnected "from now" and lost what was committed meanwhile.
+    The server's opening ``position`` frame gives the id to resume from."""
+    client = await tab.connected()
+    got: list[str] = []
+    client.subscribe(lambda ev: got.append(f"{ev.event}:{ev.id}"))
+    assert "lastEventId" not in tab.platform.source.url
+    tab.platform.source.emit("position", {"last_id": 41}, id=41)
+    assert client.last_event_id == "41"
+    tab.platform.source.error(closed=True)  # cut: no event has flowed yet
+    await tab.platform.advance(31)
+    assert tab.platform.source.query["lastEventId"] == "41"
+    # The replay the server sends for it is delivered, not dropped as a duplicate.
+    tab.platform.source.open()
+    tab.platform.source.emit("position", {"last_id": 41}, id=41)
+    tab.platform.source.message(order(42), id=42)
+    assert got == ["position:41", "position:41", "order.created:42"]
+    assert client.stats["duplicates_dropped"] == 0
+
+
+async def test_position_is_adopted_even_when_lower_but_never_from_a_relay(tab: Tab) -> None:
+    client = await tab.connected()
+    tab.platform.source.message(order(9), id=9)
+    client.feed(RawEvent("position", '{"last_id": 3}', "3"), origin="relay")
+    assert client.last_event_id == "9"  # another tab's stream says nothing of ours
+    # Our own stream's position is the truth (a wiped log restarts at a lower id).
+    tab.platform.source.emit("position", {"last_id": 3}, id=3)
+    assert client.last_event_id == "3"
+    assert client.feed(RawEvent("message", '{"type": "order.created", "data": {}}', "4"))

@@ -43,6 +43,8 @@ IDLE, TICKET, OPENING, OPEN, WAITING, OFFLINE = (
     "idle", "ticket", "opening", "open", "waiting", "offline"
 )
 _WINDOW_EVENTS = ("online", "offline", "visibilitychange", "pageshow")
+# Named events by which the server states our position in its log (see _adopt_position).
+_POSITION_EVENTS = frozenset({"position", "reset"})
 
 
 class AuthLike(Protocol):
@@ -117,7 +119,7 @@ class SSEClient:
         base_url: str = "",
         sse_path: str = "/v1/events/sse",
         ticket_path: str = "/v1/events/ticket",
-        named_events: Iterable[str] = ("ping", "reset"),
+        named_events: Iterable[str] = ("ping", "reset", "position"),
         backoff_base: float = 1.0,
         backoff_cap: float = 30.0,
         ping_interval: float = 15.0,
@@ -604,10 +606,16 @@ class SSEClient:
         except ValueError:
             return False
 
-    def _reset_position(self, raw: RawEvent) -> None:
-        """A ``reset`` says our id means nothing to the server's log (too old, or from a
-        database that no longer exists): adopt the server's position, even when it is
-        *lower* than ours, or every later event would be dropped as a duplicate."""
+    def _adopt_position(self, raw: RawEvent) -> None:
+        """Take the position our own stream states, even when it is *lower* than ours.
+
+        ``position`` opens every stream: where it continues in the log. It is what we
+        asked for when we sent an id, and the newest id when we had none — so a stream
+        cut before its first event still leaves an id to resume from (without it the next
+        stream starts "from now" and what was committed in between is lost).
+        ``reset`` says our id means nothing to the server's log (too old, or from a
+        database that no longer exists): adopt the server's, or every later event would
+        be dropped as a duplicate."""
         position: str | None = None
         try:
             payload = json.loads(raw.data)
@@ -618,18 +626,22 @@ class SSEClient:
         elif raw.last_event_id:
             position = raw.last_event_id
         if position is not None:
-            self._log.info("[SSE] reset: resuming from id %s (was %s)", position, self._last_id)
+            if position != self._last_id:
+                self._log.info(
+                    "[SSE] %s: resuming from id %s (was %s)", raw.type, position, self._last_id
+                )
             self._last_id = position
 
     def _ingest(self, raw: RawEvent, origin: Origin) -> SSEEvent | None:
         sse_type = raw.type or DEFAULT_EVENT_TYPE
         ev_id = raw.last_event_id or None
-        if sse_type == "reset":
+        if sse_type in _POSITION_EVENTS:
             if origin == "source":
-                # Only our own stream's reset speaks for our position: another tab's,
-                # relayed late, could move us back and replay events we already had.
-                self._reset_position(raw)
-            ev_id = None  # the reset itself is never a duplicate
+                # Only our own stream speaks for our position: another tab's, relayed
+                # late, could move us back and replay events we already had.
+                self._adopt_position(raw)
+            if sse_type == "reset":
+                ev_id = None  # the reset itself is never a duplicate
         stale = ev_id is not None and self._not_newer(ev_id)
         if stale and sse_type == DEFAULT_EVENT_TYPE:
             # Named events (ping) carry the id *in force* (the browser's lastEventId), so

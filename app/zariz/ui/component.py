@@ -35,6 +35,8 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from zariz.ui.orders_store import parse_event_id
+
 log = logging.getLogger("zariz.ui")
 
 Cleanup = Callable[[], Any]
@@ -262,14 +264,8 @@ def use_sse_events(
 
 
 def event_id(ev: Any) -> int | None:
-    """The event's numeric id, or ``None`` (no id, or not an integer)."""
-    raw = getattr(ev, "id", None)
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(str(raw))
-    except ValueError:
-        return None
+    """The event's numeric id, or ``None`` (no id, or not a plain integer)."""
+    return parse_event_id(getattr(ev, "id", None))
 
 
 def use_order_events(

@@ -10,9 +10,12 @@ Loading and events race, so loading is a transaction::
     items = await fetch_all()
     store.finish_load(items)      # snapshot replaces everything, buffered events replay
 
-Events are applied in id order; an event whose ``updated_at`` is older than what the store
-holds never overwrites it (a buffered event can predate the snapshot). A ``reset`` event or
-a gap in the event ids sets :attr:`needs_refetch`; the page then reloads (throttled).
+Every view is "snapshot at N, then the events after N": the server says at which event id
+a snapshot was taken (``finish_load(items, at=N)``); events up to N are already in it and
+are skipped, events after it are applied in id order, and a gap in the ids — or a stream
+``position``/``ping`` marker beyond what the store has seen (events it never got) — sets
+:attr:`needs_refetch`, as does a ``reset``; the page then reloads (throttled). An event
+whose ``updated_at`` is older than what the store holds never overwrites it.
 
 >>> s = OrdersStore(page_size=2)
 >>> s.finish_load([{"id": 1, "customer": "Ann", "status": "new"}])
@@ -36,6 +39,50 @@ UPSERT_EVENTS = frozenset(
 )
 
 Order = dict[str, Any]
+# Named stream events that carry the id in force, not an event of their own: "the stream
+# has delivered everything up to here". An id beyond the store's means events it missed.
+MARKER_EVENTS = frozenset({"position", "ping"})
+
+
+def parse_event_id(raw_id: Any) -> int | None:
+    """An SSE id as a number; None when absent or not a plain non-negative integer."""
+    if raw_id is None or raw_id == "":
+        return None
+    text = str(raw_id)
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
+class Cursor:
+    """Where a "snapshot at N, then events after N" view stands in the event log.
+
+    ``judge`` says what to do with an event: ``"skip"`` (at or before our position),
+    ``"apply"``, or ``"gap"`` (apply it, but events before it were missed: refetch).
+
+    >>> c = Cursor(); c.at(5)
+    >>> [c.judge("order.created", i) for i in (4, 6, 8)]
+    ['skip', 'apply', 'gap']
+    >>> c.judge("ping", 8), c.judge("position", 9)
+    ('skip', 'gap')
+    """
+
+    def __init__(self) -> None:
+        self.last: int | None = None
+
+    def at(self, position: int | None) -> None:
+        self.last = position
+
+    def judge(self, name: str, event_id: int | None) -> str:
+        last = self.last
+        if event_id is None or last is None:
+            if event_id is not None and name not in MARKER_EVENTS:
+                self.last = event_id  # no snapshot position known: follow the stream
+            return "apply"
+        if name in MARKER_EVENTS:
+            return "gap" if event_id > last else "skip"
+        if event_id <= last:
+            return "skip"  # already in the snapshot, or a replay overlap
+        self.last = event_id
+        return "gap" if event_id > last + 1 else "apply"
 
 
 def _sort_key(order: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -103,8 +150,8 @@ class OrdersStore:
         self.loaded = False
         self.loading = False
         self.needs_refetch = False
-        self.last_event_id: int | None = None
-        self._buffer: list[tuple[str, Any]] | None = None
+        self.cursor = Cursor()
+        self._buffer: list[tuple[str, Any, int | None]] | None = None
         self.status_filter: str | None = None
         self.query = ""
         self.page = 0
@@ -113,61 +160,69 @@ class OrdersStore:
         self._counts_version = -1
         self._counts: dict[str, int] = {}
 
+    @property
+    def last_event_id(self) -> int | None:
+        """The event id the store's data is complete through (None: unknown)."""
+        return self.cursor.last
+
     # --- loading ----------------------------------------------------------------------
     def begin_load(self) -> None:
         self.loading = True
         self.needs_refetch = False
         self._buffer = []
 
-    def finish_load(self, items: Iterable[Mapping[str, Any]]) -> None:
+    def finish_load(self, items: Iterable[Mapping[str, Any]], at: int | None = None) -> None:
+        """Replace everything with a snapshot taken at event id ``at`` (as the server
+        said), then replay the events buffered meanwhile that came after it."""
         buffered, self._buffer = self._buffer or [], None
         self._orders = {o["id"]: dict(o) for o in items if "id" in o}
+        if at is not None:
+            self.cursor.at(at)
         self.loading = False
         self.loaded = True
-        for name, data in buffered:
-            self._apply(name, data)
+        for name, data, event_id in buffered:
+            self._apply_event(name, data, event_id)
         self._touch()
 
     def fail_load(self) -> None:
         """Loading failed: keep what we had, replay what was buffered."""
         buffered, self._buffer = self._buffer or [], None
         self.loading = False
-        for name, data in buffered:
-            self._apply(name, data)
+        for name, data, event_id in buffered:
+            self._apply_event(name, data, event_id)
         self._touch()
 
     # --- events -----------------------------------------------------------------------
     def apply_event(self, ev: Any) -> bool:
         """Feed one normalized SSE event (``.event``, ``.data``, ``.id``)."""
-        raw_id = getattr(ev, "id", None)
-        try:
-            num = int(str(raw_id)) if raw_id not in (None, "") else None
-        except ValueError:
-            num = None
-        return self.apply(str(getattr(ev, "event", "")), getattr(ev, "data", None), num)
+        name, data = str(getattr(ev, "event", "")), getattr(ev, "data", None)
+        return self.apply(name, data, parse_event_id(getattr(ev, "id", None)))
 
     def apply(self, name: str, data: Any, event_id: int | None = None) -> bool:
         """Apply one event; returns True when the store changed or must refetch."""
-        if name == "reset":
-            self.needs_refetch = True
-            self.last_event_id = None
-            return True
-        if event_id is not None:
-            last = self.last_event_id
-            if last is not None and event_id <= last:
-                return False  # already seen (a ping repeats the last id; a replay overlap)
-            if last is not None and event_id > last + 1:
-                self.needs_refetch = True  # something was missed: the snapshot is stale
-            self.last_event_id = event_id
-        if not name.startswith("order."):
-            return self.needs_refetch
         if self._buffer is not None:
-            self._buffer.append((name, data))
+            # Loading: the snapshot's position is not known yet, so ids are judged
+            # against it when it arrives (``finish_load``).
+            self._buffer.append((name, data, event_id))
             return False
-        changed = self._apply(name, data)
+        changed = self._apply_event(name, data, event_id)
         if changed:
             self._touch()
         return changed or self.needs_refetch
+
+    def _apply_event(self, name: str, data: Any, event_id: int | None) -> bool:
+        if name == "reset":
+            self.needs_refetch = True
+            self.cursor.at(None)
+            return False
+        verdict = self.cursor.judge(name, event_id)
+        if verdict == "skip":
+            return False
+        if verdict == "gap":
+            self.needs_refetch = True  # something was missed: the snapshot is stale
+        if not name.startswith("order."):
+            return False
+        return self._apply(name, data)
 
     def _apply(self, name: str, data: Any) -> bool:
         if not isinstance(data, Mapping) or "id" not in data:
@@ -277,10 +332,25 @@ class StatusCounts:
     def __init__(self) -> None:
         self.counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
         self.loaded = False
+        self.cursor = Cursor()
+        self._buffer: list[tuple[str, Any, int | None]] | None = None
 
-    def load(self, totals: Mapping[str, int]) -> None:
+    def begin_load(self) -> None:
+        """Events from here on wait for the totals' position (see :meth:`load`)."""
+        self._buffer = []
+
+    def load(self, totals: Mapping[str, int], at: int | None = None) -> bool:
+        """Counts taken at event id ``at``; the events buffered since :meth:`begin_load`
+        are applied on top. False when one of them cannot be applied exactly."""
+        buffered, self._buffer = self._buffer or [], None
         self.counts = {s: int(totals.get(s, 0)) for s in STATUSES}
         self.loaded = True
+        if at is not None:
+            self.cursor.at(at)
+        return all([self.apply(*item) for item in buffered])
+
+    def fail_load(self) -> None:
+        self._buffer = None
 
     @property
     def total(self) -> int:
@@ -290,9 +360,20 @@ class StatusCounts:
         if isinstance(status, str) and status in self.counts:
             self.counts[status] = max(0, self.counts[status] + delta)
 
-    def apply(self, name: str, data: Any) -> bool:
+    def apply(self, name: str, data: Any, event_id: int | None = None) -> bool:
+        """Apply one event; False when the counts can no longer be trusted (a reset, a
+        gap in the ids, an event that does not say enough): the caller reloads."""
+        if self._buffer is not None:
+            self._buffer.append((name, data, event_id))
+            return True
         if name == "reset":
+            self.cursor.at(None)
             return False
+        verdict = self.cursor.judge(name, event_id)
+        if verdict != "apply":
+            return verdict == "skip"
+        if not name.startswith("order."):
+            return True
         if not isinstance(data, Mapping):
             return name == "order.updated"
         status = data.get("status")
@@ -319,10 +400,13 @@ class StatusCounts:
 
 __all__ = [
     "ACTIVE",
+    "MARKER_EVENTS",
+    "Cursor",
     "FINAL",
     "STATUSES",
     "OrdersStore",
     "Page",
     "StatusCounts",
+    "parse_event_id",
     "matches_query",
 ]

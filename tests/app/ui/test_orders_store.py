@@ -64,6 +64,76 @@ def test_events_during_load_are_buffered_and_replayed_on_the_snapshot() -> None:
     assert s.loaded and not s.loading
 
 
+def test_a_snapshot_at_n_skips_buffered_events_up_to_n_and_applies_the_rest() -> None:
+    s = OrdersStore()
+    s.begin_load()
+    s.apply_event(Ev("order.created", order(3), "5"))  # in the snapshot already
+    s.apply_event(Ev("order.deleted", order(3), "6"))  # after it
+    s.apply_event(Ev("order.created", order(4), "7"))
+    s.finish_load([order(1), order(3)], at=5)
+    assert sorted(o["id"] for o in s.all()) == [1, 4]
+    assert s.last_event_id == 7 and not s.needs_refetch
+
+
+def test_an_order_committed_between_the_load_and_the_subscription_is_not_lost() -> None:
+    """Regression: the REST snapshot was taken at event 10, the stream subscribed at 11
+    (an order was created in between). The stream's opening position says 11: the store
+    sees it has not got event 11 and refetches instead of never showing that order."""
+    s = OrdersStore()
+    s.begin_load()
+    s.finish_load([order(1)], at=10)
+    assert s.apply_event(Ev("position", {"last_id": 11}, "11"))
+    assert s.needs_refetch
+    # The same race noticed by a later event instead (12 after 10: 11 is missing).
+    t = OrdersStore()
+    t.begin_load()
+    t.finish_load([order(1)], at=10)
+    t.apply_event(Ev("order.created", order(2), "12"))
+    assert t.needs_refetch
+
+
+def test_a_stream_that_started_before_the_snapshot_loses_and_doubles_nothing() -> None:
+    s = OrdersStore()
+    s.apply_event(Ev("position", {"last_id": 8}, "8"))  # stream open before the load
+    s.begin_load()
+    s.apply_event(Ev("order.created", order(9), "9"))  # arrives while loading
+    s.finish_load([order(9)], at=9)  # the snapshot has it too
+    s.apply_event(Ev("ping", {"ts": 1}, "9"))
+    s.apply_event(Ev("order.created", order(10), "10"))
+    assert [o["id"] for o in s.all()] == [10, 9] and not s.needs_refetch
+
+
+def test_markers_are_gaps_only_beyond_what_the_store_has() -> None:
+    s = loaded()
+    s.finish_load([], at=4)
+    for marker in (Ev("position", {}, "4"), Ev("ping", {}, "3"), Ev("ping", {}, "4")):
+        assert not s.apply_event(marker)
+    assert not s.needs_refetch
+    # A ping carries the last id the browser got: 5 without event 5 means it was missed.
+    assert s.apply_event(Ev("ping", {}, "5")) and s.needs_refetch
+
+
+def test_superscript_and_huge_ids_are_not_numbers() -> None:
+    s = loaded()
+    s.finish_load([], at=4)
+    s.apply_event(Ev("order.created", order(1), "²"))
+    s.apply_event(Ev("order.created", order(2), "9" * 40))
+    assert len(s) == 2 and s.last_event_id == 4 and not s.needs_refetch
+
+
+def test_counts_from_a_snapshot_at_n_follow_only_later_events() -> None:
+    c = StatusCounts()
+    c.begin_load()
+    assert c.apply("order.created", order(1), 3)  # buffered: in the snapshot already
+    assert c.apply("order.created", order(2), 4)
+    assert c.load({"new": 1}, at=3)
+    assert c.counts["new"] == 2
+    assert c.apply("order.created", order(3), 4)  # a replayed duplicate
+    assert c.counts["new"] == 2
+    assert not c.apply("order.created", order(4), 6)  # 5 is missing: recount
+    assert not c.apply("position", {}, 9)
+
+
 def test_an_event_older_than_the_snapshot_never_overwrites_it() -> None:
     s = loaded(order(1, "delivered", updated_at="2026-01-01T12:00:00.000Z"))
     stale = order(1, "assigned", updated_at="2026-01-01T11:00:00.000Z")

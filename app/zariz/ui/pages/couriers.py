@@ -126,12 +126,20 @@ def couriers_page(ctx: Ctx, scope: Scope) -> Any:
             store.fail_load()
             state["error"] = error_message(exc)
         else:
-            store.finish_load([o for batch in lists for o in batch])
+            # Two snapshots, two positions: the older one is the union's (the events
+            # after it bring the newer list's rows no further than they already are).
+            positions = [at for _items, at in lists if at is not None]
+            store.finish_load(
+                [o for items, _at in lists for o in items],
+                at=min(positions) if len(positions) == len(lists) else None,
+            )
             state["couriers"] = couriers
             state["error"] = None
         finally:
             state["loading"] = False
         invalidate()
+        if store.needs_refetch and not scope.disposed:  # a gap or reset during the load
+            ctx.run(scope, load())
 
     def on_event(ev: Any) -> None:
         changed = store.apply_event(ev)

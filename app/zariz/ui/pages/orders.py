@@ -30,18 +30,31 @@ FETCH_PAGE = 500  # the server's maximum page size
 REFETCH_MIN_INTERVAL_S = 1.0
 
 
-async def fetch_all_orders(api: Any, status: str | None = None) -> list[dict[str, Any]]:
-    """Every order (optionally of one status), following ``total`` page by page."""
+async def fetch_all_orders(
+    api: Any, status: str | None = None
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Every order (optionally of one status) and the event id the snapshot stands at.
+
+    Pages follow by key (``before_id``), so a row deleted meanwhile never shifts another
+    out of the result. Later pages may be newer than the first; the first page's position
+    is the snapshot's, and the events after it bring every row to the same point (an event
+    never overwrites a newer ``updated_at``)."""
     items: list[dict[str, Any]] = []
-    offset = 0
+    position: int | None = None
+    before: int | None = None
     while True:
-        body = await api.list_orders(status=status, limit=FETCH_PAGE, offset=offset)
-        batch = body.get("items", []) if isinstance(body, dict) else []
-        items.extend(o for o in batch if isinstance(o, dict))
-        total = body.get("total", 0) if isinstance(body, dict) else 0
-        offset += len(batch)
-        if not batch or offset >= total:
-            return items
+        body = await api.list_orders(status=status, limit=FETCH_PAGE, before_id=before)
+        if not isinstance(body, dict):
+            return items, position
+        if position is None:
+            raw = body.get("last_event_id")
+            position = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+        batch = [o for o in body.get("items", []) if isinstance(o, dict)]
+        items.extend(batch)
+        ids = [o["id"] for o in batch if isinstance(o.get("id"), int)]
+        if len(batch) < FETCH_PAGE or not ids:
+            return items, position
+        before = min(ids)
 
 
 def _lookup_id(raw: Any) -> Any:
@@ -308,13 +321,13 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
         state["last_load"] = ctx.platform.now()
         store.begin_load()
         try:
-            items = await fetch_all_orders(ctx.api)
+            items, position = await fetch_all_orders(ctx.api)
         except Exception as exc:
             log.warning("[UI] orders load failed: %s", exc)
             store.fail_load()
             state["error"] = error_message(exc)
         else:
-            store.finish_load(items)
+            store.finish_load(items, at=position)
             state["error"] = None
         finally:
             state["loading"] = False

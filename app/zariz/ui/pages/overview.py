@@ -1,19 +1,19 @@
 """Overview (``/dashboard``): live counts per status and a feed of the latest events.
 
-Counts come from REST totals (one ``limit=1`` request per status) and then follow the
-events (:class:`StatusCounts`); an event that does not say enough (an assignment without
-its previous status, a ``reset``) triggers a throttled recount instead of a guess.
+Counts come from ``GET /v1/orders/stats`` (every status read at one event id) and then
+follow the events after that id (:class:`StatusCounts`); an event that does not say enough
+(an assignment without its previous status, a ``reset``, a gap in the ids) triggers a
+throttled recount instead of a guess.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import deque
 from typing import Any
 
 from zariz.ui import dom, routes
-from zariz.ui.component import ORDER_EVENTS, Scope, use_sse_events
+from zariz.ui.component import ORDER_EVENTS, Scope, event_id, use_order_events
 from zariz.ui.context import Ctx
 from zariz.ui.dom import h
 from zariz.ui.format import ago, describe_event, error_message, status_label
@@ -23,6 +23,7 @@ log = logging.getLogger("zariz.ui")
 
 FEED_SIZE = 12
 RECOUNT_DELAY_S = 0.75
+FEED_EVENTS = frozenset({*ORDER_EVENTS, "reset"})
 
 
 def overview_page(ctx: Ctx, scope: Scope) -> Any:
@@ -98,18 +99,28 @@ def overview_page(ctx: Ctx, scope: Scope) -> Any:
 
     async def load_counts() -> None:
         state["loading"] = True
+        counts.begin_load()
+        exact = True
         try:
-            bodies = await asyncio.gather(
-                *(ctx.api.list_orders(status=s, limit=1) for s in STATUSES)
-            )
+            body = await ctx.api.order_stats()
+            found = body.get("counts") if isinstance(body, dict) else None
+            if not isinstance(found, dict):
+                raise ValueError("the server sent no counts")
         except Exception as exc:
+            counts.fail_load()
             state["error"] = error_message(exc)
         else:
-            counts.load({s: int(b.get("total", 0)) for s, b in zip(STATUSES, bodies, strict=True)})
+            position = body.get("last_event_id")
+            exact = counts.load(
+                {s: int(n) for s, n in found.items() if isinstance(n, int)},
+                at=position if isinstance(position, int) else None,
+            )
             state["error"] = None
         finally:
             state["loading"] = False
         invalidate()
+        if not exact:  # an event buffered during the load did not say enough
+            recount()
 
     def recount() -> None:
         if state["recount"] is not None or scope.disposed:
@@ -137,12 +148,16 @@ def overview_page(ctx: Ctx, scope: Scope) -> Any:
 
     def on_event(ev: Any) -> None:
         name = ev.event
-        remember(ev)
-        if not counts.loaded or state["loading"] or not counts.apply(name, ev.data):
+        if name in FEED_EVENTS:
+            remember(ev)
+        exact = counts.apply(name, ev.data, event_id(ev))
+        if not exact or (not counts.loaded and not state["loading"]):
             recount()
-        invalidate()
+        if name in FEED_EVENTS:
+            invalidate()
 
-    use_sse_events(scope, ctx.client, on_event, events=(*ORDER_EVENTS, "reset"))
+    # Every event with an id (not only the feed's), so the counts see gaps in the ids.
+    use_order_events(scope, ctx.client, on_event)
     scope.add_cleanup(cancel_recount)
     scope.effect(lambda: ctx.run(scope, load_counts()))
 
