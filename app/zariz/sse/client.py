@@ -25,26 +25,28 @@ Usage::
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlencode
 
 from zariz.platform import HttpResponse, NetworkError, Platform, RawEvent, Undo
 from zariz.sse.backoff import Backoff
 from zariz.sse.fanout import Fanout, event_names
 from zariz.sse.normalize import DEFAULT_EVENT_TYPE, SSEEvent, normalize
+from zariz.sse.position import POSITION_EVENTS, Position, parse_relay, relay_message
 from zariz.types import Handler, Origin, Status, StatusListener, Unsubscribe
 
 LOGGER_NAME = "zariz.sse"
 
-IDLE, TICKET, OPENING, OPEN, WAITING, OFFLINE = (
-    "idle", "ticket", "opening", "open", "waiting", "offline"
-)
+Phase = Literal["idle", "ticket", "opening", "open", "waiting", "offline"]
+IDLE: Phase = "idle"
+TICKET: Phase = "ticket"
+OPENING: Phase = "opening"
+OPEN: Phase = "open"
+WAITING: Phase = "waiting"
+OFFLINE: Phase = "offline"
 _WINDOW_EVENTS = ("online", "offline", "visibilitychange", "pageshow")
-# Named events by which the server states our position in its log (see _adopt_position).
-_POSITION_EVENTS = frozenset({"position", "reset"})
 
 
 class AuthLike(Protocol):
@@ -161,7 +163,7 @@ class SSEClient:
         self.stall_window = _positive("ping_interval", ping_interval) * self._stall_factor
         self._log = logger or logging.getLogger(LOGGER_NAME)
 
-        self._phase = IDLE
+        self._phase: Phase = IDLE
         self._status: Status = "disconnected"
         self._gen = 0
         self._close_source: Undo | None = None
@@ -171,7 +173,7 @@ class SSEClient:
         self._window_offs: list[Undo] = []
         self._open_started = 0.0
         self._last_activity = 0.0
-        self._last_id: str | None = None
+        self._position = Position()
         self.next_retry_at: float | None = None
         self._fanout = Fanout(self._log, platform.spawn)
         self._autoconnect = False
@@ -196,13 +198,13 @@ class SSEClient:
         return self._status
 
     @property
-    def phase(self) -> str:
+    def phase(self) -> Phase:
         """The finer internal phase (idle/ticket/opening/open/waiting/offline)."""
         return self._phase
 
     @property
     def last_event_id(self) -> str | None:
-        return self._last_id
+        return self._position.last
 
     def retry_in(self) -> float | None:
         """Seconds until the pending retry (for a UI countdown); None when none is pending."""
@@ -220,7 +222,7 @@ class SSEClient:
             subscribers=self._fanout.subscribers,
             status_listeners=self._fanout.status_listeners,
             live_proxies=self._platform.live_proxies(),
-            last_event_id=self._last_id,
+            last_event_id=self._position.last,
             status=self._status,
             phase=self._phase,
             open_sources=0 if self._close_source is None else 1,
@@ -411,10 +413,10 @@ class SSEClient:
 
     def _stream_url(self, ticket: str) -> str:
         params = {"ticket": ticket}
-        if self._last_id is not None:
+        if self._position.last is not None:
             # The browser resends Last-Event-ID only on its own retries, never for a new
             # EventSource: carry it in the URL or events are lost between sources.
-            params["lastEventId"] = self._last_id
+            params["lastEventId"] = self._position.last
         sep = "&" if "?" in self._sse_path else "?"
         return f"{self._base}{self._sse_path}{sep}{urlencode(params)}"
 
@@ -595,62 +597,19 @@ class SSEClient:
             raise TypeError("feed() takes a zariz.platform.RawEvent")
         return self._ingest(raw, origin)
 
-    def _not_newer(self, ev_id: str) -> bool:
-        last = self._last_id
-        if last is None:
-            return False
-        if ev_id == last:
-            return True
-        try:
-            return int(ev_id) <= int(last)
-        except ValueError:
-            return False
-
-    def _adopt_position(self, raw: RawEvent) -> None:
-        """Take the position our own stream states, even when it is *lower* than ours.
-
-        ``position`` opens every stream: where it continues in the log. It is what we
-        asked for when we sent an id, and the newest id when we had none — so a stream
-        cut before its first event still leaves an id to resume from (without it the next
-        stream starts "from now" and what was committed in between is lost).
-        ``reset`` says our id means nothing to the server's log (too old, or from a
-        database that no longer exists): adopt the server's, or every later event would
-        be dropped as a duplicate."""
-        position: str | None = None
-        try:
-            payload = json.loads(raw.data)
-        except ValueError:
-            payload = None
-        if isinstance(payload, dict) and isinstance(payload.get("last_id"), int):
-            position = str(payload["last_id"])
-        elif raw.last_event_id:
-            position = raw.last_event_id
-        if position is not None:
-            if position != self._last_id:
-                self._log.info(
-                    "[SSE] %s: resuming from id %s (was %s)", raw.type, position, self._last_id
-                )
-            self._last_id = position
-
     def _ingest(self, raw: RawEvent, origin: Origin) -> SSEEvent | None:
         sse_type = raw.type or DEFAULT_EVENT_TYPE
-        ev_id = raw.last_event_id or None
-        if sse_type in _POSITION_EVENTS:
-            if origin == "source":
-                # Only our own stream speaks for our position: another tab's, relayed
-                # late, could move us back and replay events we already had.
-                self._adopt_position(raw)
-            if sse_type == "reset":
-                ev_id = None  # the reset itself is never a duplicate
-        stale = ev_id is not None and self._not_newer(ev_id)
-        if stale and sse_type == DEFAULT_EVENT_TYPE:
-            # Named events (ping) carry the id *in force* (the browser's lastEventId), so
-            # only default events are judged as duplicates.
+        before = self._position.last
+        if not self._position.accept(sse_type, raw.last_event_id or None, raw.data, origin):
             self._counts["duplicates_dropped"] += 1
-            self._log.debug("[SSE] duplicate id=%s from %s dropped", ev_id, origin)
+            self._log.debug("[SSE] duplicate id=%s from %s dropped", raw.last_event_id, origin)
             return None
-        if ev_id is not None and not stale:
-            self._last_id = ev_id
+        if sse_type in POSITION_EVENTS and self._position.last != before:
+            self._log.info(
+                "[SSE] %s: resuming from id %s (was %s)", sse_type, self._position.last, before
+            )
+        # The reset itself is never a duplicate and names no event of its own.
+        ev_id = None if sse_type == "reset" else (raw.last_event_id or None)
         ev = normalize(sse_type, raw.data, ev_id, float(self._platform.wall_ms()), origin)
         self._counts["events"] += 1
         if origin == "relay":
@@ -658,18 +617,16 @@ class SSEClient:
         self._log.debug("[SSE] message %s id=%s", ev.event, ev.id)
         if origin == "source" and self._relay_post is not None and sse_type != "ping":
             self._counts["relayed_out"] += 1
-            self._relay_post({"type": sse_type, "data": raw.data, "id": raw.last_event_id})
+            self._relay_post(relay_message(sse_type, raw.data, raw.last_event_id))
         self._fanout.dispatch(ev)
         return ev
 
     def _on_channel(self, message: Any) -> None:
-        if not isinstance(message, dict):
-            return
-        sse_type, data, ev_id = message.get("type"), message.get("data"), message.get("id")
-        if not (isinstance(sse_type, str) and isinstance(data, str) and isinstance(ev_id, str)):
+        parsed = parse_relay(message)
+        if parsed is None:
             self._log.debug("[SSE] malformed relay message ignored")
             return
-        self._ingest(RawEvent(sse_type, data, ev_id), "relay")
+        self._ingest(RawEvent(*parsed), "relay")
 
     def _set_status(self, status: Status) -> None:
         if status == self._status:
