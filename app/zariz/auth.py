@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from zariz.platform import HttpResponse, NetworkError, Platform
-from zariz.types import Unsubscribe
+from zariz.types import Undo
 
 STORAGE_KEY = "zariz.auth"
 
@@ -128,7 +128,7 @@ class AuthClient:
         self._refresh_task: asyncio.Task[bool] | None = None
         self.refresh_requests = 0
         self._state = TokenState.from_json(platform.storage_get(storage_key))
-        self._storage_off: Unsubscribe | None = platform.on_storage(self._on_storage)
+        self._storage_off: Undo | None = platform.on_storage(self._on_storage)
 
     # --- state ------------------------------------------------------------------------
     @property
@@ -143,7 +143,7 @@ class AuthClient:
     def is_authenticated(self) -> bool:
         return self._state is not None
 
-    def subscribe(self, fn: TokenListener) -> Unsubscribe:
+    def subscribe(self, fn: TokenListener) -> Undo:
         """Call ``fn(state)`` (``None`` = logged out) on every change, local or from
         another tab. Returns an idempotent unsubscribe."""
         if not callable(fn):

@@ -14,8 +14,9 @@ Status = Literal["connected", "connecting", "disconnected"]
 Origin = Literal["source", "relay"]
 """Where an event came from: this tab's EventSource or a relay (another tab)."""
 
-Unsubscribe = Callable[[], None]
-"""Every subscription returns one; calling it again is harmless."""
+Undo = Callable[[], None]
+"""What every subscription, listener, timer and cleanup returns: calling it releases what
+was taken (and destroys its proxies); calling it again is harmless."""
 
 Handler = Callable[["SSEEvent"], Any]
 """An event subscriber; its return value is ignored."""
@@ -28,4 +29,4 @@ JSON = Any
 
 STATUSES: tuple[Status, ...] = ("connected", "connecting", "disconnected")
 
-__all__ = ["JSON", "STATUSES", "Handler", "Origin", "Status", "StatusListener", "Unsubscribe"]
+__all__ = ["JSON", "STATUSES", "Handler", "Origin", "Status", "StatusListener", "Undo"]

@@ -38,14 +38,18 @@ async def test_connect_opens_one_source_with_ticket_and_logs_lifecycle(tab: Tab,
         assert line in text
 
 
-async def test_last_event_id_is_carried_in_the_url_url_encoded(tab: Tab) -> None:
+async def test_last_event_id_is_carried_in_the_url_and_a_hostile_id_never_is(tab: Tab) -> None:
+    """A hostile id is delivered but never becomes the resume position: the server
+    refuses it as Last-Event-ID (400), which made every reconnect fail (issue 7)."""
     client = await tab.connected()
+    got: list[str | None] = []
+    client.subscribe(lambda ev: got.append(ev.id))
     tab.platform.source.message({"type": "a"}, id=41)
-    client.feed(RawEvent("message", '{"type": "b"}', "4 2&x"))  # a hostile id stays encoded
+    client.feed(RawEvent("message", '{"type": "b"}', "4 2&x"))
     tab.platform.source.error()
     await tab.platform.advance(1.0)
-    assert tab.platform.source.query == {"ticket": "t2", "lastEventId": "4 2&x"}
-    assert "lastEventId=4+2%26x" in tab.platform.source.url
+    assert len(got) == 2 and got[0] == "41"  # delivered, whatever id it shows
+    assert tab.platform.source.query == {"ticket": "t2", "lastEventId": "41"}
 
 
 async def test_close_during_backoff_stays_closed(tab: Tab) -> None:
@@ -419,3 +423,10 @@ async def test_server_without_pings_disables_the_watchdog(tab: Tab) -> None:
     client = await tab.connected()
     await tab.platform.advance(3600)
     assert client.stats["stalls"] == 0 and client.status == "connected"
+
+
+def test_a_client_refuses_objects_that_are_not_a_platform_or_an_auth_client(tab: Tab) -> None:
+    with pytest.raises(TypeError, match="Platform"):
+        SSEClient(object(), tab.auth)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="AuthLike"):
+        SSEClient(tab.platform, object())  # type: ignore[arg-type]

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
-Undo = Callable[[], None]
+from zariz.types import Undo
+
 T = TypeVar("T")
 
 
@@ -69,6 +70,7 @@ class EventSourceHandlers(Protocol):
         ...
 
 
+@runtime_checkable
 class Platform(Protocol):
     """What the pure core needs. Times are in seconds (floats)."""
 

@@ -27,15 +27,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import urlencode
 
-from zariz.platform import HttpResponse, NetworkError, Platform, RawEvent, Undo
+from zariz.platform import HttpResponse, NetworkError, Platform, RawEvent
 from zariz.sse.backoff import Backoff
 from zariz.sse.fanout import Fanout, event_names
 from zariz.sse.normalize import DEFAULT_EVENT_TYPE, SSEEvent, normalize
 from zariz.sse.position import POSITION_EVENTS, Position, parse_relay, relay_message
-from zariz.types import Handler, Origin, Status, StatusListener, Unsubscribe
+from zariz.types import Handler, Origin, Status, StatusListener, Undo
 
 LOGGER_NAME = "zariz.sse"
 
@@ -49,6 +49,7 @@ OFFLINE: Phase = "offline"
 _WINDOW_EVENTS = ("online", "offline", "visibilitychange", "pageshow")
 
 
+@runtime_checkable
 class AuthLike(Protocol):
     """What the client needs from :class:`zariz.auth.AuthClient`."""
 
@@ -60,7 +61,7 @@ class AuthLike(Protocol):
 
     async def refresh(self) -> bool: ...
 
-    def subscribe(self, fn: Callable[[Any], Any]) -> Unsubscribe: ...
+    def subscribe(self, fn: Callable[[Any], Any]) -> Undo: ...
 
 
 def set_log_level(level: int | str, *, console: bool = True) -> None:
@@ -130,13 +131,11 @@ class SSEClient:
         channel_name: str = "zariz-sse",
         logger: logging.Logger | None = None,
     ) -> None:
-        for attr in ("now", "wall_ms", "random", "schedule", "spawn", "open_event_source",
-                     "request", "is_online", "is_visible", "on_window_event", "live_proxies"):
-            if not callable(getattr(platform, attr, None)):
-                raise TypeError(f"platform lacks {attr}(); pass a zariz.platform.Platform")
-        for attr in ("refresh", "subscribe"):
-            if not callable(getattr(auth, attr, None)):
-                raise TypeError(f"auth lacks {attr}(); pass a zariz.auth.AuthClient")
+        # The protocols are the lists of what is needed (a hand-kept copy fell behind).
+        if not isinstance(platform, Platform):
+            raise TypeError("platform must implement zariz.platform.Platform")
+        if not isinstance(auth, AuthLike):
+            raise TypeError("auth must implement AuthLike (a zariz.auth.AuthClient)")
         for name, value in (("base_url", base_url), ("sse_path", sse_path),
                             ("ticket_path", ticket_path), ("channel_name", channel_name)):
             if not isinstance(value, str):
@@ -184,7 +183,7 @@ class SSEClient:
              "duplicates_dropped", "stalls",
              "relayed_in", "relayed_out"), 0)
         self._seen_token = getattr(auth, "access_token", None)
-        self._auth_off: Unsubscribe | None = auth.subscribe(self._on_auth)
+        self._auth_off: Undo | None = auth.subscribe(self._on_auth)
         self._relay_post: Callable[[Any], None] | None = None
         self._relay_close: Undo | None = None
         if relay:
@@ -232,7 +231,7 @@ class SSEClient:
         return out
 
     # --- subscriptions --------------------------------------------------------------------
-    def subscribe(self, handler: Handler, events: Iterable[str] | None = None) -> Unsubscribe:
+    def subscribe(self, handler: Handler, events: Iterable[str] | None = None) -> Undo:
         """Receive every normalized event (or only those whose ``event`` is in ``events``).
 
         >>> off = client.subscribe(print, events=["order.created"])  # doctest: +SKIP
@@ -241,7 +240,7 @@ class SSEClient:
         self._check_alive("subscribe")
         return self._fanout.subscribe(handler, events)
 
-    def on_status(self, fn: StatusListener) -> Unsubscribe:
+    def on_status(self, fn: StatusListener) -> Undo:
         """Call ``fn(status)`` on every status change; returns an idempotent ``off``."""
         self._check_alive("on_status")
         return self._fanout.on_status(fn)

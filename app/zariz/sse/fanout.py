@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from zariz.sse.normalize import SSEEvent
-from zariz.types import Handler, Status, StatusListener, Unsubscribe
+from zariz.types import Handler, Status, StatusListener, Undo
 
 
 def event_names(value: object, what: str) -> tuple[str, ...]:
@@ -68,7 +68,7 @@ class Fanout:
     def status_listeners(self) -> int:
         return len(self._status_listeners)
 
-    def subscribe(self, handler: Handler, events: Iterable[str] | None = None) -> Unsubscribe:
+    def subscribe(self, handler: Handler, events: Iterable[str] | None = None) -> Undo:
         if not callable(handler):
             raise TypeError("subscribe() needs a callable handler")
         wanted = None if events is None else frozenset(event_names(events, "events"))
@@ -82,7 +82,7 @@ class Fanout:
 
         return unsubscribe
 
-    def on_status(self, fn: StatusListener) -> Unsubscribe:
+    def on_status(self, fn: StatusListener) -> Undo:
         if not callable(fn):
             raise TypeError("on_status() needs a callable")
         # A wrapper per registration: the same function registered twice gets two

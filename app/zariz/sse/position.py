@@ -7,9 +7,11 @@ decides whether it is new (dispatch it, move forward) or a duplicate (drop it):
 * An event whose id is at or below ours was delivered already. A default (``message``)
   event is then a duplicate, dropped. Named events (``ping`` and custom names) pass either
   way: a ping carries the id *in force* (the browser's ``lastEventId``), not its own.
-  Ids that are not plain integers compare only for equality (the server never sends
-  them; a foreign server might).
 * A newer id moves us forward, whoever delivered it.
+* Only a position the server accepts back as ``Last-Event-ID`` (ASCII digits, at most 18)
+  is ever ours: an id like ``"²"``, ``"-3"`` or a 100-digit number is passed to
+  subscribers but moves nothing — else the next reconnect would be refused (400) again
+  and again, or one huge id would swallow every later event as a "duplicate".
 * ``position`` (it opens every stream: where it continues) and ``reset`` (our id means
   nothing to the server's log) state our position outright, and only **our own stream**
   speaks for it: they are adopted even when lower than ours (a wiped database starts again
@@ -37,8 +39,18 @@ POSITION_EVENTS = frozenset({"position", "reset"})
 """Named events by which our own stream states our position (see the module doc)."""
 
 
-def _as_int(value: str) -> int | None:
-    return int(value) if value.isascii() and value.isdigit() else None
+MAX_ID_DIGITS = 18  # the server refuses longer Last-Event-IDs
+
+
+def as_position(value: str | None) -> int | None:
+    """``value`` as a log position, or None when it cannot be one.
+
+    >>> as_position("42"), as_position("²"), as_position("-3"), as_position("9" * 19)
+    (42, None, None, None)
+    """
+    if not value or len(value) > MAX_ID_DIGITS or not (value.isascii() and value.isdigit()):
+        return None
+    return int(value)
 
 
 def stated_position(data: str, ev_id: str | None) -> str | None:
@@ -49,9 +61,9 @@ def stated_position(data: str, ev_id: str | None) -> str | None:
     except (ValueError, RecursionError):
         payload = None
     last_id = payload.get("last_id") if isinstance(payload, dict) else None
-    if isinstance(last_id, int) and not isinstance(last_id, bool) and last_id >= 0:
-        return str(last_id)
-    return ev_id or None
+    if isinstance(last_id, int) and not isinstance(last_id, bool):
+        return str(last_id) if as_position(str(last_id)) is not None else None
+    return ev_id if as_position(ev_id) is not None else None
 
 
 class Position:
@@ -63,14 +75,12 @@ class Position:
         self.last = last
 
     def is_newer(self, ev_id: str) -> bool:
-        """Is ``ev_id`` past ours? Unknown position: yes. Non-integers: unless equal."""
-        last = self.last
-        if last is None:
-            return True
-        if ev_id == last:
+        """Is ``ev_id`` a position past ours? (False for an id that is no position.)"""
+        new = as_position(ev_id)
+        if new is None:
             return False
-        new, old = _as_int(ev_id), _as_int(last)
-        return new is None or old is None or new > old
+        old = as_position(self.last)
+        return old is None or new > old
 
     def accept(self, sse_type: str, ev_id: str | None, data: str, origin: Origin) -> bool:
         """Apply one raw event's id to the position; False when it is a duplicate that
@@ -82,8 +92,8 @@ class Position:
                 if stated is not None:
                     self.last = stated
             return True
-        if not ev_id:
-            return True
+        if not ev_id or as_position(ev_id) is None:
+            return True  # no id, or one that names no position: nothing to judge it by
         if self.is_newer(ev_id):
             self.last = ev_id
             return True
@@ -113,8 +123,10 @@ def relay_message(sse_type: str, data: str, ev_id: str) -> dict[str, str]:
 
 __all__ = [
     "DEFAULT_EVENT_TYPE",
+    "MAX_ID_DIGITS",
     "POSITION_EVENTS",
     "Position",
+    "as_position",
     "parse_relay",
     "relay_message",
     "stated_position",

@@ -35,20 +35,13 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from zariz.types import Undo
 from zariz.ui.orders_store import parse_event_id
 
 log = logging.getLogger("zariz.ui")
 
-Cleanup = Callable[[], Any]
 Effect = Callable[[], Any]
 
-ORDER_EVENTS: tuple[str, ...] = (
-    "order.created",
-    "order.updated",
-    "order.assigned",
-    "order.status_changed",
-    "order.deleted",
-)
 
 
 def _run_logged(what: str, fn: Callable[[], Any]) -> Any:
@@ -66,7 +59,7 @@ class Scope:
         self.name = name
         self.parent = parent
         self.phase = "render"  # render -> mounted -> disposing -> disposed
-        self._cleanups: list[Cleanup] = []
+        self._cleanups: list[Undo] = []
         self._effects: list[Effect] = []
         self._children: list[Scope] = []
         if parent is not None:
@@ -77,7 +70,7 @@ class Scope:
     def disposed(self) -> bool:
         return self.phase in ("disposing", "disposed")
 
-    def add_cleanup(self, fn: Cleanup) -> Cleanup:
+    def add_cleanup(self, fn: Undo) -> Undo:
         """Register an undo; it runs on dispose (immediately if already disposed)."""
         if not callable(fn):
             raise TypeError(f"cleanup must be callable, got {fn!r}")
@@ -290,7 +283,6 @@ def use_order_events(
 
 
 __all__ = [
-    "ORDER_EVENTS",
     "Mounted",
     "Scope",
     "Subscription",

@@ -31,12 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-STATUSES: tuple[str, ...] = ("new", "assigned", "picked_up", "delivered", "cancelled")
-ACTIVE: tuple[str, ...] = ("assigned", "picked_up")
-FINAL: tuple[str, ...] = ("delivered", "cancelled")
-UPSERT_EVENTS = frozenset(
-    {"order.created", "order.updated", "order.assigned", "order.status_changed"}
-)
+from zariz.orders import STATUSES, UPSERT_EVENTS
 
 Order = dict[str, Any]
 # Named stream events that carry the id in force, not an event of their own: "the stream
@@ -399,11 +394,8 @@ class StatusCounts:
 
 
 __all__ = [
-    "ACTIVE",
     "MARKER_EVENTS",
     "Cursor",
-    "FINAL",
-    "STATUSES",
     "OrdersStore",
     "Page",
     "StatusCounts",

@@ -9,8 +9,9 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from zariz.orders import ORDER_EVENTS
 from zariz.ui import dom, routes
-from zariz.ui.component import ORDER_EVENTS, Mounted, Scope, mount, use_sse_events
+from zariz.ui.component import Mounted, Scope, mount, use_sse_events
 from zariz.ui.context import Ctx
 from zariz.ui.dom import h
 from zariz.ui.format import indicator, token_subject

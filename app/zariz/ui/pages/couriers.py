@@ -10,12 +10,13 @@ import asyncio
 import logging
 from typing import Any
 
+from zariz.orders import ACTIVE
 from zariz.ui import dom
 from zariz.ui.component import Scope, use_order_events
 from zariz.ui.context import Ctx
 from zariz.ui.dom import h
 from zariz.ui.format import error_message, order_ref
-from zariz.ui.orders_store import ACTIVE, OrdersStore
+from zariz.ui.orders_store import OrdersStore
 from zariz.ui.pages.orders import fetch_all_orders
 from zariz.ui.widgets import empty_state, error_panel, loading_state, status_badge
 

@@ -3,7 +3,8 @@
 * Load: every order, in pages of 500, into an :class:`OrdersStore` (events that arrive
   meanwhile are buffered and replayed on top of the snapshot).
 * Live: ``use_order_events`` feeds the store; a ``reset`` event or a gap in event ids
-  triggers a refetch (at most one at a time, and not more often than once a second).
+  triggers a refetch (:class:`~zariz.ui.refetch.Refetcher`: at most one at a time, not
+  more often than once a second, and one asked for during a load runs after it).
 * Render: coalesced to one pass per animation frame; only the current page of rows (50)
   is in the DOM, rows are keyed by order id and rebuilt only when their data changed, so
   10,000 orders and bursts of events stay smooth.
@@ -15,13 +16,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from zariz.orders import FINAL, STATUSES
 from zariz.ui import dom, routes
 from zariz.ui.component import Scope, use_order_events
 from zariz.ui.context import Ctx
 from zariz.ui.dom import h
 from zariz.ui.format import error_message, format_clock, order_ref, status_label
-from zariz.ui.orders_store import FINAL, STATUSES, OrdersStore
+from zariz.ui.orders_store import OrdersStore
 from zariz.ui.pages.order_modals import assign_modal, create_order_modal, delete_modal, status_modal
+from zariz.ui.refetch import Refetcher
 from zariz.ui.widgets import button, empty_state, error_panel, loading_state, status_badge
 
 log = logging.getLogger("zariz.ui")
@@ -67,8 +70,7 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
     initial = routes.query_param(dom.location()[1], "status")
     if initial in STATUSES:
         store.set_filter(initial)  # deep link from the overview cards
-    state: dict[str, Any] = {"error": None, "loading": False, "again": False, "timer": False,
-                             "last_load": -1e9}
+    state: dict[str, Any] = {"error": None}
     rows: dict[Any, tuple[tuple[Any, ...], Any]] = {}
     couriers: dict[Any, str] = {}
 
@@ -317,8 +319,6 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
 
     # --- data ----------------------------------------------------------------------------
     async def load() -> None:
-        state["loading"] = True
-        state["last_load"] = ctx.platform.now()
         store.begin_load()
         try:
             items, position = await fetch_all_orders(ctx.api)
@@ -330,33 +330,15 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
             store.finish_load(items, at=position)
             state["error"] = None
         finally:
-            state["loading"] = False
+            # A reset or a gap seen while this load ran still needs a reload.
+            refetcher.finished(again=store.needs_refetch)
         invalidate()
-        # A refetch asked for while this load ran (a reset, a gap) still has to happen.
-        if store.needs_refetch or state["again"]:
-            state["again"] = False
-            refetch()
 
-    def refetch() -> None:
-        if scope.disposed:
-            return
-        if state["loading"]:
-            state["again"] = True
-            return
-        wait = REFETCH_MIN_INTERVAL_S - (ctx.platform.now() - state["last_load"])
-        if wait > 0:
-            # Throttled: one timer covers every request until it fires (its own flag,
-            # so a request made during a load is never mistaken for an armed timer).
-            if not state["timer"]:
-                state["timer"] = True
-                cancel = ctx.schedule(wait, _refetch_due)
-                scope.add_cleanup(cancel)
-            return
-        ctx.run(scope, load())
-
-    def _refetch_due() -> None:
-        state["timer"] = False
-        refetch()
+    refetcher = Refetcher(
+        ctx.platform.now, ctx.schedule, lambda: ctx.run(scope, load()),
+        min_interval=REFETCH_MIN_INTERVAL_S,
+    )
+    scope.add_cleanup(refetcher.dispose)
 
     async def load_couriers() -> None:
         try:
@@ -372,7 +354,7 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
     def on_event(ev: Any) -> None:
         changed = store.apply_event(ev)
         if store.needs_refetch and not store.loading:
-            refetch()
+            refetcher.request()
         if changed:
             invalidate()
 
@@ -412,10 +394,10 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
     scope.use(dom.on(new_btn, "click", lambda _e: create_order_modal(ctx, scope)))
     scope.use(dom.on(prev_btn, "click", lambda _e: go(-1)))
     scope.use(dom.on(next_btn, "click", lambda _e: go(+1)))
-    scope.use(dom.on(retry_btn, "click", lambda _e: refetch()))
+    scope.use(dom.on(retry_btn, "click", lambda _e: refetcher.start()))
 
     use_order_events(scope, ctx.client, on_event)
-    scope.effect(lambda: ctx.run(scope, load()))
+    scope.effect(refetcher.start)
     scope.effect(lambda: ctx.run(scope, load_couriers()))
     render()
 

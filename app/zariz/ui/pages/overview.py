@@ -12,12 +12,13 @@ import logging
 from collections import deque
 from typing import Any
 
+from zariz.orders import ORDER_EVENTS, STATUSES
 from zariz.ui import dom, routes
-from zariz.ui.component import ORDER_EVENTS, Scope, event_id, use_order_events
+from zariz.ui.component import Scope, event_id, use_order_events
 from zariz.ui.context import Ctx
 from zariz.ui.dom import h
 from zariz.ui.format import ago, describe_event, error_message, status_label
-from zariz.ui.orders_store import STATUSES, StatusCounts
+from zariz.ui.orders_store import StatusCounts
 
 log = logging.getLogger("zariz.ui")
 
