@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from zariz.listeners import Listeners
 from zariz.platform import HttpResponse, NetworkError, Platform
 from zariz.types import Undo
 
@@ -124,7 +125,7 @@ class AuthClient:
         self._refresh_path = refresh_path
         self._logout_path = logout_path
         self._log = logger or logging.getLogger("zariz.auth")
-        self._listeners: list[TokenListener] = []
+        self._listeners = Listeners[TokenState | None](self._log, "[auth] token listener")
         self._refresh_task: asyncio.Task[bool] | None = None
         self.refresh_requests = 0
         self._state = TokenState.from_json(platform.storage_get(storage_key))
@@ -146,15 +147,7 @@ class AuthClient:
     def subscribe(self, fn: TokenListener) -> Undo:
         """Call ``fn(state)`` (``None`` = logged out) on every change, local or from
         another tab. Returns an idempotent unsubscribe."""
-        if not callable(fn):
-            raise TypeError("subscribe() needs a callable")
-        self._listeners.append(fn)
-
-        def off() -> None:
-            if fn in self._listeners:
-                self._listeners.remove(fn)
-
-        return off
+        return self._listeners.add(fn)
 
     def _set(self, state: TokenState | None, *, persist: bool = True) -> None:
         if state == self._state:
@@ -165,12 +158,8 @@ class AuthClient:
                 self._platform.storage_remove(self._key)
             else:
                 self._platform.storage_set(self._key, state.to_json())
-        for fn in list(self._listeners):
-            try:
-                fn(state)
-            except Exception:
-                # One broken listener must not keep the others (e.g. the SSE client) stale.
-                self._log.exception("[auth] token listener failed")
+        # One broken listener must not keep the others (e.g. the SSE client) stale.
+        self._listeners.emit(state)
 
     def _on_storage(self, key: str | None, value: str | None) -> None:
         if key is None:  # another tab cleared all storage: our tokens went with it

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
+from zariz.listeners import Listeners
 from zariz.sse.normalize import SSEEvent
 from zariz.types import Handler, Status, StatusListener, Undo
 
@@ -56,9 +57,8 @@ class Fanout:
         self._log = logger
         self._spawn = spawn
         self._subs: list[_Subscription] = []
-        self._status_listeners: list[StatusListener] = []
+        self._status = Listeners[Status](logger, "[SSE] status listener")
         self.handler_errors = 0
-        self.status_errors = 0
 
     @property
     def subscribers(self) -> int:
@@ -66,7 +66,11 @@ class Fanout:
 
     @property
     def status_listeners(self) -> int:
-        return len(self._status_listeners)
+        return len(self._status)
+
+    @property
+    def status_errors(self) -> int:
+        return self._status.errors
 
     def subscribe(self, handler: Handler, events: Iterable[str] | None = None) -> Undo:
         if not callable(handler):
@@ -83,19 +87,7 @@ class Fanout:
         return unsubscribe
 
     def on_status(self, fn: StatusListener) -> Undo:
-        if not callable(fn):
-            raise TypeError("on_status() needs a callable")
-        # A wrapper per registration: the same function registered twice gets two
-        # independent offs (``list.remove(fn)`` would remove the wrong one).
-        entry: list[StatusListener] = [fn]
-        listener: StatusListener = lambda status: entry[0](status)  # noqa: E731
-        self._status_listeners.append(listener)
-
-        def off() -> None:
-            if listener in self._status_listeners:
-                self._status_listeners.remove(listener)
-
-        return off
+        return self._status.add(fn)
 
     def dispatch(self, ev: SSEEvent) -> None:
         for sub in tuple(self._subs):
@@ -119,18 +111,13 @@ class Fanout:
             self._log.exception("[SSE] handler %r failed on %s", handler, ev.event)
 
     def notify_status(self, status: Status) -> None:
-        for fn in tuple(self._status_listeners):
-            try:
-                fn(status)
-            except Exception:
-                self.status_errors += 1
-                self._log.exception("[SSE] status listener failed on %s", status)
+        self._status.emit(status)
 
     def clear(self) -> None:
         for sub in self._subs:
             sub.active = False
         self._subs.clear()
-        self._status_listeners.clear()
+        self._status.clear()
 
 
 __all__ = ["Fanout", "event_names"]
