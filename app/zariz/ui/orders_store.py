@@ -47,6 +47,15 @@ def parse_event_id(raw_id: Any) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
+def _order_key(order: Any) -> int | str | None:
+    """The order's id as a dict key; None when it has no usable one (a list is not
+    hashable, and ``true`` would hash like order 1)."""
+    oid = order.get("id") if isinstance(order, Mapping) else None
+    if isinstance(oid, bool) or not isinstance(oid, int | str) or oid == "":
+        return None
+    return oid
+
+
 class Cursor:
     """Where a "snapshot at N, then events after N" view stands in the event log.
 
@@ -170,7 +179,7 @@ class OrdersStore:
         """Replace everything with a snapshot taken at event id ``at`` (as the server
         said), then replay the events buffered meanwhile that came after it."""
         buffered, self._buffer = self._buffer or [], None
-        self._orders = {o["id"]: dict(o) for o in items if "id" in o}
+        self._orders = {key: dict(o) for o in items if (key := _order_key(o)) is not None}
         if at is not None:
             self.cursor.at(at)
         self.loading = False
@@ -220,9 +229,9 @@ class OrdersStore:
         return self._apply(name, data)
 
     def _apply(self, name: str, data: Any) -> bool:
-        if not isinstance(data, Mapping) or "id" not in data:
+        oid = _order_key(data)
+        if oid is None or not isinstance(data, Mapping):
             return False
-        oid = data["id"]
         if name == "order.deleted":
             return self._orders.pop(oid, None) is not None
         if name not in UPSERT_EVENTS:
