@@ -2,7 +2,9 @@
 
 * Nothing but the platform adapter creates an EventSource (and only the SSE client uses
   the adapter's ``open_event_source``).
-* Only the platform adapter and the DOM layer import ``js`` / ``pyodide``.
+* Only the platform adapter and the DOM layer import ``js`` / ``pyodide`` (with the FFI
+  toolkit both use, ``platform/jsffi.py``), and only the toolkit makes proxies or knows
+  ``jsnull``.
 * No CDN address anywhere in what the browser loads.
 """
 
@@ -14,7 +16,9 @@ import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
+JSFFI = APP / "zariz" / "platform" / "jsffi.py"
 BROWSER_MODULES = {
+    JSFFI,  # the FFI toolkit the two adapters below share
     APP / "zariz" / "platform" / "browser.py",
     APP / "zariz" / "ui" / "dom.py",
     APP / "zariz" / "boot.py",  # the entry wiring: builds the adapter, passes globalThis
@@ -67,6 +71,25 @@ def test_js_and_pyodide_are_imported_only_by_the_adapters() -> None:
         if p not in BROWSER_MODULES and p != APP / "main.py"
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_only_the_ffi_toolkit_makes_proxies_or_checks_jsnull() -> None:
+    # One place resolves the boundary: a second create_proxy would be a proxy no pool
+    # counts, a second jsnull check a second copy of the version difference.
+    offenders = {}
+    for p in _py_files():
+        if p == JSFFI:
+            continue
+        tree = ast.parse(p.read_text(encoding="utf-8"))
+        names = {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "pyodide.ffi"
+            for alias in node.names
+        }
+        if names:
+            offenders[str(p.relative_to(ROOT))] = sorted(names)
+    assert offenders == {}
 
 
 def test_no_cdn_in_the_shell() -> None:

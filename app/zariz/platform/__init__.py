@@ -4,8 +4,9 @@ The SSE client, the auth client and the REST client are pure Python. They receiv
 object that satisfies :class:`Platform` and never import ``js`` or ``pyodide``. Two
 implementations exist:
 
-* ``zariz.platform.browser.BrowserPlatform`` - the only module (with ``zariz.ui.dom``)
-  that imports ``js`` / ``pyodide.ffi``; it owns every proxy it creates.
+* ``zariz.platform.browser.BrowserPlatform`` - with ``zariz.ui.dom`` and the FFI toolkit
+  they share (``zariz.platform.jsffi``), the only modules that import ``js`` /
+  ``pyodide.ffi``; it owns every proxy it creates.
 * ``zariz.platform.fake.FakePlatform`` - CPython tests: a virtual clock, scripted HTTP,
   fake event sources.
 

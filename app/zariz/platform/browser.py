@@ -1,13 +1,15 @@
-"""The browser platform: the one place (with ``zariz.ui.dom``) that touches ``js``.
+"""The browser platform: with ``zariz.ui.dom`` (and the shared ``zariz.platform.jsffi``),
+the one place that touches ``js``.
 
 It implements :class:`zariz.platform.Platform` on top of Pyodide. It owns the lifetime
-of every JS proxy it creates: each ``create_proxy`` is paired with a ``destroy()`` in the
-undo that the caller gets back, and :meth:`BrowserPlatform.live_proxies` counts what is
-still alive so that tests (and ``__zarizSSEClient.stats``) can prove nothing leaks.
+of every JS proxy it creates, through its own :class:`~zariz.platform.jsffi.ProxyPool`:
+each proxy is destroyed by the undo that the caller gets back, and
+:meth:`BrowserPlatform.live_proxies` counts what is still alive so that tests (and
+``__zarizSSEClient.stats``) can prove nothing leaks.
 
 Why not PyScript's ``@when``/``pyscript.fetch``: ``@when`` never destroys its proxies
 and we want PyScript to stay replaceable (it is in maintenance mode), so this module
-uses ``pyodide.ffi`` directly.
+uses ``pyodide.ffi`` directly, through :mod:`zariz.platform.jsffi`.
 """
 
 from __future__ import annotations
@@ -21,31 +23,24 @@ from typing import Any
 
 import js  # type: ignore[import-not-found]
 from pyodide.code import run_js  # type: ignore[import-not-found]
-from pyodide.ffi import create_proxy, to_js  # type: ignore[import-not-found]
 
 from zariz.platform import EventSourceHandlers, HttpResponse, NetworkError, RawEvent, T, Undo
-
-try:  # Pyodide >= 0.27 hands JS ``null`` to Python as ``jsnull``, which is not ``None``
-    from pyodide.ffi import jsnull as _JSNULL  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - older Pyodide converts null to None
-    _JSNULL = None
+from zariz.platform.jsffi import ProxyPool, is_null, js_object, to_plain_js
 
 log = logging.getLogger("zariz.platform")
+
+# Proxies that live as long as the page (the facade, the shared rejection handler): made
+# and counted here, never destroyed, and not part of any adapter's live_proxies().
+_PAGE_LIFETIME = ProxyPool()
 
 
 def _opt_str(value: Any) -> str | None:
     """A JS string-or-null as ``str | None``."""
-    if value is None or value is _JSNULL:
-        return None
-    return str(value)
+    return None if is_null(value) else str(value)
+
 
 _WINDOW_EVENTS = {"online", "offline", "pageshow", "storage", "focus"}
 _DOCUMENT_EVENTS = {"visibilitychange"}
-
-
-def _js_object(mapping: Mapping[str, Any]) -> Any:
-    """A plain JS object (not a Map) from a Python mapping."""
-    return to_js(dict(mapping), dict_converter=js.Object.fromEntries)
 
 
 # Events are queued in JS and handed to Python in batches, once per task: a burst of
@@ -89,7 +84,7 @@ def _ignore_rejection() -> Any:
     """A page-lifetime no-op rejection handler (an aborted lock request rejects)."""
     global _ignore
     if _ignore is None:
-        _ignore = create_proxy(lambda *_a: None)
+        _ignore = _PAGE_LIFETIME.own(lambda *_a: None)[0]
     return _ignore
 
 
@@ -104,28 +99,16 @@ class BrowserPlatform:
     """``Platform`` for Pyodide in a browser tab (main thread)."""
 
     def __init__(self) -> None:
-        self._live = 0
+        self._pool = ProxyPool()
         self._warned_no_locks = False
         self.has_broadcast_channel = hasattr(js, "BroadcastChannel")
 
-    # --- proxy bookkeeping -----------------------------------------------------------
-    def _proxy(self, fn: Callable[..., Any]) -> Any:
-        proxy = create_proxy(fn)
-        self._live += 1
-        return proxy
-
-    def _destroy(self, proxy: Any) -> None:
-        try:
-            proxy.destroy()
-        finally:
-            self._live -= 1
-
     def live_proxies(self) -> int:
-        return self._live
+        return self._pool.live
 
     async def with_lock(self, name: str, fn: Callable[[], Awaitable[T]]) -> T:
-        locks = getattr(js.navigator, "locks", None)
-        if locks is None or locks is _JSNULL:
+        locks: Any = getattr(js.navigator, "locks", None)
+        if is_null(locks):
             if not self._warned_no_locks:
                 self._warned_no_locks = True
                 log.warning("Web Locks unavailable: %s runs without a cross-tab lock", name)
@@ -146,9 +129,9 @@ class BrowserPlatform:
                 granted.set_result(None)
             return promise
 
-        proxy = self._proxy(on_granted)
+        proxy, release_proxy = self._pool.own(on_granted)
         abort = js.AbortController.new()
-        request = locks.request(name, _js_object({"signal": abort.signal}), proxy)
+        request = locks.request(name, js_object(signal=abort.signal), proxy)
         request.catch(_ignore_rejection())
         try:
             await granted
@@ -159,7 +142,7 @@ class BrowserPlatform:
                 release()
             else:
                 abort.abort()  # never granted: leave the queue (a no-op once settled)
-            self._destroy(proxy)
+            release_proxy()
 
     # --- time and randomness ---------------------------------------------------------
     # Both are read on every event: Python's clocks (emscripten maps them onto
@@ -174,32 +157,9 @@ class BrowserPlatform:
         return float(js.Math.random())
 
     def schedule(self, delay_s: float, fn: Callable[[], None]) -> Undo:
-        state: dict[str, Any] = {"proxy": None, "id": None, "fired": False}
-
-        def release() -> None:
-            proxy = state["proxy"]
-            if proxy is not None:
-                state["proxy"] = None
-                self._destroy(proxy)
-
-        def fire() -> None:
-            # Destroy our own proxy only after the call returns (never from inside it);
-            # a raising fn must not leak it either.
-            state["fired"] = True
-            try:
-                fn()
-            finally:
-                release()
-
-        state["proxy"] = self._proxy(fire)
-        state["id"] = js.setTimeout(state["proxy"], max(0, int(delay_s * 1000)))
-
-        def cancel() -> None:
-            if state["proxy"] is not None and not state["fired"]:
-                js.clearTimeout(state["id"])
-                release()
-
-        return cancel
+        # The proxy is released after fn returns (or raises); a cancel from inside fn is a
+        # no-op (the jsffi rule).
+        return self._pool.timeout(delay_s, fn)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> Undo:
         task = asyncio.ensure_future(coro)
@@ -220,18 +180,17 @@ class BrowserPlatform:
         self, url: str, handlers: EventSourceHandlers, named_events: Sequence[str]
     ) -> Undo:
         source = js.EventSource.new(url)
-        listeners: list[tuple[str, Any]] = []
+        undos: list[Undo] = []
         # The client usually closes the source from inside one of its handlers (on
         # error, on token change). A proxy is never destroyed while it is running: the
-        # destruction waits until the outermost handler call has returned.
-        state = {"depth": 0, "closed": False, "released": False}
+        # undos (listener removal + destruction) wait until the outermost handler call has
+        # returned; until then the ``closed`` guard keeps every handler silent.
+        state = {"depth": 0, "closed": False}
 
         def release_if_idle() -> None:
-            if state["closed"] and state["depth"] == 0 and not state["released"]:
-                state["released"] = True
-                for _name, proxy in listeners:
-                    self._destroy(proxy)
-                listeners.clear()
+            if state["closed"] and state["depth"] == 0:
+                while undos:
+                    undos.pop()()
 
         def guarded(fn: Callable[[Any], None]) -> Callable[[Any], None]:
             def call(e: Any) -> None:
@@ -275,17 +234,12 @@ class BrowserPlatform:
                     # readyState 2 = CLOSED: the browser will not retry (e.g. a 401).
                     handlers.on_error(int(source.readyState) == 2)
 
-        def add(name: str, fn: Callable[[Any], None]) -> None:
-            proxy = self._proxy(guarded(fn))
-            source.addEventListener(name, proxy)
-            listeners.append((name, proxy))
-
         names = ["message", *(n for n in named_events if n not in ("open", "message", "error"))]
-        batch_proxy = self._proxy(guarded(on_batch))
-        listeners.append(("", batch_proxy))  # released with the others
-        batcher = _event_batcher()(source, to_js(names), batch_proxy)
-        add("open", on_open)
-        add("error", on_error)
+        batch_proxy, release_batch = self._pool.own(guarded(on_batch))
+        undos.append(release_batch)  # released with the listeners
+        batcher = _event_batcher()(source, to_plain_js(names), batch_proxy)
+        undos.append(self._pool.listen(source, "open", guarded(on_open)))
+        undos.append(self._pool.listen(source, "error", guarded(on_error)))
 
         def close() -> None:
             if state["closed"]:
@@ -293,9 +247,6 @@ class BrowserPlatform:
             state["closed"] = True
             source.close()
             batcher.close()
-            for name, proxy in listeners:
-                if name:
-                    source.removeEventListener(name, proxy)
             release_if_idle()
 
         return close
@@ -318,9 +269,9 @@ class BrowserPlatform:
         if json_body is not None:
             hdrs.setdefault("Content-Type", "application/json")
             init["body"] = json.dumps(json_body)
-        init["headers"] = _js_object(hdrs)
+        init["headers"] = js_object(hdrs)
         try:
-            response = await js.fetch(url, _js_object(init))
+            response = await js.fetch(url, js_object(init))
             text = str(await response.text())
         except Exception as exc:  # a JsException (TypeError: Failed to fetch) and friends
             raise NetworkError(f"{method} {url}: {exc}") from exc
@@ -347,23 +298,7 @@ class BrowserPlatform:
             target = js.window
         else:
             raise ValueError(f"unsupported window event {name!r}")
-        return self._listen(target, name, lambda _e: fn())
-
-    def _listen(self, target: Any, name: str, handler: Callable[[Any], None]) -> Undo:
-        """``addEventListener`` through an owned proxy; the undo removes the listener and
-        destroys the proxy (idempotent)."""
-        proxy = self._proxy(handler)
-        target.addEventListener(name, proxy)
-        done = False
-
-        def off() -> None:
-            nonlocal done
-            if not done:
-                done = True
-                target.removeEventListener(name, proxy)
-                self._destroy(proxy)
-
-        return off
+        return self._pool.listen(target, name, lambda _e: fn())
 
     # --- storage ---------------------------------------------------------------------
     def storage_get(self, key: str) -> str | None:
@@ -380,7 +315,7 @@ class BrowserPlatform:
             # key null = localStorage.clear() in another tab: passed on as None.
             fn(_opt_str(e.key), _opt_str(e.newValue))
 
-        return self._listen(js.window, "storage", handler)
+        return self._pool.listen(js.window, "storage", handler)
 
     # --- cross-tab channel -----------------------------------------------------------
     def open_channel(
@@ -395,21 +330,21 @@ class BrowserPlatform:
             data = e.data
             on_message(data.to_py() if hasattr(data, "to_py") else data)
 
-        proxy = self._proxy(handler)
-        channel.addEventListener("message", proxy)
+        off = self._pool.listen(channel, "message", handler)
         done = False
 
         def post(message: Any) -> None:
             if not done:
-                channel.postMessage(to_js(message, dict_converter=js.Object.fromEntries))
+                channel.postMessage(to_plain_js(message))
 
         def close() -> None:
             nonlocal done
             if not done:
                 done = True
-                channel.removeEventListener("message", proxy)
-                channel.close()
-                self._destroy(proxy)
+                try:
+                    off()
+                finally:
+                    channel.close()
 
         return post, close
 
@@ -461,8 +396,11 @@ def make_facade(client: Any) -> Any:
     """
     facade = js.Object.new()
 
+    def keep(fn: Callable[..., Any]) -> Any:
+        return _PAGE_LIFETIME.own(fn)[0]
+
     def getter(fn: Callable[[], Any]) -> Any:
-        return _js_object({"get": create_proxy(fn), "enumerable": True})
+        return js_object(get=keep(fn), enumerable=True)
 
     js.Object.defineProperty(facade, "status", getter(lambda: client.status))
     # Through JSON, not to_js: None must arrive as null (to_js makes it undefined, and
@@ -470,11 +408,11 @@ def make_facade(client: Any) -> Any:
     js.Object.defineProperty(
         facade, "stats", getter(lambda: js.JSON.parse(json.dumps(client.stats)))
     )
-    facade.connect = create_proxy(lambda *_: client.connect())
-    facade.disconnect = create_proxy(lambda *_: client.disconnect())
-    facade.reconnect = create_proxy(lambda *_: client.reconnect())
-    facade.reconnectNow = create_proxy(lambda *_: client.reconnect_now())
-    facade._py = create_proxy(client)
+    facade.connect = keep(lambda *_: client.connect())
+    facade.disconnect = keep(lambda *_: client.disconnect())
+    facade.reconnect = keep(lambda *_: client.reconnect())
+    facade.reconnectNow = keep(lambda *_: client.reconnect_now())
+    facade._py = keep(client)
     return facade
 
 

@@ -2,9 +2,13 @@
 
 Timers run on a :class:`VirtualClock` (nothing waits for real time); coroutines given to
 ``spawn`` run as asyncio tasks on the test's loop; HTTP answers come from scripted routes;
-event sources are :class:`FakeEventSource` objects the test drives by hand. Every listener
-the fake hands out counts as one "proxy", so tests can assert hygiene the way the browser
-adapter counts ``create_proxy``/``destroy``.
+event sources are :class:`FakeEventSource` objects the test drives by hand.
+
+``live_proxies()`` counts what the browser adapter would hold as JS proxies at the same
+moment, so tests can assert hygiene the way the adapter counts ``create_proxy``/``destroy``:
+3 per open event source (the event batch, ``open``, ``error``), 1 per window/storage
+listener, 1 per open channel, 1 per timer from ``schedule`` until it has fired (its callback
+returned) or was cancelled, and 1 while ``with_lock`` waits for or holds its lock.
 
 >>> import asyncio
 >>> async def demo():
@@ -308,7 +312,27 @@ class FakePlatform:
         return self.rng.random()
 
     def schedule(self, delay_s: float, fn: Callable[[], None]) -> Undo:
-        return self.clock.schedule(delay_s, fn)
+        # The adapter's rule (zariz.platform.jsffi): the proxy is released after fn
+        # returns or raises; a cancel once fn has started (also from inside it) is a no-op.
+        release = self._count(1)
+        started = False
+
+        def fire() -> None:
+            nonlocal started
+            started = True
+            try:
+                fn()
+            finally:
+                release()
+
+        unschedule = self.clock.schedule(delay_s, fire)
+
+        def cancel() -> None:
+            if not started:
+                unschedule()
+                release()
+
+        return cancel
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> Undo:
         task = asyncio.get_running_loop().create_task(coro)
@@ -353,13 +377,13 @@ class FakePlatform:
     ) -> Undo:
         source = FakeEventSource(self, url, handlers, named_events)
         self.sources.append(source)
-        # open + message + error + one per named event, as the browser adapter would.
-        self._proxies += 3 + len(source.named_events)
+        # The browser adapter's three: the event batch (every name), open, error.
+        self._proxies += 3
         self.max_open_sources = max(self.max_open_sources, self.open_sources)
         return source.close
 
     def _source_closed(self, source: FakeEventSource) -> None:
-        self._proxies -= 3 + len(source.named_events)
+        self._proxies -= 3  # called once: FakeEventSource.close is idempotent
 
     @property
     def open_sources(self) -> int:
@@ -401,7 +425,7 @@ class FakePlatform:
     def _register(self, listeners: list[Any], fn: Any) -> Undo:
         """Add ``fn`` to ``listeners``, counted like a browser proxy; idempotent undo."""
         listeners.append(fn)
-        self._proxies += 1
+        release = self._count(1)
         done = False
 
         def off() -> None:
@@ -409,9 +433,22 @@ class FakePlatform:
             if not done:
                 done = True
                 listeners.remove(fn)
-                self._proxies -= 1
+                release()
 
         return off
+
+    def _count(self, n: int) -> Undo:
+        """Count ``n`` proxies as live; the returned undo (idempotent) releases them."""
+        self._proxies += n
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._proxies -= n
+
+        return release
 
     def fire(self, name: str) -> None:
         """Dispatch a window/document event to its listeners."""
@@ -464,9 +501,7 @@ class FakePlatform:
     def open_channel(
         self, name: str, on_message: Callable[[Any], None]
     ) -> tuple[Callable[[Any], None], Undo]:
-        entry = (self, name, on_message)
-        self.bus.members.append(entry)
-        self._proxies += 1
+        off = self._register(self.bus.members, (self, name, on_message))
         closed = False
 
         def post(message: Any) -> None:
@@ -475,10 +510,8 @@ class FakePlatform:
 
         def close() -> None:
             nonlocal closed
-            if not closed:
-                closed = True
-                self.bus.members.remove(entry)
-                self._proxies -= 1
+            closed = True
+            off()
 
         return post, close
 
@@ -487,9 +520,13 @@ class FakePlatform:
 
     async def with_lock(self, name: str, fn: Callable[[], Awaitable[T]]) -> T:
         lock = self.locks.setdefault(name, asyncio.Lock())
-        async with lock:
-            self.lock_log.append(name)
-            return await fn()
+        release = self._count(1)  # the adapter's lock-granted callback
+        try:
+            async with lock:
+                self.lock_log.append(name)
+                return await fn()
+        finally:
+            release()
 
 
 __all__ = [

@@ -4,6 +4,8 @@ Everything the UI renders goes through :func:`h` (text is always set with
 ``textContent``/``createTextNode``, never ``innerHTML``, so user data can never become
 markup) and every listener goes through :func:`on`, which returns its undo: the undo
 removes the listener *and* destroys the proxy (the step PyScript's ``@when`` leaves out).
+Proxies are made by :mod:`zariz.platform.jsffi` pools of this module's own, one per
+counter that ``__zarizUI()`` reports, so the UI's counters never mix with the platform's.
 
 Example::
 
@@ -19,22 +21,21 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import js  # type: ignore[import-not-found]
-from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
 
-try:  # Pyodide >= 0.27 hands JS ``null`` to Python as ``jsnull``, not ``None``
-    from pyodide.ffi import jsnull as _JSNULL  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - older Pyodide converts null to None
-    _JSNULL = None
+from zariz.platform.jsffi import ProxyPool, is_null, to_plain_js
 
 Node = Any  # a JS DOM node (stays Any: browser objects are opaque to the type checker)
 Child = "Node | str | int | float | None | Iterable[Child]"
 
-_live_listeners = 0
+_listeners = ProxyPool()  # on()
+_frames = ProxyPool()  # request_animation_frame()
+_timers = ProxyPool()  # set_timeout()
+_globals = ProxyPool()  # expose_global(): diagnostics hooks, reported nowhere
 
 
 def live_listeners() -> int:
     """How many listeners registered through :func:`on` are still attached."""
-    return _live_listeners
+    return _listeners.live
 
 
 def document() -> Any:
@@ -43,9 +44,7 @@ def document() -> Any:
 
 def opt(value: Any) -> Any:
     """JS ``null``/``undefined`` -> ``None`` (``jsnull`` is not ``None`` in Python)."""
-    if value is None or value is _JSNULL:
-        return None
-    return value
+    return None if is_null(value) else value
 
 
 def by_id(element_id: str) -> Node | None:
@@ -117,29 +116,14 @@ def on(
     target: Node, event: str, fn: Callable[[Any], Any], *, prevent_default: bool = False
 ) -> Callable[[], None]:
     """Add an event listener; returns the undo (idempotent)."""
-    global _live_listeners
+    if not prevent_default:
+        return _listeners.listen(target, event, fn)
 
     def handler(e: Any) -> None:
-        if prevent_default:
-            e.preventDefault()
+        e.preventDefault()
         fn(e)
 
-    proxy = create_proxy(handler)
-    target.addEventListener(event, proxy)
-    _live_listeners += 1
-    done = False
-
-    def off() -> None:
-        global _live_listeners
-        nonlocal done
-        if done:
-            return
-        done = True
-        target.removeEventListener(event, proxy)
-        proxy.destroy()
-        _live_listeners -= 1
-
-    return off
+    return _listeners.listen(target, event, handler)
 
 
 def input_value(node: Node) -> str:
@@ -159,90 +143,29 @@ def children_of(iterable: Iterable[Node]) -> list[Node]:
 
 # --- additions for the app shell (frames, history, focus, globals) ---------------------
 
-_live_frames = 0
-
-
 def live_frames() -> int:
     """Animation-frame callbacks requested through :func:`request_animation_frame` whose
     proxy is still alive (0 when idle)."""
-    return _live_frames
+    return _frames.live
 
 
 def request_animation_frame(fn: Callable[[], Any]) -> Callable[[], None]:
     """``requestAnimationFrame`` with a proxy that is destroyed after the call (or by the
-    returned cancel, idempotent)."""
-    global _live_frames
-    state: dict[str, Any] = {"proxy": None, "id": None}
-
-    def release() -> None:
-        global _live_frames
-        proxy = state["proxy"]
-        if proxy is not None:
-            state["proxy"] = None
-            proxy.destroy()
-            _live_frames -= 1
-
-    def fire(_ts: Any = None) -> None:
-        try:
-            fn()
-        finally:
-            release()
-
-    state["proxy"] = create_proxy(fire)
-    _live_frames += 1
-    state["id"] = js.requestAnimationFrame(state["proxy"])
-
-    def cancel() -> None:
-        if state["proxy"] is not None:
-            js.cancelAnimationFrame(state["id"])
-            release()
-
-    return cancel
-
-
-_live_timers = 0
+    returned cancel, idempotent; a no-op from inside ``fn``: the jsffi rule)."""
+    return _frames.frame(fn)
 
 
 def live_timers() -> int:
     """Timers from :func:`set_timeout` that have neither fired nor been cancelled."""
-    return _live_timers
+    return _timers.live
 
 
 def set_timeout(delay_s: float, fn: Callable[[], Any]) -> Callable[[], None]:
     """``setTimeout`` for the UI's own timers (tickers, toast expiry); the proxy is
-    destroyed after the call or by the returned cancel (idempotent). Kept apart from the
-    platform's timers so the SSE client's proxy counters only count the client's."""
-    global _live_timers
-    state: dict[str, Any] = {"proxy": None, "id": None}
-
-    def release() -> None:
-        global _live_timers
-        proxy = state["proxy"]
-        if proxy is not None:
-            state["proxy"] = None
-            proxy.destroy()
-            _live_timers -= 1
-
-    def fire() -> None:
-        proxy = state["proxy"]
-        state["proxy"] = None  # a cancel() from inside fn must not destroy it mid-call
-        try:
-            fn()
-        finally:
-            if proxy is not None:
-                state["proxy"] = proxy
-                release()
-
-    state["proxy"] = create_proxy(fire)
-    _live_timers += 1
-    state["id"] = js.setTimeout(state["proxy"], max(0, int(delay_s * 1000)))
-
-    def cancel() -> None:
-        if state["proxy"] is not None:
-            js.clearTimeout(state["id"])
-            release()
-
-    return cancel
+    destroyed after the call or by the returned cancel (idempotent; a no-op from inside
+    ``fn``). Kept apart from the platform's timers so the SSE client's proxy counters only
+    count the client's."""
+    return _timers.timeout(delay_s, fn)
 
 
 def window() -> Any:
@@ -318,12 +241,11 @@ def remove(node: Node | None) -> None:
 def expose_global(name: str, fn: Callable[[], Any]) -> Callable[[], None]:
     """``globalThis[name]()`` calls ``fn`` and returns its value converted to JS (a
     diagnostics hook for tests). The undo deletes the global and destroys the proxy."""
-    from pyodide.ffi import to_js  # type: ignore[import-not-found]
 
     def call() -> Any:
-        return to_js(fn(), dict_converter=js.Object.fromEntries)
+        return to_plain_js(fn())
 
-    proxy = create_proxy(call)
+    proxy, release = _globals.own(call)
     setattr(js.globalThis, name, proxy)
     done = False
 
@@ -332,8 +254,10 @@ def expose_global(name: str, fn: Callable[[], Any]) -> Callable[[], None]:
         if done:
             return
         done = True
-        if getattr(js.globalThis, name, None) is not None:
-            js.Reflect.deleteProperty(js.globalThis, name)
-        proxy.destroy()
+        try:
+            if getattr(js.globalThis, name, None) is not None:
+                js.Reflect.deleteProperty(js.globalThis, name)
+        finally:
+            release()
 
     return undo

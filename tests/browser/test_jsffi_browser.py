@@ -1,0 +1,262 @@
+"""``zariz.platform.jsffi`` in a real tab: every proxy a pool makes is destroyed exactly
+once, and its undo brings ``pool.live`` back to where it was.
+
+The rule under test for timeouts and frames: once the callback has started, its cancel is
+a no-op (also when the callback calls it itself); the proxy is destroyed after the
+callback returns or raises, never while it runs, never twice.
+
+One booted tab serves the module (booting Pyodide is the slow part); each test makes its
+own pool, so its baseline is 0.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import BOOT_TIMEOUT_MS, wait_booted
+from tests.browser.support import guard_origin, run_py, wait_until
+from tests.support.live_server import LiveServer
+
+# Python run before each step: the test's state lives on builtins between run_py calls.
+PRELUDE = """
+import builtins, json, js
+from pyodide.code import run_js
+from zariz.platform.jsffi import ProxyPool, is_null, js_object
+S = builtins.__dict__.setdefault("__jsffi_state", {})
+def dump(**extra):
+    out = {"live": S["pool"].live if "pool" in S else None,
+           "calls": S.get("calls", []), "errors": S.get("errors", []), **extra}
+    js.window.__jsffiOut = json.dumps(out)
+"""
+
+# An EventTarget that remembers what was added, so a test can call a listener's proxy
+# after the undo and see that it was destroyed (not merely detached).
+RECORDING_TARGET = """() => {
+  window.__recordingTarget = () => {
+    const t = new EventTarget();
+    t.added = [];
+    const add = t.addEventListener.bind(t);
+    t.addEventListener = (name, fn) => { t.added.push(fn); add(name, fn); };
+    return t;
+  };
+}"""
+
+# Uncaught errors the shared tab reported (pageerror), cleared before each test.
+ERRORS: list[str] = []
+
+CALL_DESTROYED = """() => {
+  try { window.__target.added[0](new Event('ping')); return 'called'; }
+  catch (e) { return String(e); }
+}"""
+
+
+@pytest.fixture(scope="module")
+def tab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    folder: pathlib.Path = tmp_path_factory.mktemp("jsffi")
+    server = LiveServer(folder)
+    server.start()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        guard_origin(page, server.url)
+        page.on("pageerror", lambda e: ERRORS.append(str(e)))
+        page.goto(server.url + "/")
+        wait_booted(page)
+        page.evaluate(RECORDING_TARGET)
+        yield page
+    finally:
+        context.close()
+        server.stop()
+
+
+@pytest.fixture
+def page(tab: Any) -> Iterator[Any]:
+    """The shared tab with a fresh ``ProxyPool`` in ``S["pool"]``; fails the test when an
+    uncaught error (e.g. a proxy destroyed twice) reached the page."""
+    ERRORS.clear()
+    run_py(tab, PRELUDE + "S.clear(); S['pool'] = ProxyPool(); S['calls'] = []\n"
+           "js.window.__jsffiFired = 0\n")
+    yield tab
+    settle(tab)  # lets Playwright deliver any late pageerror
+    assert ERRORS == []
+
+
+def py(page: Any, code: str) -> None:
+    run_py(page, PRELUDE + code)
+
+
+def state(page: Any, code: str = "dump()") -> dict[str, Any]:
+    py(page, code)
+    return json.loads(page.evaluate("window.__jsffiOut"))  # type: ignore[no-any-return]
+
+
+def wait_fired(page: Any, n: int) -> None:
+    page.wait_for_function("n => window.__jsffiFired >= n", arg=n, timeout=BOOT_TIMEOUT_MS)
+
+
+def settle(page: Any) -> None:
+    """Wait until two more animation frames and a 100 ms timer have passed: time for a
+    second (wrong) call of a timer or frame to show up before the count is read."""
+    page.evaluate("""() => new Promise(r => setTimeout(
+        () => requestAnimationFrame(() => requestAnimationFrame(r)), 100))""")
+
+
+def test_listen_undo_removes_the_listener_and_destroys_the_proxy(page: Any) -> None:
+    py(page, """
+S["target"] = js.window.__target = js.window.__recordingTarget()
+S["off"] = S["pool"].listen(S["target"], "ping", lambda e: S["calls"].append(str(e.type)))
+S["target"].dispatchEvent(js.Event.new("ping"))
+""")
+    assert state(page)["live"] == 1
+    out = state(page, """
+S["off"](); S["off"]()  # idempotent
+S["target"].dispatchEvent(js.Event.new("ping"))
+dump()
+""")
+    assert out["calls"] == ["ping"] and out["live"] == 0
+    assert "destroyed" in page.evaluate(CALL_DESTROYED)
+    settle(page)
+    assert ERRORS == []  # the second dispatch reached no (destroyed) proxy
+
+
+def test_own_gives_a_counted_proxy_whose_release_destroys_it_once(page: Any) -> None:
+    out = state(page, """
+proxy, release = S["pool"].own(lambda: "hi")
+live = S["pool"].live
+release(); release()
+try:
+    proxy()
+    after = "called"
+except Exception as exc:
+    after = str(exc)
+dump(live_while_owned=live, after=after)
+""")
+    assert out["live_while_owned"] == 1 and out["live"] == 0
+    assert "destroyed" in out["after"]
+
+
+def test_timeout_fires_once_and_releases_its_proxy(page: Any) -> None:
+    out = state(page, """
+def fn():
+    S["calls"].append(S["pool"].live)  # its own proxy is alive while it runs
+    js.window.__jsffiFired += 1
+S["cancel"] = S["pool"].timeout(0.01, fn)
+dump()
+""")
+    assert out["live"] == 1
+    wait_fired(page, 1)
+    settle(page)
+    out = state(page, 'S["cancel"](); S["cancel"](); dump()')  # after firing: no-ops
+    assert out["calls"] == [1] and out["live"] == 0
+
+
+def test_timeout_cancelled_before_firing_releases_its_proxy(page: Any) -> None:
+    out = state(page, """
+S["cancel"] = S["pool"].timeout(0.05, lambda: S["calls"].append("fired"))
+S["cancel"](); S["cancel"]()
+dump()
+""")
+    assert out["live"] == 0
+    page.wait_for_timeout(150)  # past the due time: the (cancelled) timer would have run
+    settle(page)
+    assert state(page) == {"live": 0, "calls": [], "errors": []}
+
+
+@pytest.mark.parametrize("kind", ["timeout", "frame"])
+def test_cancel_from_inside_the_callback_is_a_no_op_and_destroys_once(
+    page: Any, kind: str
+) -> None:
+    arm = "S['pool'].timeout(0, fn)" if kind == "timeout" else "S['pool'].frame(fn)"
+    py(page, f"""
+def fn():
+    S["cancel"]()  # the rule: it has fired, so this is a no-op...
+    S["cancel"]()
+    S["calls"].append(S["pool"].live)  # ...and the proxy is still alive while fn runs
+    js.window.__jsffiFired += 1
+S["cancel"] = {arm}
+""")
+    wait_fired(page, 1)
+    settle(page)
+    out = state(page)
+    assert out["calls"] == [1] and out["live"] == 0
+
+
+@pytest.mark.parametrize("kind", ["timeout", "frame"])
+def test_a_raising_callback_still_releases_its_proxy(page: Any, kind: str) -> None:
+    arm = "S['pool'].timeout(0, fn)" if kind == "timeout" else "S['pool'].frame(fn)"
+    py(page, f"""
+def fn():
+    js.window.__jsffiFired += 1
+    raise RuntimeError("boom in a callback")
+S["cancel"] = {arm}
+""")
+    wait_fired(page, 1)
+    wait_until(lambda: any("boom in a callback" in e for e in ERRORS), 30,
+               "the callback's error reported by the page", page=page)
+    settle(page)
+    assert state(page)["live"] == 0
+    ERRORS.clear()  # expected here: the callback's own error, reported by the page
+
+
+def test_frame_fires_once_and_releases_its_proxy(page: Any) -> None:
+    out = state(page, """
+def fn():
+    S["calls"].append(S["pool"].live)
+    js.window.__jsffiFired += 1
+S["cancel"] = S["pool"].frame(fn)
+dump()
+""")
+    assert out["live"] == 1
+    wait_fired(page, 1)
+    settle(page)
+    out = state(page, 'S["cancel"](); dump()')
+    assert out["calls"] == [1] and out["live"] == 0
+
+
+def test_frame_cancelled_before_firing_releases_its_proxy(page: Any) -> None:
+    out = state(page, """
+S["cancel"] = S["pool"].frame(lambda: S["calls"].append("fired"))
+S["cancel"](); S["cancel"]()
+dump()
+""")
+    assert out["live"] == 0
+    settle(page)  # two frames later: the cancelled one would have run by now
+    assert state(page) == {"live": 0, "calls": [], "errors": []}
+
+
+def test_is_null_and_js_object(page: Any) -> None:
+    out = state(page, """
+obj = js_object({"a": 1}, b={"c": [2, "x"]})
+dump(nulls=[is_null(None), is_null(js.JSON.parse("null")), is_null(run_js("undefined")),
+            is_null(0), is_null(""), is_null(js.Object.new())],
+     json=str(js.JSON.stringify(obj)), plain=bool(js.Object.getPrototypeOf(obj)
+                                                  == js.Object.prototype))
+""")
+    assert out["nulls"] == [True, True, True, False, False, False]
+    # Nested dicts are plain objects too (not Maps, which JSON.stringify shows as {}).
+    assert json.loads(out["json"]) == {"a": 1, "b": {"c": [2, "x"]}} and out["plain"]
+
+
+def test_the_platform_and_the_ui_count_in_separate_pools(page: Any) -> None:
+    out = state(page, """
+from zariz.platform.browser import BrowserPlatform
+from zariz.ui import dom
+platform = BrowserPlatform()
+before = (platform.live_proxies(), dom.live_timers(), dom.live_frames())
+ui_cancel = dom.set_timeout(60, lambda: None)
+mid_ui = (platform.live_proxies(), dom.live_timers())
+p_cancel = platform.schedule(60, lambda: None)
+mid_platform = (platform.live_proxies(), dom.live_timers())
+ui_cancel(); p_cancel()
+dump(before=before, mid_ui=mid_ui, mid_platform=mid_platform,
+     after=(platform.live_proxies(), dom.live_timers(), dom.live_frames()))
+""")
+    t0 = out["before"][1]
+    assert out["mid_ui"] == [0, t0 + 1]
+    assert out["mid_platform"] == [1, t0 + 1]
+    assert out["after"] == out["before"]
