@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from zariz.listeners import Listeners
 from zariz.platform import HttpResponse, NetworkError, Platform
 from zariz.types import Undo
 
+MAX_EXPIRES_IN_S = 366 * 24 * 3600
 STORAGE_KEY = "zariz.auth"
 
 TokenListener = Callable[["TokenState | None"], Any]
@@ -58,8 +59,13 @@ class TokenState:
             return None
         try:
             raw = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
+        return cls.from_mapping(raw)
+
+    @classmethod
+    def from_mapping(cls, raw: Any) -> TokenState | None:
+        """Build from a decoded object; anything malformed counts as "no session"."""
         if not isinstance(raw, dict):
             return None
         access, refresh = raw.get("access_token"), raw.get("refresh_token")
@@ -170,21 +176,13 @@ class AuthClient:
     def _from_response(self, resp: HttpResponse) -> TokenState | None:
         body = resp.body if isinstance(resp.body, dict) else {}
         expires_in = body.get("expires_in")
-        expires_at = (
-            self._platform.wall_ms() + int(expires_in * 1000)
-            if isinstance(expires_in, (int, float))
-            else 0
+        # A lifetime we cannot use (NaN, 1e400 = inf, true, a year+) means "unknown": 0.
+        usable = (
+            isinstance(expires_in, int | float) and not isinstance(expires_in, bool)
+            and 0 < expires_in <= MAX_EXPIRES_IN_S
         )
-        return TokenState.from_json(
-            json.dumps(
-                {
-                    "access_token": body.get("access_token"),
-                    "refresh_token": body.get("refresh_token"),
-                    "expires_at": expires_at,
-                    "token_type": body.get("token_type", "bearer"),
-                }
-            )
-        )
+        expires_at = self._platform.wall_ms() + int(expires_in * 1000) if usable else 0
+        return TokenState.from_mapping({**body, "expires_at": expires_at})
 
     # --- calls --------------------------------------------------------------------------
     async def login(self, username: str, password: str) -> TokenState:
@@ -332,7 +330,9 @@ class AuthClient:
             return resp
         return await self._send(method, url, fresh, json_body)
 
-    def _send(self, method: str, url: str, token: str, json_body: Any) -> Any:
+    def _send(
+        self, method: str, url: str, token: str, json_body: Any
+    ) -> Awaitable[HttpResponse]:
         return self._platform.request(
             method,
             self._base + url,

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import js  # type: ignore[import-not-found]
+import js
 
 from zariz.api import ApiClient
 from zariz.auth import AuthClient

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from zariz.sse.normalize import SSEEvent
@@ -29,4 +29,25 @@ JSON = Any
 
 STATUSES: tuple[Status, ...] = ("connected", "connecting", "disconnected")
 
-__all__ = ["JSON", "STATUSES", "Handler", "Origin", "Status", "StatusListener", "Undo"]
+
+class EventClient(Protocol):
+    """What the UI needs of the event client (:class:`zariz.sse.SSEClient` is one): the
+    seam hooks and pages are typed against, so a page can be checked without the client."""
+
+    @property
+    def status(self) -> Status: ...
+
+    @property
+    def stats(self) -> dict[str, Any]: ...
+
+    def subscribe(self, handler: Handler, events: Iterable[str] | None = None) -> Undo: ...
+
+    def on_status(self, fn: StatusListener) -> Undo: ...
+
+    def retry_in(self) -> float | None: ...
+
+    def reconnect(self, reason: str = "requested") -> None: ...
+
+    def reconnect_now(self) -> bool: ...
+
+__all__ = ["JSON", "STATUSES", "EventClient", "Handler", "Origin", "Status", "StatusListener", "Undo"]

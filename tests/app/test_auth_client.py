@@ -255,3 +255,13 @@ async def test_two_tabs_refreshing_at_once_send_one_request(make_tab) -> None:
     assert second.platform.http.count("POST", "/v1/auth/refresh") == 0
     assert second.auth.access_token == first.auth.access_token != "a1"
     assert first.platform.lock_log == second.platform.lock_log == ["zariz-auth-refresh"]
+
+
+@pytest.mark.parametrize("expires_in", [float("inf"), float("nan"), True, -5, 10**12, "900"])
+async def test_an_unusable_expires_in_is_unknown_not_a_crash(make_tab, expires_in: Any) -> None:
+    """Regression: ``"expires_in": 1e400`` (inf after json) raised OverflowError in login."""
+    tab = make_tab(logged_in=False)
+    pair = {"access_token": "ax", "refresh_token": "rx", "expires_in": expires_in}
+    tab.platform.http.route("POST", "/v1/auth/login", lambda req: (200, pair))
+    state = await tab.auth.login("demo", "demo")
+    assert state.access_token == "ax" and state.expires_at == 0

@@ -21,8 +21,8 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
-import js  # type: ignore[import-not-found]
-from pyodide.code import run_js  # type: ignore[import-not-found]
+import js
+from pyodide.code import run_js
 
 from zariz.platform import EventSourceHandlers, HttpResponse, NetworkError, RawEvent, T, Undo
 from zariz.platform.jsffi import ProxyPool, is_null, js_object, to_plain_js

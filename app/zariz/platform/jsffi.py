@@ -27,13 +27,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import js  # type: ignore[import-not-found]
-from pyodide.ffi import create_proxy, to_js  # type: ignore[import-not-found]
+import js
+from pyodide.ffi import create_proxy, to_js
 
 from zariz.types import Undo
 
 try:  # Pyodide >= 0.27 hands JS ``null`` to Python as ``jsnull``, which is not ``None``
-    from pyodide.ffi import jsnull as _JSNULL  # type: ignore[import-not-found]
+    from pyodide.ffi import jsnull as _JSNULL
 except ImportError:  # pragma: no cover - older Pyodide converts null to None
     _JSNULL = None
 

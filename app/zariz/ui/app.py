@@ -20,6 +20,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from zariz.api import ApiClient
+from zariz.auth import AuthClient
+from zariz.platform import Platform
+from zariz.types import EventClient, Undo
 from zariz.ui import dom, routes
 from zariz.ui.component import Mounted, mount
 from zariz.ui.context import Ctx
@@ -40,7 +44,10 @@ UI_GLOBAL = "__zarizUI"
 
 
 class App:
-    def __init__(self, root: Any, *, platform: Any, auth: Any, client: Any, api: Any) -> None:
+    def __init__(
+        self, root: Any, *, platform: Platform, auth: AuthClient, client: EventClient,
+        api: ApiClient,
+    ) -> None:
         self.root = root
         self.auth = auth
         self.client = client
@@ -175,7 +182,9 @@ class App:
         self.ctx.platform.spawn(run())
 
 
-def mount_app(root: Any, *, platform: Any, auth: Any, client: Any, api: Any) -> Callable[[], None]:
+def mount_app(
+    root: Any, *, platform: Platform, auth: AuthClient, client: EventClient, api: ApiClient
+) -> Undo:
     """Mount the whole UI into ``root`` (the ``#app`` element); returns the disposer."""
     app = App(root, platform=platform, auth=auth, client=client, api=api)
     app.mount()

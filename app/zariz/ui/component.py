@@ -35,7 +35,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from zariz.types import Undo
+from zariz.types import EventClient, Handler, Status, StatusListener, Undo
 from zariz.ui.orders_store import parse_event_id
 
 log = logging.getLogger("zariz.ui")
@@ -209,25 +209,25 @@ class Subscription:
     """What the hooks return: call it to unsubscribe early (idempotent); ``status`` is the
     client's live status; ``on_status(fn)`` follows it for the lifetime of the scope."""
 
-    def __init__(self, scope: Scope, client: Any) -> None:
+    def __init__(self, scope: Scope, client: EventClient) -> None:
         self._scope = scope
         self._client = client
-        self._undo: Callable[[], Any] | None = None
+        self._undo: Undo | None = None
 
     @property
-    def status(self) -> str:
-        return str(getattr(self._client, "status", "disconnected"))
+    def status(self) -> Status:
+        return self._client.status
 
     @property
     def active(self) -> bool:
         return self._undo is not None
 
-    def on_status(self, fn: Callable[[str], Any]) -> Callable[[], None]:
+    def on_status(self, fn: StatusListener) -> Undo:
         off = self._client.on_status(fn)
         self._scope.add_cleanup(off)
         return off
 
-    def _set(self, undo: Callable[[], Any]) -> None:
+    def _set(self, undo: Undo) -> None:
         self._undo = undo
 
     def __call__(self) -> None:
@@ -238,8 +238,8 @@ class Subscription:
 
 def use_sse_events(
     scope: Scope,
-    client: Any,
-    handler: Callable[[Any], Any],
+    client: EventClient,
+    handler: Handler,
     events: Iterable[str] | None = None,
 ) -> Subscription:
     """Subscribe ``handler`` when the scope mounts, unsubscribe when it is disposed.
@@ -248,7 +248,7 @@ def use_sse_events(
     sub = Subscription(scope, client)
     wanted = list(events) if events is not None else None
 
-    def start() -> Callable[[], None]:
+    def start() -> Undo:
         sub._set(client.subscribe(handler, events=wanted) if wanted else client.subscribe(handler))
         return sub
 
@@ -263,8 +263,8 @@ def event_id(ev: Any) -> int | None:
 
 def use_order_events(
     scope: Scope,
-    client: Any,
-    handler: Callable[[Any], Any],
+    client: EventClient,
+    handler: Handler,
 ) -> Subscription:
     """Order events for a store: every ``order.*`` event, ``reset`` (refetch), and any
     other event that carries an id.

@@ -10,6 +10,10 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from zariz.api import ApiClient
+from zariz.auth import AuthClient
+from zariz.platform import Platform
+from zariz.types import EventClient, Undo
 from zariz.ui.component import Scope
 from zariz.ui.scheduler import FrameScheduler
 from zariz.ui.toasts import ToastModel
@@ -19,17 +23,17 @@ RECENT_EVENTS = 12
 
 @dataclass
 class Ctx:
-    platform: Any
-    auth: Any
-    client: Any
-    api: Any
+    platform: Platform
+    auth: AuthClient
+    client: EventClient
+    api: ApiClient
     frames: FrameScheduler
     toasts: ToastModel
     navigate: Callable[[str], None]
     refresh_toasts: Callable[[], None] = lambda: None
     # UI timers (tickers, toast expiry, throttles): ``schedule(delay_s, fn) -> cancel``.
     # The app passes the DOM layer's; ``None`` falls back to the platform's.
-    timer: Callable[[float, Callable[[], None]], Callable[[], None]] | None = None
+    timer: Callable[[float, Callable[[], None]], Undo] | None = None
     tz_offset_min: int = 0
     username: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -37,7 +41,7 @@ class Ctx:
     # overview's feed is not empty just because the user was on another page.
     recent_events: deque[Any] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
 
-    def run(self, scope: Scope, coro: Coroutine[Any, Any, Any]) -> Callable[[], None]:
+    def run(self, scope: Scope, coro: Coroutine[Any, Any, Any]) -> Undo:
         """Run ``coro`` on the event loop, cancelled if ``scope`` is disposed first (a
         page left while its request is in flight never touches the DOM afterwards)."""
         if scope.disposed:
@@ -47,10 +51,10 @@ class Ctx:
         scope.add_cleanup(cancel)
         return cancel
 
-    def schedule(self, delay_s: float, fn: Callable[[], None]) -> Callable[[], None]:
+    def schedule(self, delay_s: float, fn: Callable[[], None]) -> Undo:
         if self.timer is not None:
             return self.timer(delay_s, fn)
-        return self.platform.schedule(delay_s, fn)  # type: ignore[no-any-return]
+        return self.platform.schedule(delay_s, fn)
 
     def later(self, scope: Scope, key: str, fn: Callable[[], None]) -> None:
         """Render ``fn`` in the next animation frame (coalesced per scope and key); a

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import js  # type: ignore[import-not-found]
+import js
 
 from zariz.platform.jsffi import ProxyPool, is_null, to_plain_js
 
