@@ -1,4 +1,5 @@
-"""``bench/RESULTS.md`` is shared: each benchmark owns one marked section of it."""
+"""``bench/RESULTS.md`` is shared: each benchmark owns one marked section of it. The README's
+generated sections (e.g. Reliability) use the same markers."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import pathlib
 RESULTS = pathlib.Path(__file__).resolve().parent / "RESULTS.md"
 
 
-def write_section(path: pathlib.Path, name: str, text: str) -> None:
+def write_section(path: pathlib.Path, name: str, text: str, before: str | None = None) -> None:
     """Replace the text between ``<!-- name:start -->`` and ``<!-- name:end -->`` in
-    ``path`` (appending the markers if absent); text outside them is kept as is."""
+    ``path``; text outside them is kept as is. Without the markers the block is appended,
+    or, when ``before`` is given and found on a line of its own (a heading, say), inserted
+    just before that line."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     current = path.read_text() if path.exists() else "# Benchmark results\n"
     block = f"{start}\n{text.rstrip()}\n{end}"
@@ -17,6 +20,9 @@ def write_section(path: pathlib.Path, name: str, text: str) -> None:
         head, rest = current.split(start, 1)
         _, tail = rest.split(end, 1)
         current = head + block + tail
+    elif before is not None and f"\n{before}\n" in current:
+        head, tail = current.split(f"\n{before}\n", 1)
+        current = f"{head.rstrip()}\n\n{block}\n\n{before}\n{tail}"
     else:
         current = current.rstrip() + "\n\n" + block + "\n"
     path.write_text(current)

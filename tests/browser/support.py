@@ -135,3 +135,88 @@ def wait_until(
             page.wait_for_timeout(50)
         else:
             time.sleep(0.05)
+
+
+# --- fault-matrix helpers (tests/browser/test_fault_matrix.py, bench/reliability.py) -------
+
+# A subscriber that records every dispatch it gets: the SSE event id and, for order events,
+# the order id. A second dispatch of one id to one subscriber is what "duplicated" means.
+TRACK_DISPATCHES = """
+import json
+import js
+from zariz.boot import runtime
+def __zariz_track(ev):
+    data = ev.data if isinstance(ev.data, dict) else {}
+    order = data.get("id") if str(ev.event).startswith("order.") else None
+    js.window.__dispatched.push(js.JSON.parse(json.dumps(
+        {"event": str(ev.event), "id": ev.id, "order": order, "at": js.Date.now()})))
+js.window.__dispatched = js.Array.new()
+import builtins
+builtins.__zariz_track_off = runtime().client.subscribe(__zariz_track)
+"""
+
+# Every change of the indicator's data-status, stamped with Date.now() (the same clock as
+# Python's time.time() on this machine), observed on the DOM the operator sees.
+_STATUS_LOG = """() => {
+  const read = () => document.querySelector('[data-testid=sse-status]')?.dataset.status;
+  let last = read();
+  window.__statusLog = [[Date.now(), last]];
+  if (window.__statusObserver) window.__statusObserver.disconnect();
+  window.__statusObserver = new MutationObserver(() => {
+    const s = read();
+    if (s !== last) { last = s; window.__statusLog.push([Date.now(), s]); }
+  });
+  window.__statusObserver.observe(document.body, {subtree: true, childList: true,
+    attributes: true, attributeFilter: ['data-status']});
+}"""
+
+
+def track_dispatches(page: Any) -> None:
+    """Install :data:`TRACK_DISPATCHES` in the page (read with :func:`dispatches`)."""
+    run_py(page, TRACK_DISPATCHES)
+
+
+def dispatches(page: Any) -> list[dict[str, Any]]:
+    return page.evaluate("Array.from(window.__dispatched || [])")  # type: ignore[no-any-return]
+
+
+def record_status(page: Any) -> None:
+    """Start logging the indicator's ``data-status`` changes (read with :func:`status_log`)."""
+    page.evaluate(_STATUS_LOG)
+
+
+def status_log(page: Any) -> list[tuple[float, str]]:
+    """``[(epoch seconds, status), ...]``: the first entry is the status at install time."""
+    raw = page.evaluate("window.__statusLog || []")
+    return [(float(t) / 1000.0, str(s)) for t, s in raw]
+
+
+def indicator(page: Any) -> str | None:
+    return page.evaluate(  # type: ignore[no-any-return]
+        "document.querySelector('[data-testid=sse-status]')?.dataset.status")
+
+
+def table_ids(page: Any) -> list[int]:
+    """The ``data-order-id`` of every ``[data-testid=order-row]`` (duplicates kept)."""
+    raw = page.evaluate(
+        "Array.from(document.querySelectorAll('[data-testid=order-row]'))"
+        ".map(r => r.dataset.orderId)")
+    return [int(x) for x in raw]
+
+
+def guard_origin(page: Any, base_url: str) -> list[str]:
+    """Abort every request that leaves ``base_url``'s origin (as ``open_tab`` does, for
+    tabs a module-scoped fixture or a benchmark opens itself); returns the list of the
+    aborted URLs."""
+    outside: list[str] = []
+    origin = base_url.rstrip("/") + "/"
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith(origin):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    return outside

@@ -148,6 +148,20 @@ class LiveServer:
         response.raise_for_status()
         return response.json()  # type: ignore[no-any-return]
 
+    def order_ids(self, token: str) -> list[int]:
+        """The id of every order ``GET /v1/orders`` lists (all pages, newest first)."""
+        ids: list[int] = []
+        while True:
+            response = httpx.get(
+                f"{self.url}/v1/orders", params={"limit": 500, "offset": len(ids)},
+                headers={"Authorization": f"Bearer {token}"}, timeout=10,
+            )
+            response.raise_for_status()
+            body = response.json()
+            ids.extend(int(o["id"]) for o in body["items"])
+            if not body["items"] or len(ids) >= body["total"]:
+                return ids
+
     def metric(self, name: str, labels: dict[str, str] | None = None) -> float:
         """Sum of the samples called ``name`` whose labels include ``labels`` (0 if none)."""
         text = httpx.get(f"{self.url}/metrics", timeout=10).text
