@@ -177,11 +177,12 @@ class AuthClient:
         body = resp.body if isinstance(resp.body, dict) else {}
         expires_in = body.get("expires_in")
         # A lifetime we cannot use (NaN, 1e400 = inf, true, a year+) means "unknown": 0.
-        usable = (
+        expires_at = 0
+        if (
             isinstance(expires_in, int | float) and not isinstance(expires_in, bool)
             and 0 < expires_in <= MAX_EXPIRES_IN_S
-        )
-        expires_at = self._platform.wall_ms() + int(expires_in * 1000) if usable else 0
+        ):
+            expires_at = self._platform.wall_ms() + int(expires_in * 1000)
         return TokenState.from_mapping({**body, "expires_at": expires_at})
 
     # --- calls --------------------------------------------------------------------------

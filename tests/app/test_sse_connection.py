@@ -430,3 +430,25 @@ def test_a_client_refuses_objects_that_are_not_a_platform_or_an_auth_client(tab:
         SSEClient(object(), tab.auth)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="AuthLike"):
         SSEClient(tab.platform, object())  # type: ignore[arg-type]
+
+
+async def test_a_ticket_request_that_hangs_is_abandoned_and_retried(tab: Tab) -> None:
+    """Regression (fault matrix): a stalled proxy left the client in the ticket phase,
+    'connecting' forever on one pending request; the stall watchdog only watches streams."""
+    client = tab.client(ticket_timeout=5)
+    tab.server.ticket_mode = "gate"  # the request never answers
+    client.connect()
+    await tab.platform.advance(4.9)
+    assert client.phase == "ticket" and tab.ticket_requests == 1
+    await tab.platform.advance(0.2)
+    assert client.phase == "waiting" and client.status == "connecting"
+    tab.server.ticket_mode = "ok"
+    await tab.platform.advance(2.0)  # the first backoff wait is at most 1 s
+    assert tab.ticket_requests == 2 and client.phase == "opening"
+    tab.server.gate.set()  # the abandoned request answers late: ignored
+    await tab.platform.settle()
+    assert len(tab.platform.sources) == 1
+    tab.platform.source.open()
+    assert client.status == "connected"
+    await tab.platform.advance(10)  # past every ticket timeout, inside the stall window
+    assert client.status == "connected" and client.stats["reconnects"] == 1

@@ -127,6 +127,7 @@ class SSEClient:
         backoff_cap: float = 30.0,
         ping_interval: float = 15.0,
         stall_factor: float = 2.5,
+        ticket_timeout: float = 10.0,
         relay: bool = False,
         channel_name: str = "zariz-sse",
         logger: logging.Logger | None = None,
@@ -159,6 +160,7 @@ class SSEClient:
             rand=platform.random,
         )
         self._stall_factor = float(stall_factor)
+        self.ticket_timeout = _positive("ticket_timeout", ticket_timeout)
         self.stall_window = _positive("ping_interval", ping_interval) * self._stall_factor
         self._log = logger or logging.getLogger(LOGGER_NAME)
 
@@ -169,6 +171,7 @@ class SSEClient:
         self._ticket_undo: Undo | None = None
         self._retry_undo: Undo | None = None
         self._watchdog_undo: Undo | None = None
+        self._ticket_timer_undo: Undo | None = None
         self._window_offs: list[Undo] = []
         self._open_started = 0.0
         self._last_activity = 0.0
@@ -337,7 +340,19 @@ class SSEClient:
         self._counts["connects"] += 1
         self._log.info("[SSE] connecting")
         self._set_status("connecting")
-        self._ticket_undo = self._platform.spawn(self._attempt(self._gen))
+        gen = self._gen
+        # A ticket request on a half-open pooled connection can hang for minutes (the
+        # stall watchdog only watches a stream): give up on it and try a new one.
+        self._ticket_timer_undo = self._platform.schedule(
+            self.ticket_timeout, lambda: self._ticket_timed_out(gen)
+        )
+        self._ticket_undo = self._platform.spawn(self._attempt(gen))
+
+    def _ticket_timed_out(self, gen: int) -> None:
+        if gen != self._gen or self._phase != TICKET:
+            return
+        self._ticket_timer_undo = None
+        self._fail(gen, f"ticket request timed out after {self.ticket_timeout:g} s")
 
     async def _attempt(self, gen: int) -> None:
         try:
@@ -386,6 +401,7 @@ class SSEClient:
             return
         self._adopt_ping_interval(resp.body.get("ping_interval"))
         self._ticket_undo = None
+        self._cancel("_ticket_timer_undo")
         self._open_source(gen, ticket)
 
     def _adopt_ping_interval(self, value: Any) -> None:
@@ -504,12 +520,15 @@ class SSEClient:
         request cancelled. Window listeners stay (see ``disconnect``)."""
         self._gen += 1
         self._close_current_source()
-        for name in ("_ticket_undo", "_retry_undo", "_watchdog_undo"):
-            undo = getattr(self, name)
-            setattr(self, name, None)
-            if undo is not None:
-                undo()
+        for name in ("_ticket_undo", "_ticket_timer_undo", "_retry_undo", "_watchdog_undo"):
+            self._cancel(name)
         self.next_retry_at = None
+
+    def _cancel(self, name: str) -> None:
+        undo = getattr(self, name)
+        setattr(self, name, None)
+        if undo is not None:
+            undo()
 
     # --- watchdog and window events ------------------------------------------------------
     def _arm_watchdog(self, delay: float) -> None:
