@@ -29,6 +29,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY, username TEXT NOT NULL, created_at REAL NOT NULL, revoked_at REAL);
 CREATE TABLE IF NOT EXISTS refresh_tokens (
     hash TEXT PRIMARY KEY, session_id TEXT NOT NULL, expires_at REAL NOT NULL, used_at REAL);
+-- For pruning sessions without tokens (NOT EXISTS per session) and their tokens.
+CREATE INDEX IF NOT EXISTS refresh_tokens_session ON refresh_tokens(session_id);
 CREATE TABLE IF NOT EXISTS tickets (
     hash TEXT PRIMARY KEY, session_id TEXT NOT NULL, username TEXT NOT NULL,
     expires_at REAL NOT NULL, access_exp REAL NOT NULL);
@@ -45,7 +47,28 @@ CREATE INDEX IF NOT EXISTS orders_status ON orders(status, id);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, payload TEXT NOT NULL,
     ts INTEGER NOT NULL);
+-- The answer to a POST sent with an Idempotency-Key, stored in the mutation's transaction:
+-- a retry with the same key (same owner) gets it back instead of a second change.
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    owner TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    status INTEGER NOT NULL, body TEXT NOT NULL, created_at REAL NOT NULL,
+    PRIMARY KEY (owner, key));
+CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys(created_at);
 """
+
+PRUNE_INTERVAL = 60.0
+"""Expired credentials and idempotency keys are pruned at most this often (seconds),
+from the write paths that add them (login, refresh, ticket, an idempotent POST)."""
+
+AUTH_ROW_RETENTION = 24 * 3600.0
+"""Seconds a refresh token is kept after it expired or was used, and a session after it
+was revoked. A used token must outlive its use for a while: presented again, it is the
+sign of a stolen token and revokes the session (``rotate_refresh``); a day later it is
+only "unknown" (still refused, but no longer an alarm). Module constants, not settings:
+operators have no reason to tune them."""
+
+IDEMPOTENCY_TTL = 24 * 3600.0
+"""Seconds an Idempotency-Key is remembered; a retry later than that is a new request."""
 
 DEMO_COURIERS = [
     (1, "Avi Cohen", "+972-50-000-0001"),
@@ -75,6 +98,35 @@ class StaleStatus(LookupError):
     """The order's status changed since it was read; ``args[0]`` is the current status."""
 
 
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A POST's ``Idempotency-Key``, stored with its change in the same transaction.
+
+    ``owner`` scopes keys (the user: two users may pick the same key); ``fingerprint``
+    identifies the request (method, path, body), so a key reused for another request is
+    told apart from a retry; ``status`` is the answer's status, whose body is the order
+    the mutation returns.
+    """
+
+    owner: str
+    key: str
+    fingerprint: str
+    status: int
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """What the first request with a key was answered."""
+
+    fingerprint: str
+    status: int
+    body: str
+
+
+class IdempotencyConflict(Exception):
+    """The key was stored by another request meanwhile; the change was rolled back."""
+
+
 def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -95,6 +147,8 @@ class Database:
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self.event_retention = event_retention
+        self.prune_interval = PRUNE_INTERVAL
+        self._pruned_at: float | None = None  # time.monotonic() of the last prune
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
@@ -171,6 +225,7 @@ class Database:
         self, session_id: str, username: str, refresh_hash: str, refresh_expires_at: float
     ) -> None:
         with self.transaction() as tx:
+            self._maybe_prune(tx)
             tx.execute(
                 "INSERT INTO sessions(id, username, created_at) VALUES (?, ?, ?)",
                 (session_id, username, time.time()),
@@ -206,6 +261,7 @@ class Database:
         ``reused`` (revokes the session in the same transaction).
         """
         with self.transaction() as tx:
+            self._maybe_prune(tx)
             row = tx.execute(
                 "SELECT r.session_id, r.expires_at, r.used_at, s.username, s.revoked_at "
                 "FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.hash = ?",
@@ -240,7 +296,9 @@ class Database:
         access_exp: float,
     ) -> None:
         with self.transaction() as tx:
+            # Expired tickets go at every issue (the table stays tiny); the rest, rarely.
             tx.execute("DELETE FROM tickets WHERE expires_at < ?", (time.time(),))
+            self._maybe_prune(tx)
             tx.execute(
                 "INSERT INTO tickets(hash, session_id, username, expires_at, access_exp) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -256,6 +314,88 @@ class Database:
                 (ticket_hash,),
             ).fetchone()
             return _order(row) if row is not None else None
+
+    # -- pruning -----------------------------------------------------------------------
+
+    def _maybe_prune(self, tx: sqlite3.Connection) -> None:
+        """:meth:`prune` inside the caller's transaction, at most every ``prune_interval``
+        seconds: called from the writes that add rows, so no timer task is needed."""
+        now = time.monotonic()
+        if self._pruned_at is not None and now - self._pruned_at < self.prune_interval:
+            return
+        self._pruned_at = now
+        self._prune(tx, time.time())
+
+    def prune(self, now: float | None = None) -> dict[str, int]:
+        """Delete rows that no longer matter; returns the count per table."""
+        with self.transaction() as tx:
+            return self._prune(tx, time.time() if now is None else now)
+
+    def _prune(self, tx: sqlite3.Connection, now: float) -> dict[str, int]:
+        cutoff = now - AUTH_ROW_RETENTION
+        counts = {
+            "tickets": tx.execute("DELETE FROM tickets WHERE expires_at < ?", (now,)).rowcount,
+            # Expired or used a day ago (see AUTH_ROW_RETENTION); a session's newest
+            # token is unused, so a live session always keeps one.
+            "refresh_tokens": tx.execute(
+                "DELETE FROM refresh_tokens WHERE expires_at < ? OR used_at < ?",
+                (cutoff, cutoff),
+            ).rowcount,
+            # Revoked a day ago, or expired: none of its refresh tokens is left.
+            "sessions": tx.execute(
+                "DELETE FROM sessions WHERE revoked_at < ? OR NOT EXISTS "
+                "(SELECT 1 FROM refresh_tokens r WHERE r.session_id = sessions.id)",
+                (cutoff,),
+            ).rowcount,
+            "idempotency_keys": tx.execute(
+                "DELETE FROM idempotency_keys WHERE created_at < ?", (now - IDEMPOTENCY_TTL,)
+            ).rowcount,
+        }
+        # The tokens of the sessions just deleted (revoked ones still had some).
+        counts["refresh_tokens"] += tx.execute(
+            "DELETE FROM refresh_tokens WHERE NOT EXISTS "
+            "(SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id)"
+        ).rowcount
+        return counts
+
+    # -- idempotency keys --------------------------------------------------------------
+
+    def stored_response(self, owner: str, key: str) -> StoredResponse | None:
+        """The answer stored for ``key`` within :data:`IDEMPOTENCY_TTL`, if any."""
+        rows = self._query(
+            "SELECT fingerprint, status, body FROM idempotency_keys "
+            "WHERE owner = ? AND key = ? AND created_at >= ?",
+            (owner, key, time.time() - IDEMPOTENCY_TTL),
+        )
+        if not rows:
+            return None
+        return StoredResponse(str(rows[0][0]), int(rows[0][1]), str(rows[0][2]))
+
+    def _store_response(
+        self, tx: sqlite3.Connection, idempotency: IdempotencyKey | None, body: dict[str, Any]
+    ) -> None:
+        """Inside the mutation's transaction: the key and its answer commit with the
+        change, or neither does."""
+        if idempotency is None:
+            return
+        now = time.time()
+        self._maybe_prune(tx)
+        # An expired key not pruned yet must not block its reuse.
+        tx.execute(
+            "DELETE FROM idempotency_keys WHERE owner = ? AND key = ? AND created_at < ?",
+            (idempotency.owner, idempotency.key, now - IDEMPOTENCY_TTL),
+        )
+        try:
+            tx.execute(
+                "INSERT INTO idempotency_keys(owner, key, fingerprint, status, body, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (idempotency.owner, idempotency.key, idempotency.fingerprint,
+                 idempotency.status,
+                 # As Starlette's JSONResponse renders it: a replay has the same bytes.
+                 json.dumps(body, ensure_ascii=False, separators=(",", ":")), now),
+            )
+        except sqlite3.IntegrityError as exc:  # stored since the caller looked: roll back
+            raise IdempotencyConflict(idempotency.key) from exc
 
     # -- orders ------------------------------------------------------------------------
 
@@ -303,7 +443,10 @@ class Database:
         )
         return [int(r[0]) for r in rows]
 
-    def insert_order(self, fields: dict[str, Any], event_type: str) -> tuple[dict[str, Any], Event]:
+    def insert_order(
+        self, fields: dict[str, Any], event_type: str,
+        idempotency: IdempotencyKey | None = None,
+    ) -> tuple[dict[str, Any], Event]:
         now = utc_now_iso()
         with self.transaction() as tx:
             row = tx.execute(
@@ -314,7 +457,9 @@ class Database:
                  now, now),
             ).fetchone()
             order = _order(row)
-            return order, self._append_event(tx, event_type, order)
+            event = self._append_event(tx, event_type, order)
+            self._store_response(tx, idempotency, order)
+            return order, event
 
     def insert_orders_bulk(self, rows: list[dict[str, Any]], event_type: str) -> int:
         """Insert many orders (each with its event row) in ONE transaction: demo and
@@ -338,6 +483,7 @@ class Database:
     def update_order(
         self, order_id: int, changes: dict[str, Any], event_type: str,
         extra: dict[str, Any] | None = None, expect_status: str | None = None,
+        idempotency: IdempotencyKey | None = None,
     ) -> tuple[dict[str, Any], Event]:
         """Apply ``changes`` (column -> value) and log ``event_type`` with the new row.
 
@@ -363,7 +509,9 @@ class Database:
                     raise NotFound(order_id)
                 raise StaleStatus(str(current[0]))
             order = _order(row)
-            return order, self._append_event(tx, event_type, {**order, **(extra or {})})
+            event = self._append_event(tx, event_type, {**order, **(extra or {})})
+            self._store_response(tx, idempotency, order)
+            return order, event
 
     def delete_order(self, order_id: int, event_type: str) -> tuple[dict[str, Any], Event]:
         with self.transaction() as tx:

@@ -63,7 +63,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else code
     if exc.status_code == 404:
-        message = f"No route for {request.method} {request.url.path}."
+        # The path is the client's: cut, so a 60 KB path is not echoed back.
+        path = request.url.path
+        path = path if len(path) <= 100 else path[:100] + "…"
+        message = f"No route for {request.method} {path}."
     return error_response(exc.status_code, code, message, headers=exc.headers)
 
 

@@ -3,18 +3,31 @@ and the REST routes. The demo traffic goes through the same service."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.auth import require_principal
-from server.bodies import read_model, validation_details
-from server.db import Database, NotFound, StaleStatus
+from server.bodies import INT64_MAX, clip, read_model, read_query
+from server.db import (
+    Database,
+    IdempotencyConflict,
+    IdempotencyKey,
+    NotFound,
+    StaleStatus,
+    StoredResponse,
+)
 from server.errors import ApiError
 from server.events import EventHub
+from server.security import Principal
 
 Status = Literal["new", "assigned", "picked_up", "delivered", "cancelled"]
 STATUSES: tuple[str, ...] = ("new", "assigned", "picked_up", "delivered", "cancelled")
@@ -51,9 +64,14 @@ class OrderPatch(BaseModel):
     notes: Notes | None = None
 
 
+# Ids and offsets are SQLite INTEGERs: signed 64-bit (a larger value made sqlite3 raise
+# OverflowError, a 500).
+Id64 = Annotated[int, Field(ge=1, le=INT64_MAX)]
+
+
 class AssignBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    courier_id: Annotated[int, Field(ge=1, strict=True)]
+    courier_id: Annotated[int, Field(ge=1, le=INT64_MAX, strict=True)]
 
 
 class StatusBody(BaseModel):
@@ -65,12 +83,37 @@ class ListQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
     status: Status | None = None
     limit: Annotated[int, Field(ge=1, le=500)] = 50
-    offset: Annotated[int, Field(ge=0)] = 0
+    offset: Annotated[int, Field(ge=0, le=INT64_MAX)] = 0
     # Keyset paging: orders with a smaller id (the page after one ending at ``before_id``).
-    before_id: Annotated[int, Field(ge=1)] | None = None
+    before_id: Id64 | None = None
 
 
 EVENT_ID_HEADER = "X-Zariz-Event-Id"
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+# Visible ASCII, as in the IETF draft's examples (UUIDs, random tokens): no spaces or
+# control characters reach the database or a log line.
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
+
+
+class _IdConvertor(Convertor[str]):
+    """Path ids as ASCII digits, left as text for :func:`_order_id` to range-check.
+
+    Starlette's ``int`` convertor converts any length in the router: a 20-digit id then
+    overflowed SQLite, and a 5,000-digit one made ``int()`` raise before any handler
+    (both 500s)."""
+
+    regex = "[0-9]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("id64", _IdConvertor())
 
 
 def invalid_transition(current: str, target: str, hint: str = "") -> ApiError:
@@ -101,8 +144,10 @@ class OrderService:
         except NotFound as exc:
             raise _not_found(order_id) from exc
 
-    def create(self, body: OrderCreate) -> dict[str, Any]:
-        order, event = self.db.insert_order(body.model_dump(), "order.created")
+    def create(
+        self, body: OrderCreate, idempotency: IdempotencyKey | None = None
+    ) -> dict[str, Any]:
+        order, event = self.db.insert_order(body.model_dump(), "order.created", idempotency)
         self.hub.publish(event)
         return order
 
@@ -113,7 +158,9 @@ class OrderService:
             return order
         return self._commit(order_id, changes, "order.updated")
 
-    def assign(self, order_id: int, courier_id: int) -> dict[str, Any]:
+    def assign(
+        self, order_id: int, courier_id: int, idempotency: IdempotencyKey | None = None
+    ) -> dict[str, Any]:
         order = self.get(order_id)
         if order["status"] not in ("new", "assigned"):
             raise invalid_transition(order["status"], "assigned", "only new or assigned orders")
@@ -124,10 +171,12 @@ class OrderService:
             raise ApiError(409, "courier_inactive", f"Courier {courier_id} is not active.")
         return self._commit(
             order_id, {"courier_id": courier_id, "status": "assigned"}, "order.assigned",
-            expect_status=order["status"],
+            expect_status=order["status"], idempotency=idempotency,
         )
 
-    def set_status(self, order_id: int, target: str) -> dict[str, Any]:
+    def set_status(
+        self, order_id: int, target: str, idempotency: IdempotencyKey | None = None
+    ) -> dict[str, Any]:
         order = self.get(order_id)
         current = order["status"]
         if target not in TRANSITIONS[current]:
@@ -139,6 +188,7 @@ class OrderService:
         return self._commit(
             order_id, {"status": target}, "order.status_changed",
             extra={"previous_status": current}, expect_status=current,
+            idempotency=idempotency,
         )
 
     def delete(self, order_id: int) -> dict[str, Any]:
@@ -152,10 +202,12 @@ class OrderService:
     def _commit(
         self, order_id: int, changes: dict[str, Any], event_type: str,
         extra: dict[str, Any] | None = None, expect_status: str | None = None,
+        idempotency: IdempotencyKey | None = None,
     ) -> dict[str, Any]:
         try:
             order, event = self.db.update_order(
-                order_id, changes, event_type, extra=extra, expect_status=expect_status
+                order_id, changes, event_type, extra=extra, expect_status=expect_status,
+                idempotency=idempotency,
             )
         except NotFound as exc:
             raise _not_found(order_id) from exc
@@ -171,17 +223,81 @@ def _service(request: Request) -> OrderService:
 
 
 def _order_id(request: Request) -> int:
-    return int(request.path_params["order_id"])
+    raw = str(request.path_params["order_id"])
+    if len(raw) <= 19 and int(raw) <= INT64_MAX:
+        return int(raw)
+    # No row can have it: SQLite ids are signed 64-bit.
+    raise ApiError(404, "not_found", f"Order {clip(raw, 25)} does not exist.")
+
+
+# -- Idempotency-Key -------------------------------------------------------------------
+
+
+def _idempotency_key(
+    request: Request, principal: Principal, body: BaseModel, status: int
+) -> IdempotencyKey | None:
+    """The request's key (``None`` without the header), or 400 for a malformed one;
+    ``status`` is the answer's, stored with the key for the replays."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise ApiError(
+            400, "invalid_idempotency_key",
+            f"{IDEMPOTENCY_HEADER} must be 1 to 200 visible ASCII characters (a UUID, say).",
+        )
+    # The request as the server understood it: a retry re-serialised by another client
+    # library (spaces, key order) is still the same request.
+    canonical = json.dumps(
+        body.model_dump(mode="json", exclude_unset=True), sort_keys=True,
+        separators=(",", ":"), ensure_ascii=False,
+    )
+    fingerprint = hashlib.sha256(
+        f"{request.method} {request.url.path}\n{canonical}".encode()
+    ).hexdigest()
+    return IdempotencyKey(principal.username, key, fingerprint, status)
+
+
+def _replay(stored: StoredResponse, key: IdempotencyKey) -> Response:
+    if stored.fingerprint != key.fingerprint:
+        raise ApiError(
+            422, "idempotency_key_reused",
+            f"This {IDEMPOTENCY_HEADER} was already used for a different request (another "
+            "path or body); send a new key for a new request.",
+        )
+    # The first answer's JSON again (the order as it was then, not as it is now).
+    return Response(
+        stored.body, status_code=stored.status, media_type="application/json",
+        headers={REPLAYED_HEADER: "true"},
+    )
+
+
+def _idempotent(
+    service: OrderService, status: int, key: IdempotencyKey | None,
+    mutate: Callable[[IdempotencyKey | None], dict[str, Any]],
+) -> Response:
+    """``mutate(key)`` answered with ``status``; or, for a key already used, the stored
+    answer (no second change, no second event)."""
+    if key is not None:
+        stored = service.db.stored_response(key.owner, key.key)
+        if stored is not None:
+            return _replay(stored, key)
+    try:
+        return JSONResponse(mutate(key), status_code=status)
+    except IdempotencyConflict:  # another request stored it meanwhile: ours rolled back
+        assert key is not None
+        stored = service.db.stored_response(key.owner, key.key)
+        if stored is None:
+            raise
+        return _replay(stored, key)
+
+
+# -- routes ----------------------------------------------------------------------------
 
 
 async def list_orders(request: Request) -> JSONResponse:
     service = _service(request)
-    try:
-        query = ListQuery.model_validate(dict(request.query_params))
-    except ValidationError as exc:
-        raise ApiError(
-            422, "validation_error", "Invalid query parameters.", validation_details(exc)
-        ) from exc
+    query = read_query(request, ListQuery)
     items, total, position = service.db.list_orders(
         query.status, query.limit, query.offset, query.before_id
     )
@@ -204,10 +320,12 @@ async def order_stats(request: Request) -> JSONResponse:
     )
 
 
-async def create_order(request: Request) -> JSONResponse:
-    service = _service(request)
+async def create_order(request: Request) -> Response:
+    principal = require_principal(request)
+    service: OrderService = request.app.state.orders
     body = await read_model(request, OrderCreate)
-    return JSONResponse(service.create(body), status_code=201)
+    key = _idempotency_key(request, principal, body, 201)
+    return _idempotent(service, 201, key, lambda k: service.create(body, k))
 
 
 async def get_order(request: Request) -> JSONResponse:
@@ -228,25 +346,31 @@ async def delete_order(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True, "id": order["id"]})
 
 
-async def assign_order(request: Request) -> JSONResponse:
-    service = _service(request)
+async def assign_order(request: Request) -> Response:
+    principal = require_principal(request)
+    service: OrderService = request.app.state.orders
+    order_id = _order_id(request)
     body = await read_model(request, AssignBody)
-    return JSONResponse(service.assign(_order_id(request), body.courier_id))
+    key = _idempotency_key(request, principal, body, 200)
+    return _idempotent(service, 200, key, lambda k: service.assign(order_id, body.courier_id, k))
 
 
-async def change_status(request: Request) -> JSONResponse:
-    service = _service(request)
+async def change_status(request: Request) -> Response:
+    principal = require_principal(request)
+    service: OrderService = request.app.state.orders
+    order_id = _order_id(request)
     body = await read_model(request, StatusBody)
-    return JSONResponse(service.set_status(_order_id(request), body.status))
+    key = _idempotency_key(request, principal, body, 200)
+    return _idempotent(service, 200, key, lambda k: service.set_status(order_id, body.status, k))
 
 
 routes = [
     Route("/v1/orders", list_orders, methods=["GET"]),
     Route("/v1/orders", create_order, methods=["POST"]),
     Route("/v1/orders/stats", order_stats, methods=["GET"]),
-    Route("/v1/orders/{order_id:int}", get_order, methods=["GET"]),
-    Route("/v1/orders/{order_id:int}", patch_order, methods=["PATCH"]),
-    Route("/v1/orders/{order_id:int}", delete_order, methods=["DELETE"]),
-    Route("/v1/orders/{order_id:int}/assign", assign_order, methods=["POST"]),
-    Route("/v1/orders/{order_id:int}/status", change_status, methods=["POST"]),
+    Route("/v1/orders/{order_id:id64}", get_order, methods=["GET"]),
+    Route("/v1/orders/{order_id:id64}", patch_order, methods=["PATCH"]),
+    Route("/v1/orders/{order_id:id64}", delete_order, methods=["DELETE"]),
+    Route("/v1/orders/{order_id:id64}/assign", assign_order, methods=["POST"]),
+    Route("/v1/orders/{order_id:id64}/status", change_status, methods=["POST"]),
 ]

@@ -3,9 +3,9 @@
 Framing, pings, disconnect detection and shutdown draining are sse-starlette's; this
 module adds auth (Bearer header or single-use ticket, never a JWT in the URL), resume
 by ``Last-Event-ID`` / ``?lastEventId=``, the stream's lifetime (token ``exp``, session
-revocation, server shutdown) and the slow-consumer abort.
+revocation, server shutdown) and the slow-consumer abort, which closes the socket.
 
-``Last-Event-ID`` choices: empty = none; not a non-negative integer -> 400
+``Last-Event-ID`` choices: empty = none; not 1-18 ASCII digits -> 400
 ``invalid_last_event_id``; greater than the newest id -> ``event: reset`` with reason
 ``unknown_id`` and then live (the client's state belongs to another log).
 """
@@ -13,8 +13,12 @@ revocation, server shutdown) and the slow-consumer abort.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import re
+import socket
+import struct
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -27,6 +31,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from server.auth import bearer_token, count_auth_failure, require_principal
+from server.bodies import check_query_size, clip
 from server.config import Settings
 from server.errors import ApiError, unauthorized
 from server.events import EventHub, Reset, StreamClosed, reset_payload
@@ -54,15 +59,50 @@ class AbortableEventSourceResponse(EventSourceResponse):
             try:
                 await super().__call__(scope, receive, send)
             except SendTimeoutError:
-                log.info("SSE send timed out; closing the stream")
+                log.info("SSE send timed out")
+                await _end_behind_stream(receive, send)
                 return
         if abort_scope.cancelled_caught:
-            # End the chunked body if the socket takes it; if not, uvicorn closes it.
-            with anyio.move_on_after(0.5):
-                try:
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
-                except OSError:
-                    pass
+            await _end_behind_stream(receive, send)
+
+
+_LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets, drops the queue
+
+
+async def _end_behind_stream(receive: Receive, send: Send) -> None:
+    """End the stream of a client that fell behind (dropped as a slow consumer, or a send
+    timed out) by resetting its connection, and free what it holds.
+
+    Not a graceful end: no ASGI message can close a connection whose buffer is full.
+    uvicorn's ``send`` waits for it to drain, and when the app returns (or raises)
+    mid-response uvicorn calls ``transport.close()``, which also waits for the buffer to
+    drain - forever, for a client that never reads. Even an end that fits in the buffer
+    leaves megabytes queued in the kernel for such a client, behind the FIN. Dropped
+    streams kept their connections, file descriptors and kernel send queues until the
+    client went away. So: ``transport.abort()`` with ``SO_LINGER`` 0, and the kernel
+    resets the connection and frees its queue at once. The client loses nothing: what it
+    had not read is replayed when it reconnects with its Last-Event-ID (EventSource
+    reconnects after a reset as after an end).
+
+    The transport is uvicorn's: its ``receive`` is a bound method of the request's
+    ``RequestResponseCycle``, which holds the connection's transport (no middleware of
+    ours wraps ``receive``). Without one (an in-process test client) the chunked body is
+    ended instead, if the client takes it within 0.5 s.
+    """
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    if not isinstance(transport, asyncio.Transport):
+        with anyio.move_on_after(0.5), contextlib.suppress(OSError):
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+    transport.abort()
+    # abort() reports the connection lost on the next loop step: let uvicorn see it
+    # before we return, so it does not log "returned without completing response".
+    await asyncio.sleep(0)
+    log.info("SSE connection reset: the client fell behind")
 
 
 def _compact(value: object) -> str:
@@ -99,6 +139,9 @@ def _authenticate(request: Request) -> Principal:
         raise unauthorized(exc.message) from exc
 
 
+_EVENT_ID = re.compile(r"[0-9]{1,18}")  # ASCII: str.isdigit() accepts "²", int() does not
+
+
 def parse_last_event_id(request: Request) -> int | None:
     """Header wins over ``?lastEventId=``; empty means none."""
     raw = request.headers.get("last-event-id")
@@ -107,9 +150,11 @@ def parse_last_event_id(request: Request) -> int | None:
     if raw is None or raw.strip() == "":
         return None
     raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 18:
+    if not _EVENT_ID.fullmatch(raw):
         raise ApiError(
-            400, "invalid_last_event_id", f"Last-Event-ID must be a non-negative integer: {raw!r}."
+            400, "invalid_last_event_id",
+            f"Last-Event-ID must be a non-negative integer of at most 18 digits: "
+            f"{clip(raw)!r}.",
         )
     return int(raw)
 
@@ -169,6 +214,7 @@ async def _stream(
 
 
 async def events_sse(request: Request) -> Response:
+    check_query_size(request)  # before anything reads it
     principal = _authenticate(request)
     after_id = parse_last_event_id(request)
     settings: Settings = request.app.state.settings
