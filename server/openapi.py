@@ -177,6 +177,20 @@ ORDER_ID = {
     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
 }
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Retry-safe POST: a retry with the same key and body gets the stored "
+                   "answer (no second change); the same key with another body is 422. "
+                   "Per user, kept 24 h.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
+}
+REPLAYED_RESPONSE_HEADER = {
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer to an earlier request.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+
 EVENT_ID_RESPONSE_HEADER = {
     EVENT_ID_HEADER: {
         "description": "Same as the body's `last_event_id`.",
@@ -261,6 +275,7 @@ def build_document() -> dict[str, Any]:
             ),
             "post": _operation(
                 c, "Create an order (status `new`).", ok(Order, "201"), (), body=OrderCreate,
+                parameters=[IDEMPOTENCY_KEY], ok_headers=REPLAYED_RESPONSE_HEADER,
             ),
         },
         "/v1/orders/stats": {"get": _operation(
@@ -277,11 +292,13 @@ def build_document() -> dict[str, Any]:
         },
         "/v1/orders/{order_id}/assign": {"post": _operation(
             c, "Assign an active courier (order `new` or `assigned`).", ok(Order),
-            ("404", "409"), body=AssignBody, parameters=by_id,
+            ("404", "409"), body=AssignBody, parameters=[*by_id, IDEMPOTENCY_KEY],
+            ok_headers=REPLAYED_RESPONSE_HEADER,
         )},
         "/v1/orders/{order_id}/status": {"post": _operation(
             c, "Move the order along " + " -> ".join(STATUSES[:4]) + ", or cancel it.",
-            ok(Order), ("404", "409"), body=StatusBody, parameters=by_id,
+            ok(Order), ("404", "409"), body=StatusBody, parameters=[*by_id, IDEMPOTENCY_KEY],
+            ok_headers=REPLAYED_RESPONSE_HEADER,
         )},
         "/v1/couriers": {"get": _operation(c, "All couriers.", ok(CourierList), ())},
         "/v1/events/ticket": {"post": _operation(
