@@ -131,7 +131,7 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _order(row: sqlite3.Row) -> dict[str, Any]:
+def _row(row: sqlite3.Row) -> dict[str, Any]:
     return {key: row[key] for key in row.keys()}  # noqa: SIM118 - Row is not a Mapping
 
 
@@ -211,13 +211,13 @@ class Database:
 
     def list_couriers(self) -> list[dict[str, Any]]:
         rows = self._query("SELECT id, name, phone, active FROM couriers ORDER BY id")
-        return [{**_order(r), "active": bool(r["active"])} for r in rows]
+        return [{**_row(r), "active": bool(r["active"])} for r in rows]
 
     def courier(self, courier_id: int) -> dict[str, Any] | None:
         rows = self._query(
             "SELECT id, name, phone, active FROM couriers WHERE id = ?", (courier_id,)
         )
-        return {**_order(rows[0]), "active": bool(rows[0]["active"])} if rows else None
+        return {**_row(rows[0]), "active": bool(rows[0]["active"])} if rows else None
 
     # -- sessions, refresh tokens, tickets -------------------------------------------
 
@@ -313,7 +313,7 @@ class Database:
                 "RETURNING session_id, username, expires_at, access_exp",
                 (ticket_hash,),
             ).fetchone()
-            return _order(row) if row is not None else None
+            return _row(row) if row is not None else None
 
     # -- pruning -----------------------------------------------------------------------
 
@@ -420,7 +420,7 @@ class Database:
             )
             total = self._query(f"SELECT COUNT(*) FROM orders {status_where}", status_params)
             position = self.event_bounds()[1]
-        return [_order(r) for r in rows], int(total[0][0]), position
+        return [_row(r) for r in rows], int(total[0][0]), position
 
     def order_counts(self) -> tuple[dict[str, int], int]:
         """``({status: count}, log position)`` read together (see :meth:`list_orders`)."""
@@ -433,7 +433,7 @@ class Database:
         rows = self._query(f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?", (order_id,))
         if not rows:
             raise NotFound(order_id)
-        return _order(rows[0])
+        return _row(rows[0])
 
     def random_order_ids(self, statuses: tuple[str, ...], limit: int) -> list[int]:
         marks = ", ".join("?" for _ in statuses)
@@ -456,7 +456,7 @@ class Database:
                 (fields["customer"], fields["phone"], fields["address"], fields.get("notes"),
                  now, now),
             ).fetchone()
-            order = _order(row)
+            order = _row(row)
             event = self._append_event(tx, event_type, order)
             self._store_response(tx, idempotency, order)
             return order, event
@@ -474,7 +474,7 @@ class Database:
                     (fields["customer"], fields["phone"], fields["address"],
                      fields.get("notes"), now, now),
                 ).fetchone()
-                self._append_event(tx, event_type, _order(row))
+                self._append_event(tx, event_type, _row(row))
         return len(rows)
 
     def count_orders(self) -> int:
@@ -508,7 +508,7 @@ class Database:
                 if current is None:
                     raise NotFound(order_id)
                 raise StaleStatus(str(current[0]))
-            order = _order(row)
+            order = _row(row)
             event = self._append_event(tx, event_type, {**order, **(extra or {})})
             self._store_response(tx, idempotency, order)
             return order, event
@@ -520,7 +520,7 @@ class Database:
             ).fetchone()
             if row is None:
                 raise NotFound(order_id)
-            order = _order(row)
+            order = _row(row)
             return order, self._append_event(tx, event_type, order)
 
     # -- event log ---------------------------------------------------------------------

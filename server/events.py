@@ -57,7 +57,10 @@ class Subscription:
         self.closed_reason: str | None = None
         self._items: deque[Event] = deque()
         self._wake = asyncio.Event()
-        self._on_close: list[Callable[[str], None]] = []
+        # Per-registration entries (not the callbacks themselves), so one function
+        # registered twice has two independent undos — the rule of the browser app's
+        # zariz.listeners.Listeners, which the server (another runtime) cannot import.
+        self._on_close: dict[object, Callable[[str], None]] = {}
 
     def offer(self, event: Event) -> bool:
         if self.closed_reason is not None:
@@ -68,8 +71,15 @@ class Subscription:
         self._wake.set()
         return True
 
-    def on_close(self, callback: Callable[[str], None]) -> None:
-        self._on_close.append(callback)
+    def on_close(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``callback(reason)`` once when the subscription closes; returns its undo."""
+        token = object()  # identity, not equality: equal bound methods are two entries
+        self._on_close[token] = callback
+
+        def undo() -> None:
+            self._on_close.pop(token, None)
+
+        return undo
 
     def close(self, reason: str) -> None:
         if self.closed_reason is not None:
@@ -77,8 +87,13 @@ class Subscription:
         self.closed_reason = reason
         self._items.clear()
         self._wake.set()
-        for callback in self._on_close:
-            callback(reason)
+        for callback in tuple(self._on_close.values()):
+            try:
+                callback(reason)
+            except Exception:
+                # close() runs inside hub.publish: one failing callback must not stop
+                # the fan-out to every other stream.
+                log.exception("on_close callback failed (%s)", reason)
 
     async def get(self, timeout: float | None) -> Event | None:
         """The next live event, ``None`` after ``timeout`` s, or :class:`StreamClosed`."""

@@ -143,3 +143,22 @@ def test_refresh_reuse_grace_boundary(db: Database):
     assert db.rotate_refresh("h0", "hy", 10_000.0, now=102.1, reuse_grace=2.0) == (
         "reused", sid)
     assert not db.session_active(sid)
+
+
+def test_on_close_callbacks_are_isolated_and_each_registration_has_its_own_undo() -> None:
+    from server.events import Subscription
+
+    seen: list[str] = []
+
+    def boom(_reason: str) -> None:
+        raise RuntimeError("boom")
+
+    sub = Subscription(4, None)
+    sub.on_close(boom)
+    undo = sub.on_close(seen.append)
+    sub.on_close(seen.append)
+    undo()
+    undo()
+    sub.close("slow_consumer")  # boom is logged, not raised into hub.publish
+    sub.close("again")
+    assert seen == ["slow_consumer"]
