@@ -1,12 +1,12 @@
-"""Small shared type aliases for the pure core (see ``style.md`` item 10)."""
+"""Small shared types of the pure core: aliases, the normalized event, the client seam.
+
+Imports nothing of the app, so every module can import it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal, Protocol
-
-if TYPE_CHECKING:
-    from zariz.sse.normalize import SSEEvent
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 Status = Literal["connected", "connecting", "disconnected"]
 """What the SSE client tells indicators (the ``data-status`` of ``sse-status``)."""
@@ -18,7 +18,34 @@ Undo = Callable[[], None]
 """What every subscription, listener, timer and cleanup returns: calling it releases what
 was taken (and destroys its proxies); calling it again is harmless."""
 
-Handler = Callable[["SSEEvent"], Any]
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    """One normalized event, as handed to subscribers.
+
+    Made by :func:`zariz.sse.normalize.normalize`; defined here, with the aliases that
+    name it, so that this module imports nothing of the app.
+    """
+
+    event: str
+    data: Any
+    id: str | None
+    received_at: float
+    raw: str
+    origin: Origin = "source"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The public shape every subscriber can rely on:
+        ``{"event", "data", "id", "received_at"}``."""
+        return {
+            "event": self.event,
+            "data": self.data,
+            "id": self.id,
+            "received_at": self.received_at,
+        }
+
+
+Handler = Callable[[SSEEvent], Any]
 """An event subscriber; its return value is ignored."""
 
 StatusListener = Callable[[Status], Any]
@@ -50,4 +77,14 @@ class EventClient(Protocol):
 
     def reconnect_now(self) -> bool: ...
 
-__all__ = ["JSON", "STATUSES", "EventClient", "Handler", "Origin", "Status", "StatusListener", "Undo"]
+__all__ = [
+    "JSON",
+    "STATUSES",
+    "EventClient",
+    "Handler",
+    "Origin",
+    "SSEEvent",
+    "Status",
+    "StatusListener",
+    "Undo",
+]

@@ -29,41 +29,38 @@ decides whether it is new (dispatch it, move forward) or a duplicate (drop it):
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from zariz.sse.normalize import DEFAULT_EVENT_TYPE, event_id, parse_json, payload_position
 from zariz.types import Origin
 
-DEFAULT_EVENT_TYPE = "message"
 POSITION_EVENTS = frozenset({"position", "reset"})
 """Named events by which our own stream states our position (see the module doc)."""
 
 
-MAX_ID_DIGITS = 18  # the server refuses longer Last-Event-IDs
-
-
 def as_position(value: str | None) -> int | None:
-    """``value`` as a log position, or None when it cannot be one.
+    """``value`` as a log position, or None when it cannot be one (the server's
+    ``Last-Event-ID`` rule: :func:`zariz.sse.normalize.event_id`).
 
     >>> as_position("42"), as_position("²"), as_position("-3"), as_position("9" * 19)
     (42, None, None, None)
     """
-    if not value or len(value) > MAX_ID_DIGITS or not (value.isascii() and value.isdigit()):
-        return None
-    return int(value)
+    canonical = event_id(value)
+    return None if canonical is None else int(canonical)
 
 
 def stated_position(data: str, ev_id: str | None) -> str | None:
-    """The position a ``position``/``reset`` frame states: ``last_id`` from its JSON data,
-    else its SSE id; None when it states none."""
-    try:
-        payload: Any = json.loads(data)
-    except (ValueError, RecursionError):
-        payload = None
-    last_id = payload.get("last_id") if isinstance(payload, dict) else None
+    """The position a ``position``/``reset`` frame states: ``last_id`` from its JSON data
+    (parsed depth-guarded: in Pyodide thousands of levels are a fatal JS stack overflow,
+    not a RecursionError), else its SSE id; None when it states none."""
+    stated = payload_position(data)
+    if stated is not None:
+        return stated
+    parsed = parse_json(data) if isinstance(data, str) else None
+    last_id = parsed.get("last_id") if isinstance(parsed, dict) else None
     if isinstance(last_id, int) and not isinstance(last_id, bool):
-        return str(last_id) if as_position(str(last_id)) is not None else None
-    return ev_id if as_position(ev_id) is not None else None
+        return None  # it names a position, and not one we could use (-1, 10**30)
+    return event_id(ev_id)
 
 
 class Position:
@@ -92,10 +89,11 @@ class Position:
                 if stated is not None:
                     self.last = stated
             return True
-        if not ev_id or as_position(ev_id) is None:
+        canonical = event_id(ev_id)
+        if canonical is None:
             return True  # no id, or one that names no position: nothing to judge it by
-        if self.is_newer(ev_id):
-            self.last = ev_id
+        if self.is_newer(canonical):
+            self.last = canonical
             return True
         return sse_type != DEFAULT_EVENT_TYPE
 
@@ -122,8 +120,6 @@ def relay_message(sse_type: str, data: str, ev_id: str) -> dict[str, str]:
 
 
 __all__ = [
-    "DEFAULT_EVENT_TYPE",
-    "MAX_ID_DIGITS",
     "POSITION_EVENTS",
     "Position",
     "as_position",

@@ -2,6 +2,18 @@
 
 Everything returns plain strings; the DOM layer renders them as text nodes.
 
+Values that come from users (names, phones, addresses, notes; issue 7) go through
+:func:`display_text` before they are shown: bidi control characters are removed (a
+U+202E in a phone number makes ``+972`` read ``279+``), other control characters become
+spaces, lone surrogates become U+FFFD, and text longer than its limit is cut with an
+ellipsis (rows written by other systems are not length-capped). :func:`display_title`
+gives the longer cleaned value for a ``title`` tooltip when the text was cut.
+
+>>> display_text("\\u202e+972-50-123-4567")
+'+972-50-123-4567'
+>>> display_text("x" * 500, limit=5), display_title("x" * 8, limit=5)
+('xxxx…', 'xxxxxxxx')
+
 >>> ago(75)
 '1 min ago'
 >>> describe_event("order.status_changed",
@@ -11,10 +23,141 @@ Everything returns plain strings; the DOM layer renders them as text nodes.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from zariz.orders import NEXT_STATUS
+from zariz.sse.normalize import parse_json
+
+# --- user-supplied text ---------------------------------------------------------------
+BIDI_CONTROLS = (
+    "\u061c"  # ARABIC LETTER MARK
+    "\u200e\u200f"  # LRM, RLM
+    "\u202a\u202b\u202c\u202d\u202e"  # LRE, RLE, PDF, LRO, RLO
+    "\u2066\u2067\u2068\u2069"  # LRI, RLI, FSI, PDI
+)
+"""Removed from displayed values: each cell is isolated by the DOM (``dir``) and CSS
+instead, so a value can neither reorder itself nor leak an override into its neighbours.
+"""
+ELLIPSIS = "…"
+# The display limits are the API's own caps (server/orders.py), so a value the API
+# accepted is never cut; only rows written by other systems are. CSS clamps the lines.
+CUSTOMER_LIMIT = 200
+PHONE_LIMIT = 50
+ADDRESS_LIMIT = 300
+NOTES_LIMIT = 1000
+NAME_LIMIT = 100  # courier names, the signed-in user
+LABEL_LIMIT = 80  # event names, statuses, ids: things that are short when they are sane
+DEFAULT_LIMIT = CUSTOMER_LIMIT
+TITLE_LIMIT = 1000
+"""A tooltip holds the value up to the longest API cap (notes), not megabytes."""
+
+# Bidi controls go; C0/C1 controls and line/paragraph separators become spaces (a cell
+# shows one flowing line); lone surrogates (JSON "\ud800" escapes) become U+FFFD.
+_UNSAFE = re.compile(
+    "[" + BIDI_CONTROLS + "\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]"
+)
+_BIDI = frozenset(BIDI_CONTROLS)
+_JOINERS = frozenset("\u200d\ufe0e\ufe0f")  # ZWJ, variation selectors
+
+
+def _replace_unsafe(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _BIDI:
+        return ""
+    return "\ufffd" if "\ud800" <= char <= "\udfff" else " "
+
+
+def clean_text(value: Any) -> str:
+    """``value`` as text safe to show: ``""`` for ``None``, bidi controls removed, other
+    control characters as spaces, lone surrogates as U+FFFD. Never raises.
+
+    >>> clean_text("Dana\\u202e Levi\\x00"), clean_text(None), clean_text(7)
+    ('Dana Levi ', '', '7')
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = str(value)
+        except (ValueError, RecursionError):  # a huge int, a deep structure
+            text = f"<{type(value).__name__}>"
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(_replace_unsafe, text)
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, ending with an ellipsis when cut; never
+    splits a base character from its combining marks or a ZWJ sequence."""
+    limit = max(1, limit)
+    if len(text) <= limit:
+        return text
+    end = limit - 1
+    while end > 0 and (
+        unicodedata.combining(text[end]) or text[end] in _JOINERS or text[end - 1] in _JOINERS
+    ):
+        end -= 1
+    return text[:end].rstrip() + ELLIPSIS
+
+
+def _clean_prefix(value: Any, limit: int) -> str:
+    """:func:`clean_text` of enough of ``value`` to tell whether it exceeds ``limit``
+    (more than ``limit`` characters, or all of it): megabytes are not cleaned to show a
+    few hundred characters. Cleaning is per character, so chunks can be cleaned apart."""
+    if not isinstance(value, str) or len(value) <= 2 * limit + 64:
+        return clean_text(value)
+    chunk = 2 * limit + 64
+    parts: list[str] = []
+    size = pos = 0
+    while pos < len(value) and size <= limit:  # more chunks only while controls shrink it
+        part = clean_text(value[pos : pos + chunk])
+        parts.append(part)
+        size += len(part)
+        pos += chunk
+    return "".join(parts)
+
+
+def display_text(value: Any, limit: int = DEFAULT_LIMIT) -> str:
+    """What a cell shows for a user-supplied ``value``: :func:`clean_text`, cut to at
+    most ``limit`` characters (the last one an ellipsis). Pure; never raises.
+
+    >>> display_text("  Herzl 1  "), display_text("ab\\u2067cd", limit=3)
+    ('  Herzl 1  ', 'ab…')
+    """
+    return _cut(_clean_prefix(value, limit), limit)
+
+
+def display_title(value: Any, limit: int = DEFAULT_LIMIT) -> str | None:
+    """The ``title`` (tooltip) for a value :func:`display_text` cut: the cleaned value up
+    to :data:`TITLE_LIMIT` characters (or ``limit`` if larger). ``None`` when nothing was
+    cut (no redundant tooltip).
+
+    >>> display_title("short"), display_title("long value", limit=4)
+    (None, 'long value')
+    """
+    title_limit = max(limit, TITLE_LIMIT)
+    text = _clean_prefix(value, title_limit)
+    if len(text) <= limit:
+        return None
+    return _cut(text, title_limit)
+
+
+def display_phone(value: Any) -> str:
+    """A phone number for display (show it in a ``dir="ltr"`` element: a number reads
+    left to right in an RTL page too).
+
+    >>> display_phone("\\u202e+972-50-123-4567\\u202c")
+    '+972-50-123-4567'
+    """
+    return display_text(value, PHONE_LIMIT)
+
 
 STATUS_LABELS: dict[str, str] = {
     "new": "New",
@@ -23,23 +166,17 @@ STATUS_LABELS: dict[str, str] = {
     "delivered": "Delivered",
     "cancelled": "Cancelled",
 }
-# The status machine (issue 2): new -> assigned -> picked_up -> delivered; cancelled from
-# any non-final state. The status modal proposes the natural next step first.
-NEXT_STATUS: dict[str, tuple[str, ...]] = {
-    "new": ("cancelled",),
-    "assigned": ("picked_up", "cancelled"),
-    "picked_up": ("delivered", "cancelled"),
-    "delivered": (),
-    "cancelled": (),
-}
+# NEXT_STATUS (the status machine) lives with the order domain; re-exported for the pages.
 
 
 def status_label(status: Any) -> str:
-    return STATUS_LABELS.get(str(status), str(status or "—"))
+    if isinstance(status, str) and status in STATUS_LABELS:
+        return STATUS_LABELS[status]
+    return display_text(status, LABEL_LIMIT) if status else "—"
 
 
 def order_ref(order_id: Any) -> str:
-    return f"#{order_id}"
+    return f"#{display_text(order_id, LABEL_LIMIT)}"
 
 
 def ago(seconds: float) -> str:
@@ -68,10 +205,10 @@ def parse_time(value: Any) -> datetime | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        secs = value / 1000 if value > 1e11 else value
         try:
+            secs = value / 1000 if value > 1e11 else value
             return datetime.fromtimestamp(secs, UTC)
-        except (OverflowError, OSError, ValueError):
+        except (OverflowError, OSError, ValueError):  # 10**400 / 1000 overflows too
             return None
     if isinstance(value, str) and value:
         try:
@@ -88,9 +225,13 @@ def format_clock(value: Any, *, now_ms: float, tz_offset_min: int = 0) -> str:
     dt = parse_time(value)
     if dt is None:
         return "—"
-    zone = timedelta(minutes=tz_offset_min)
-    local = dt.astimezone(UTC) + zone
-    today = datetime.fromtimestamp(now_ms / 1000, UTC) + zone
+    try:
+        zone = timedelta(minutes=tz_offset_min)
+        # Year 1 or 9999 plus an offset leaves datetime's range: OverflowError.
+        local = dt.astimezone(UTC) + zone
+        today = datetime.fromtimestamp(now_ms / 1000, UTC) + zone
+    except (OverflowError, OSError, ValueError):
+        return "—"
     if local.date() == today.date():
         return local.strftime("%H:%M")
     return local.strftime("%d %b %H:%M").lstrip("0")
@@ -104,20 +245,41 @@ class EventText:
     label: str  # short verb for summaries ("created", "status changes")
 
 
+def _known_courier(courier_id: Any, couriers: Mapping[Any, Any] | None) -> str | None:
+    try:
+        known = couriers.get(courier_id) if couriers else None
+    except TypeError:  # the unhashable id of a hostile event ({"courier_id": [1]})
+        known = None
+    return None if known is None else display_text(known, NAME_LIMIT)
+
+
+def courier_label(courier_id: Any, couriers: Mapping[Any, Any] | None) -> str | None:
+    """The courier's name for a table cell (``#id`` when the name is unknown), cleaned and
+    cut; ``None`` when there is no courier. Never raises (``couriers.get(courier_id)``
+    does, for an unhashable id).
+
+    >>> courier_label(2, {2: "Avi"}), courier_label(9, {}), courier_label([1], {1: "Avi"})
+    ('Avi', '#9', '#[1]')
+    """
+    if courier_id is None:
+        return None
+    return _known_courier(courier_id, couriers) or f"#{display_text(courier_id, LABEL_LIMIT)}"
+
+
 def _courier_name(courier_id: Any, couriers: Mapping[Any, str] | None) -> str:
     if courier_id is None:
         return "a courier"
-    if couriers and courier_id in couriers:
-        return couriers[courier_id]
-    return f"courier {courier_id}"
+    known = _known_courier(courier_id, couriers)
+    return known or f"courier {display_text(courier_id, LABEL_LIMIT)}"
 
 
 def describe_event(name: str, data: Any, couriers: Mapping[Any, str] | None = None) -> EventText:
-    """Toast and feed text for one event."""
+    """Toast and feed text for one event (user values cleaned and cut, see
+    :func:`display_text`)."""
     d: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
     ref = order_ref(d.get("id", "?"))
-    who = str(d.get("customer") or "")
-    where = str(d.get("address") or "")
+    who = display_text(d.get("customer") or "", CUSTOMER_LIMIT)
+    where = display_text(d.get("address") or "", ADDRESS_LIMIT)
     detail = " · ".join(x for x in (who, where) if x)
     if name == "order.created":
         return EventText(f"New order {ref}", detail, "success", "created")
@@ -125,7 +287,7 @@ def describe_event(name: str, data: Any, couriers: Mapping[Any, str] | None = No
         courier = _courier_name(d.get("courier_id"), couriers)
         return EventText(f"Order {ref} assigned", f"to {courier}", "info", "assigned")
     if name == "order.status_changed":
-        status = str(d.get("status") or "")
+        status = d.get("status") or ""
         prev = d.get("previous_status")
         body = f"{status_label(prev)} → {status_label(status)}" if prev else detail
         kind = "warning" if status == "cancelled" else "info"
@@ -138,7 +300,7 @@ def describe_event(name: str, data: Any, couriers: Mapping[Any, str] | None = No
         return EventText(f"Order {ref} updated", detail, "info", "edits")
     if name == "reset":
         return EventText("Event stream reset", "reloading data", "warning", "resets")
-    return EventText(name, "", "info", "events")
+    return EventText(display_text(name, LABEL_LIMIT), "", "info", "events")
 
 
 def indicator(
@@ -160,12 +322,27 @@ def indicator(
 
 
 __all__ = [
+    "ADDRESS_LIMIT",
+    "BIDI_CONTROLS",
+    "CUSTOMER_LIMIT",
+    "DEFAULT_LIMIT",
+    "ELLIPSIS",
+    "LABEL_LIMIT",
+    "NAME_LIMIT",
     "NEXT_STATUS",
+    "NOTES_LIMIT",
+    "PHONE_LIMIT",
     "STATUS_LABELS",
+    "TITLE_LIMIT",
     "EventText",
     "ago",
+    "clean_text",
     "countdown",
+    "courier_label",
     "describe_event",
+    "display_phone",
+    "display_text",
+    "display_title",
     "error_message",
     "field_errors",
     "format_clock",
@@ -188,7 +365,7 @@ def field_errors(details: Any) -> dict[str, str]:
             continue
         loc = item.get("loc")
         name = str(loc[-1]) if isinstance(loc, list | tuple) and loc else ""
-        msg = str(item.get("msg") or "invalid")
+        msg = display_text(item.get("msg") or "invalid", NOTES_LIMIT)
         if name and name not in out:
             out[name] = msg
     return out
@@ -199,9 +376,9 @@ def error_message(exc: BaseException) -> str:
     status = getattr(exc, "status", None)
     message = getattr(exc, "message", None)
     if isinstance(status, int) and message:
-        if status == 409:
-            return f"Not allowed: {message}"
-        return str(message)
+        # The server may echo what was sent (a 10,000-character value, a bidi override).
+        text = display_text(message, NOTES_LIMIT)
+        return f"Not allowed: {text}" if status == 409 else text
     name = type(exc).__name__
     if name == "NetworkError":
         return "The server could not be reached. Check the connection and try again."
@@ -212,15 +389,16 @@ def token_subject(token: str | None) -> str | None:
     """The ``sub`` claim of a JWT, for the user menu (display only: never trusted for
     anything, the server checks the signature)."""
     import base64
-    import json
 
     if not token or token.count(".") != 2:
         return None
     payload = token.split(".")[1]
     try:
         raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-        claims = json.loads(raw)
+        claims = parse_json(raw.decode("utf-8"))  # depth-guarded, unlike json.loads
     except (ValueError, UnicodeDecodeError):
         return None
     sub = claims.get("sub") if isinstance(claims, dict) else None
-    return sub if isinstance(sub, str) and sub else None
+    if not isinstance(sub, str):
+        return None
+    return display_text(sub, NAME_LIMIT) or None

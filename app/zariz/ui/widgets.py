@@ -14,12 +14,60 @@ from typing import Any
 from zariz.ui import dom
 from zariz.ui.component import Scope
 from zariz.ui.dom import h
-from zariz.ui.format import status_label
+from zariz.ui.format import (
+    DEFAULT_LIMIT,
+    LABEL_LIMIT,
+    PHONE_LIMIT,
+    STATUS_LABELS,
+    display_text,
+    display_title,
+    status_label,
+)
 
 
 def status_badge(status: Any) -> Any:
-    s = str(status or "")
-    return h("span", {"class": f"badge status-{s}", "data-status": s}, status_label(s))
+    # Only a known status becomes a class name: "new hidden" must not add a class.
+    known = status if isinstance(status, str) and status in STATUS_LABELS else "unknown"
+    return h(
+        "span",
+        {"class": f"badge status-{known}", "data-status": display_text(status or "", LABEL_LIMIT)},
+        status_label(status),
+    )
+
+
+def text_value(
+    value: Any,
+    limit: int = DEFAULT_LIMIT,
+    *,
+    ltr: bool = False,
+    lines: int | None = 2,
+    cls: str | None = None,
+    testid: str | None = None,
+) -> Any:
+    """A user-supplied value (name, address, notes) as a ``<span>``: cleaned of bidi
+    controls and cut at ``limit`` (:func:`~zariz.ui.format.display_text`), the longer
+    value in ``title`` when cut, its own bidi island (``dir="auto"``: a Hebrew name reads
+    right to left without moving its neighbours; ``ltr`` for numbers), and clamped by CSS
+    to ``lines`` lines (``None``: no clamp) so no value makes its row tall.
+
+    ``textContent`` is exactly the displayed text, so tests and searches see the value.
+    """
+    return h(
+        "span",
+        {
+            "class": ["value", f"clamp-{lines}" if lines else None, cls],
+            "dir": "ltr" if ltr else "auto",
+            "title": display_title(value, limit),
+            "data-testid": testid,
+        },
+        display_text(value, limit),
+    )
+
+
+def phone_value(value: Any, *, testid: str | None = None) -> Any:
+    """A phone number: :func:`text_value` left to right (``dir="ltr"``), in an RTL page
+    too, on one line that ends in an ellipsis rather than wrap (CSS ``.value.phone``)."""
+    return text_value(value, PHONE_LIMIT, ltr=True, lines=None, cls="phone", testid=testid)
 
 
 def empty_state(title: str, hint: str = "", *, testid: str | None = None) -> Any:
@@ -191,5 +239,7 @@ __all__ = [
     "error_panel",
     "field",
     "loading_state",
+    "phone_value",
     "status_badge",
+    "text_value",
 ]

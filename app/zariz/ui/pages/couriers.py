@@ -15,10 +15,25 @@ from zariz.ui import dom
 from zariz.ui.component import Scope, use_order_events
 from zariz.ui.context import Ctx
 from zariz.ui.dom import h
-from zariz.ui.format import error_message, order_ref
+from zariz.ui.format import (
+    ADDRESS_LIMIT,
+    CUSTOMER_LIMIT,
+    NAME_LIMIT,
+    display_text,
+    display_title,
+    error_message,
+    order_ref,
+)
 from zariz.ui.orders_store import OrdersStore
 from zariz.ui.pages.orders import fetch_all_orders
-from zariz.ui.widgets import empty_state, error_panel, loading_state, status_badge
+from zariz.ui.widgets import (
+    empty_state,
+    error_panel,
+    loading_state,
+    phone_value,
+    status_badge,
+    text_value,
+)
 
 log = logging.getLogger("zariz.ui")
 
@@ -46,15 +61,19 @@ def couriers_page(ctx: Ctx, scope: Scope) -> Any:
             return
         by_courier: dict[Any, list[dict[str, Any]]] = {}
         for order in store.all():
-            if order.get("status") in ACTIVE and order.get("courier_id") is not None:
-                by_courier.setdefault(order["courier_id"], []).append(order)
+            courier_id = order.get("courier_id")
+            # int or str only: a list from a hostile event is unhashable (TypeError here),
+            # and true would count for courier 1.
+            if (order.get("status") in ACTIVE and isinstance(courier_id, int | str)
+                    and not isinstance(courier_id, bool)):
+                by_courier.setdefault(courier_id, []).append(order)
         cards = []
         for cid, courier in sorted(
             couriers.items(), key=lambda kv: (not kv[1].get("active", True), str(kv[1].get("name")))
         ):
             active = bool(courier.get("active", True))
             orders = by_courier.get(cid, [])
-            name = str(courier.get("name") or cid)
+            name = display_text(courier.get("name") or cid, NAME_LIMIT)
             cards.append(
                 h(
                     "article",
@@ -74,8 +93,10 @@ def couriers_page(ctx: Ctx, scope: Scope) -> Any:
                         h(
                             "div",
                             None,
-                            h("h2", None, name),
-                            h("span", {"class": "muted mono"}, str(courier.get("phone") or "")),
+                            h("h2", {"dir": "auto",
+                                     "title": display_title(courier.get("name"), NAME_LIMIT)},
+                              name),
+                            h("span", {"class": "muted mono"}, phone_value(courier.get("phone"))),
                         ),
                         h(
                             "span",
@@ -99,8 +120,9 @@ def couriers_page(ctx: Ctx, scope: Scope) -> Any:
                                 h(
                                     "span",
                                     {"class": "courier-order-text"},
-                                    str(o.get("customer") or ""),
-                                    h("span", {"class": "muted"}, str(o.get("address") or "")),
+                                    text_value(o.get("customer"), CUSTOMER_LIMIT),
+                                    h("span", {"class": "muted"},
+                                      text_value(o.get("address"), ADDRESS_LIMIT)),
                                 ),
                                 status_badge(o.get("status")),
                             )

@@ -15,8 +15,18 @@ from zariz.ui import dom
 from zariz.ui.component import Scope
 from zariz.ui.context import Ctx
 from zariz.ui.dom import h
-from zariz.ui.format import NEXT_STATUS, error_message, field_errors, order_ref, status_label
-from zariz.ui.widgets import Modal, button, field, status_badge
+from zariz.ui.format import (
+    ADDRESS_LIMIT,
+    CUSTOMER_LIMIT,
+    NAME_LIMIT,
+    NEXT_STATUS,
+    display_text,
+    error_message,
+    field_errors,
+    order_ref,
+    status_label,
+)
+from zariz.ui.widgets import Modal, button, field, status_badge, text_value
 
 
 class FormModal:
@@ -173,8 +183,8 @@ def _order_summary(order: dict[str, Any]) -> Any:
         h("strong", None, order_ref(order.get("id"))),
         " ",
         status_badge(order.get("status")),
-        h("div", None, str(order.get("customer") or "")),
-        h("div", {"class": "muted"}, str(order.get("address") or "")),
+        h("div", None, text_value(order.get("customer"), CUSTOMER_LIMIT, lines=3)),
+        h("div", {"class": "muted"}, text_value(order.get("address"), ADDRESS_LIMIT, lines=3)),
     )
 
 
@@ -202,7 +212,8 @@ def assign_modal(ctx: Ctx, parent: Scope, order: dict[str, Any]) -> FormModal:
             return
         options = [h("option", {"value": ""}, "Choose a courier…")]
         for cid, c in couriers.items():
-            label = str(c.get("name") or cid) + ("" if c.get("active", True) else " (inactive)")
+            name = display_text(c.get("name") or cid, NAME_LIMIT)
+            label = name + ("" if c.get("active", True) else " (inactive)")
             options.append(
                 h("option", {"value": cid, "selected": cid == order.get("courier_id")}, label)
             )
@@ -215,7 +226,9 @@ def assign_modal(ctx: Ctx, parent: Scope, order: dict[str, Any]) -> FormModal:
         raw = dom.input_value(select)
         if not raw:
             raise _Invalid("Choose a courier.", {"courier_id": "Required"})
-        await ctx.api.assign(order["id"], int(raw) if raw.isdigit() else raw)
+        # isascii: "²".isdigit() is True and int("²") raises.
+        courier = int(raw) if raw.isascii() and raw.isdigit() else raw
+        await ctx.api.assign(order["id"], courier)
 
     fm.action = action
     return fm.show()

@@ -21,11 +21,30 @@ from zariz.ui import dom, routes
 from zariz.ui.component import Scope, use_order_events
 from zariz.ui.context import Ctx
 from zariz.ui.dom import h
-from zariz.ui.format import error_message, format_clock, order_ref, status_label
+from zariz.ui.format import (
+    ADDRESS_LIMIT,
+    CUSTOMER_LIMIT,
+    LABEL_LIMIT,
+    NOTES_LIMIT,
+    courier_label,
+    display_text,
+    error_message,
+    format_clock,
+    order_ref,
+    status_label,
+)
 from zariz.ui.orders_store import OrdersStore
 from zariz.ui.pages.order_modals import assign_modal, create_order_modal, delete_modal, status_modal
 from zariz.ui.refetch import Refetcher
-from zariz.ui.widgets import button, empty_state, error_panel, loading_state, status_badge
+from zariz.ui.widgets import (
+    button,
+    empty_state,
+    error_panel,
+    loading_state,
+    phone_value,
+    status_badge,
+    text_value,
+)
 
 log = logging.getLogger("zariz.ui")
 
@@ -62,7 +81,7 @@ async def fetch_all_orders(
 
 def _lookup_id(raw: Any) -> Any:
     text = str(raw)
-    return int(text) if text.isdigit() else text
+    return int(text) if text.isascii() and text.isdigit() else text  # "²".isdigit() is True
 
 
 def orders_page(ctx: Ctx, scope: Scope) -> Any:
@@ -158,7 +177,7 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
     def row_for(order: dict[str, Any]) -> Any:
         oid = order.get("id")
         courier_id = order.get("courier_id")
-        courier = couriers.get(courier_id, f"#{courier_id}") if courier_id is not None else None
+        courier = courier_label(courier_id, couriers)
         sig = (
             order.get("status"),
             order.get("customer"),
@@ -184,12 +203,12 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
                 h(
                     "div",
                     {"class": "customer", "data-testid": "order-customer"},
-                    str(order.get("customer") or ""),
+                    text_value(order.get("customer"), CUSTOMER_LIMIT),
                 ),
                 h(
                     "div",
                     {"class": "notes muted", "data-testid": "order-notes"},
-                    str(order["notes"]),
+                    text_value(order["notes"], NOTES_LIMIT, lines=3),
                 )
                 if order.get("notes")
                 else None,
@@ -197,18 +216,19 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
             h(
                 "td",
                 {"class": "col-phone mono", "data-testid": "order-phone"},
-                str(order.get("phone") or ""),
+                phone_value(order.get("phone")),
             ),
             h(
                 "td",
                 {"class": "col-address", "data-testid": "order-address"},
-                str(order.get("address") or ""),
+                text_value(order.get("address"), ADDRESS_LIMIT),
             ),
             h("td", {"class": "col-status"}, status_badge(status)),
             h("td", {"class": "col-courier"}, courier or h("span", {"class": "muted"}, "—")),
             h(
                 "td",
-                {"class": "col-created muted", "title": str(order.get("created_at") or "")},
+                {"class": "col-created muted",
+                 "title": display_text(order.get("created_at") or "", LABEL_LIMIT)},
                 format_clock(
                     order.get("created_at"), now_ms=ctx.now_ms(), tz_offset_min=ctx.tz_offset_min
                 ),
