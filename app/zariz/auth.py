@@ -25,6 +25,7 @@ from typing import Any
 
 from zariz.listeners import Listeners
 from zariz.platform import HttpResponse, NetworkError, Platform
+from zariz.sse.normalize import parse_json
 from zariz.types import Undo
 
 MAX_EXPIRES_IN_S = 366 * 24 * 3600
@@ -57,11 +58,8 @@ class TokenState:
         """Parse stored state; anything malformed counts as "no session"."""
         if not text:
             return None
-        try:
-            raw = json.loads(text)
-        except (ValueError, RecursionError):
-            return None
-        return cls.from_mapping(raw)
+        # Depth-guarded: deep JSON is a fatal stack overflow in Pyodide, not an error.
+        return cls.from_mapping(parse_json(text))
 
     @classmethod
     def from_mapping(cls, raw: Any) -> TokenState | None:

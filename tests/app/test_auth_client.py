@@ -265,3 +265,11 @@ async def test_an_unusable_expires_in_is_unknown_not_a_crash(make_tab, expires_i
     tab.platform.http.route("POST", "/v1/auth/login", lambda req: (200, pair))
     state = await tab.auth.login("demo", "demo")
     assert state.access_token == "ax" and state.expires_at == 0
+
+
+def test_stored_state_nested_too_deep_is_no_session_not_a_crash() -> None:
+    """Another tab (or anything with storage access) can write any text there; in Pyodide
+    json.loads of ~10,000 levels is a fatal stack overflow, so it is never attempted."""
+    deep = '{"access_token": "a", "refresh_token": "r", "x": ' + "[" * 20_000 + "]" * 20_000 + "}"
+    assert TokenState.from_json(deep) is None
+    assert TokenState.from_json('{"access_token": "a", "refresh_token": "r"}') is not None
