@@ -53,7 +53,8 @@ def runtime() -> Runtime:
     )
     rt = Runtime(platform=platform, auth=auth, api=ApiClient(auth), client=client)
     setattr(builtins, _RUNTIME_NAME, rt)
-    # Ticket 29, option A: connected while authenticated, with or without subscribers.
+    # Connected while authenticated, with or without subscribers: the first page mounted
+    # finds the stream open, and no page can open or close it by (un)subscribing.
     client.start()
     return rt
 

@@ -15,7 +15,7 @@ from zariz.sse import SSEClient
 
 
 class FakeServer:
-    """The server contract of issue 2, scripted: rotating refresh tokens (reuse -> 401
+    """The server's auth and ticket contract, scripted: rotating refresh tokens (reuse -> 401
     ``refresh_reused``), single-use tickets, a switchable ticket ``mode``."""
 
     def __init__(self, platform: FakePlatform) -> None:

@@ -40,7 +40,7 @@ async def test_connect_opens_one_source_with_ticket_and_logs_lifecycle(tab: Tab,
 
 async def test_last_event_id_is_carried_in_the_url_and_a_hostile_id_never_is(tab: Tab) -> None:
     """A hostile id is delivered but never becomes the resume position: the server
-    refuses it as Last-Event-ID (400), which made every reconnect fail (issue 7)."""
+    refuses it as Last-Event-ID (400), which made every reconnect fail."""
     client = await tab.connected()
     got: list[str | None] = []
     client.subscribe(lambda ev: got.append(ev.id))

@@ -1,4 +1,4 @@
-"""Hostile input to the SSE client (issue 7, section 4), with the fake platform and the
+"""Hostile input to the SSE client, with the fake platform and the
 virtual clock: whatever arrives on the stream, from a relay or over the cross-tab channel
 -- random JSON and non-JSON, megabytes, thousands of nesting levels, lone surrogates,
 bidi controls, NUL, wrong types for ``type``/``event``/``data``, ids that go backwards,

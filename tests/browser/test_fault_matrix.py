@@ -1,4 +1,4 @@
-"""Issue 7's fault matrix, once per fault with short timings (the full run with medians and
+"""The fault matrix, once per fault with short timings (the full run with medians and
 the 2-minute outage is ``python -m bench.reliability`` / ``make reliability``).
 
 A real server (ping every 2 s: watchdog window 5 s) behind a fault-injecting TCP proxy on
@@ -59,7 +59,7 @@ def test_fault_recovers_with_every_order_exactly_once(matrix_rig: Rig, fault: st
 
 
 def test_cut_before_the_first_event_loses_no_order(matrix_rig: Rig) -> None:
-    """Regression (issue 7): a stream opened without Last-Event-ID started "from now" and
+    """Regression: a stream opened without Last-Event-ID started "from now" and
     told the client no position, so a reconnect before the tab's first event resumed from
     nothing, and the orders committed meanwhile never reached the table."""
     try:

@@ -1,4 +1,4 @@
-"""Issue 2's smoke test: the page boots from our origin with the outside network cut,
+"""Smoke test: the page boots from our origin with the outside network cut,
 logs in through the form and shows a live event."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The event client in a real tab (Debian chromium) against the real server.
 
-Issue 3's browser plan: one stream per tab whatever the app does, token rotation without
+One stream per tab whatever the app does, token rotation without
 overlap, recovery after a server restart with nothing lost or doubled, offline pause.
 The measured gaps and recovery times are printed (``-s``) for the closing notes.
 """

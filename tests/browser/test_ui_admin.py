@@ -1,4 +1,5 @@
-"""Issue 4's browser test plan (ticket 29 test plan 1, 2 and 4) against a real server.
+"""The admin UI in a real browser against a real server: one stream whatever the pages
+do, live rows and modals, remounts, logout/login and token changes, text rendered as text.
 
 Every test waits for facts (``wait_for_function`` on the DOM, the server's metrics), never
 for a fixed time. Screenshots land in ``test-artifacts/``.

@@ -1,4 +1,4 @@
-"""Hostile values on screen (issue 7, section 5) and hostile frames in Pyodide (section 4).
+"""Hostile values on screen (bidi overrides, huge values) and hostile frames in Pyodide.
 
 * A bidi override in a phone number (``U+202E`` before ``+972-50-123-4567`` read
   "…279+") and 10,000-character names, addresses and notes (one row grew to 47,000 px)

@@ -1,4 +1,4 @@
-"""The orders page with 10,000 orders (issue 4: "10,000 orders stay smooth")."""
+"""The orders page with 10,000 orders stays smooth."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 7, sections 4-5: the server's data path under hostile input.
+"""The server's data path under hostile input.
 
 Each kind of input that answered 500 (and logged a traceback twice) is now a clear 4xx
 JSON error, with nothing logged as unhandled and no row written; huge query values are

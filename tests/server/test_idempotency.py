@@ -1,4 +1,5 @@
-"""Issue 7, section 5: ``Idempotency-Key`` on the order POSTs, and the pruning of rows
+"""``Idempotency-Key`` on the order POSTs (a client retrying after a lost answer must not
+create a second order), and the pruning of rows
 that no longer matter (sessions, refresh tokens, tickets, idempotency keys).
 
 A POST committed but unacknowledged (the server killed, the connection cut) used to be

@@ -1,7 +1,7 @@
 """Turn one raw SSE event into the ``{event, data}`` shape every subscriber sees.
 
-The rule is ticket 29's, written for Python values: the backend publishes
-``{"type": ..., "data": ..., "ts": ...}`` on the default ``message`` event, so
+The rule every consumer of the stream relies on, written for Python values: the backend
+publishes ``{"type": ..., "data": ..., "ts": ...}`` on the default ``message`` event, so
 
 * JSON object with a truthy ``event`` or ``type`` -> ``event = raw.get("event") or
   raw.get("type")`` (as ``str``), ``data = raw["data"]`` when present and not ``None``,
@@ -13,7 +13,7 @@ Named SSE events (``event: ping``, ``event: reset``) never reach ``onmessage`` i
 so they arrive here with their own ``type``: for them ``event`` is that name and ``data`` the
 parsed JSON (or text). :func:`normalize` never raises, whatever the payload.
 
-Hostile input (issue 7): ``data`` nested deeper than :data:`MAX_JSON_DEPTH` is treated as
+Hostile input: ``data`` nested deeper than :data:`MAX_JSON_DEPTH` is treated as
 text without calling ``json.loads`` -- in Pyodide a few thousand levels overflow the
 *JavaScript* stack, a fatal error for the whole interpreter rather than a
 ``RecursionError``. An ``id`` is a position in the server's event log: only what the

@@ -1,4 +1,5 @@
-"""The one-client-per-tab guard (ticket 29: ``globalThis.__zarizSSEClient``).
+"""The one-client-per-tab guard (``globalThis.__zarizSSEClient``, the name other scripts
+and the tests look the client up by).
 
 Module-level state does not survive hot reload, ``importlib.reload``, a second
 ``<script type="py">`` or running the app entry twice: each re-execution would build a new

@@ -1,1 +1,1 @@
-"""The admin UI (issue 4): pure core (component, routes, stores, toasts, format) + DOM views."""
+"""The admin UI: pure core (component, routes, stores, toasts, format) + DOM views."""

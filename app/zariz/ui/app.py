@@ -4,7 +4,7 @@ Layouts: the login page, or the dashboard shell with one page inside. The router
 (see :mod:`zariz.ui.routes`), the auth client's subscription re-decides on login/logout
 (also from another tab), and every layout/page is a scope that is disposed before the next
 is mounted. The SSE client is a singleton that outlives the UI: the UI only subscribes
-(ticket Option A - boot calls ``client.start()``; nothing here connects).
+(boot calls ``client.start()``: connected while logged in; nothing here connects).
 
 Example (what boot does)::
 

@@ -244,7 +244,8 @@ def use_sse_events(
 ) -> Subscription:
     """Subscribe ``handler`` when the scope mounts, unsubscribe when it is disposed.
 
-    Never connects: the connection belongs to the client (ticket Option A)."""
+    Never connects: the connection belongs to the client, which stays connected while
+    logged in whether or not anything subscribes."""
     sub = Subscription(scope, client)
     wanted = list(events) if events is not None else None
 

@@ -2,7 +2,7 @@
 
 Everything returns plain strings; the DOM layer renders them as text nodes.
 
-Values that come from users (names, phones, addresses, notes; issue 7) go through
+Values that come from users (names, phones, addresses, notes) go through
 :func:`display_text` before they are shown: bidi control characters are removed (a
 U+202E in a phone number makes ``+972`` read ``279+``), other control characters become
 spaces, lone surrogates become U+FFFD, and text longer than its limit is cut with an

@@ -1,6 +1,6 @@
 """Render coalescing (pure): at most one render per key per animation frame.
 
-Event handlers stay fast (the ticket's "many subscribers" risk): they update a store and
+Event handlers stay fast, however many subscribers an event has: they update a store and
 call :meth:`FrameScheduler.invalidate`; the actual DOM work runs once in the next frame,
 however many events arrived. The frame source is injected (``requestAnimationFrame`` in the
 browser, a list in tests).

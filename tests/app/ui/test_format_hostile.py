@@ -1,5 +1,5 @@
-"""Hostile values in the formatting helpers (issue 7, section 5: bidi overrides and
-10,000-character values; section 4: whatever an event can carry reaches these)."""
+"""Hostile values in the formatting helpers: bidi overrides, 10,000-character values, and
+whatever else an event can carry (it all reaches these)."""
 
 from __future__ import annotations
 
