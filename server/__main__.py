@@ -19,7 +19,8 @@ import uvicorn
 from starlette.applications import Starlette
 
 from server.app import create_app
-from server.config import ConfigError, Settings
+from server.config import ConfigError, Settings, is_loopback
+from server.middleware import guarded_h11, install_access_log_redaction
 
 GRACEFUL_SHUTDOWN_S = 3
 
@@ -80,8 +81,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, lifespan="on",
+        # Slow-open connections are closed (uvicorn alone has no header/body deadline).
+        http=guarded_h11(settings.header_timeout, settings.body_timeout),
     )
+    # After Config: it (re)configures uvicorn's loggers. Tickets never reach the log.
+    install_access_log_redaction()
     log = logging.getLogger("zariz")
+    if not settings.metrics_token and not is_loopback(settings.host):
+        log.warning("GET /metrics is open to anyone who can reach %s; set "
+                    "ZARIZ_METRICS_TOKEN to require a Bearer token", settings.host)
     log.info(
         "serving on http://%s:%d (db=%s, demo=%s)", settings.host, settings.port,
         settings.db_path, settings.demo_enabled,

@@ -9,9 +9,10 @@ import secrets
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from server import auth, couriers, openapi, orders, sse, web
 from server.config import Settings
@@ -20,6 +21,8 @@ from server.demo import DEMO_USER, run_demo_traffic, seed_orders
 from server.errors import EXCEPTION_HANDLERS
 from server.events import create_hub
 from server.metrics import Metrics, metrics_endpoint
+from server.middleware import SecurityHeadersMiddleware
+from server.ratelimit import LoginGuard
 from server.security import Security
 
 log = logging.getLogger("zariz.app")
@@ -28,6 +31,20 @@ log = logging.getLogger("zariz.app")
 async def healthz(request: Request) -> JSONResponse:
     request.app.state.db.event_bounds()  # proves the database answers
     return JSONResponse({"status": "ok"})
+
+
+async def _client_disconnected(request: Request, exc: Exception) -> Response:
+    # The client left (or was cut off by a read timeout) while we read its body: nothing
+    # to answer and nothing worth a traceback. uvicorn drops this response.
+    return Response(status_code=400)
+
+
+class ZarizApp(Starlette):
+    """Starlette with the security headers outermost: also on the 500 answers that
+    Starlette's ServerErrorMiddleware (outside any ``middleware=``) writes."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeadersMiddleware(super().build_middleware_stack())
 
 
 def _setup_demo_user(settings: Settings, db: Database, security: Security) -> None:
@@ -81,10 +98,19 @@ def create_app(settings: Settings) -> Starlette:
         *openapi.routes,
         *web.routes(settings.root),
     ]
-    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    app = ZarizApp(
+        routes=routes,
+        exception_handlers={**EXCEPTION_HANDLERS, ClientDisconnect: _client_disconnected},
+        lifespan=lifespan,
+    )
     app.state.settings = settings
     app.state.db = db
     app.state.security = security
+    app.state.login_guard = LoginGuard(
+        user_limit=settings.login_user_limit, addr_limit=settings.login_addr_limit,
+        window=settings.login_window, hash_concurrency=settings.hash_concurrency,
+        queue=settings.login_queue,
+    )
     app.state.metrics = metrics
     app.state.hub = hub
     app.state.orders = orders.OrderService(db, hub)

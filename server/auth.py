@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -12,6 +11,7 @@ from starlette.routing import Route
 
 from server.bodies import read_model
 from server.errors import ApiError, unauthorized
+from server.ratelimit import LoginBusy, LoginGuard, LoginThrottled, address_key
 from server.security import AuthError, Principal, Security
 
 
@@ -49,14 +49,35 @@ def require_principal(request: Request, endpoint: str = "api") -> Principal:
 
 
 async def login(request: Request) -> JSONResponse:
+    """Throttled before any hashing (see ``server.ratelimit``): 429 + ``Retry-After`` per
+    username and per address, 503 + ``Retry-After`` when the hashing queue is full."""
     body = await read_model(request, LoginBody)
     security: Security = request.app.state.security
+    guard: LoginGuard = request.app.state.login_guard
+    address = address_key(request.client.host if request.client else None)
     try:
-        # argon2 is deliberately slow: keep it off the event loop.
-        pair = await anyio.to_thread.run_sync(security.login, body.username, body.password)
+        guard.reserve(body.username, address)
+    except LoginThrottled as exc:
+        count_auth_failure(request, "login_throttled")
+        raise ApiError(
+            429, "too_many_attempts",
+            f"Too many failed logins; try again in {exc.retry_after_header} s.",
+            headers={"Retry-After": exc.retry_after_header},
+        ) from exc
+    try:
+        # argon2 is deliberately slow and memory-hungry: a bounded number of worker
+        # threads, never the event loop.
+        pair = await guard.run(security.login, body.username, body.password)
+    except LoginBusy as exc:
+        guard.forgive(body.username, address)  # the server's limit, not the user's fault
+        raise ApiError(
+            503, "login_busy", "Too many logins in progress; try again shortly.",
+            headers={"Retry-After": "1"},
+        ) from exc
     except AuthError as exc:
         count_auth_failure(request, "login")
         raise ApiError(401, exc.code, exc.message) from exc
+    guard.forgive(body.username, address)
     return JSONResponse(pair)
 
 

@@ -59,6 +59,22 @@ class Settings:
     hub_url: str = "memory://"
     log_level: str = "info"
     root: pathlib.Path = field(default_factory=lambda: ROOT_DEFAULT)
+    # A connection must deliver a request's headers within ``header_timeout`` seconds of
+    # opening (or of its first byte after a keep-alive idle) and its body within
+    # ``body_timeout`` seconds of the headers; slowloris-style clients are cut off.
+    header_timeout: float = 5.0
+    body_timeout: float = 10.0
+    # argon2 runs at most this many hashes at once (memory: this x ARGON2 memory_cost);
+    # at most ``login_queue`` more logins wait for a slot, later ones get 503.
+    hash_concurrency: int = 2
+    login_queue: int = 32
+    # Failed logins allowed per username and per client address in ``login_window``
+    # seconds (a burst of that many, then one per window/limit seconds); then 429.
+    login_user_limit: int = 10
+    login_addr_limit: int = 50
+    login_window: float = 300.0
+    # When set, ``GET /metrics`` needs ``Authorization: Bearer <token>``.
+    metrics_token: str | None = None
 
     @property
     def demo_enabled(self) -> bool:
@@ -74,6 +90,17 @@ class Settings:
             raise ConfigError("ZARIZ_SEED_ORDERS must be >= 0")
         if self.sse_queue < 1 or self.event_retention < 1 or self.max_body < 1:
             raise ConfigError("ZARIZ_SSE_QUEUE, ZARIZ_EVENT_RETENTION, ZARIZ_MAX_BODY must be >= 1")
+        if self.header_timeout <= 0 or self.body_timeout <= 0 or self.login_window <= 0:
+            raise ConfigError(
+                "ZARIZ_HEADER_TIMEOUT, ZARIZ_BODY_TIMEOUT and ZARIZ_LOGIN_WINDOW must be positive"
+            )
+        if min(self.hash_concurrency, self.login_user_limit, self.login_addr_limit) < 1:
+            raise ConfigError(
+                "ZARIZ_HASH_CONCURRENCY, ZARIZ_LOGIN_USER_LIMIT and ZARIZ_LOGIN_ADDR_LIMIT "
+                "must be >= 1"
+            )
+        if self.login_queue < 0:
+            raise ConfigError("ZARIZ_LOGIN_QUEUE must be >= 0")
         if (self.ping_interval < 0 or self.demo_traffic < 0 or self.retry_ms < 0
                 or self.refresh_reuse_grace < 0):
             raise ConfigError("intervals must not be negative")
@@ -113,6 +140,14 @@ class Settings:
             "ZARIZ_HUB": ("hub_url", str),
             "ZARIZ_LOG_LEVEL": ("log_level", str),
             "ZARIZ_ROOT": ("root", pathlib.Path),
+            "ZARIZ_HEADER_TIMEOUT": ("header_timeout", float),
+            "ZARIZ_BODY_TIMEOUT": ("body_timeout", float),
+            "ZARIZ_HASH_CONCURRENCY": ("hash_concurrency", int),
+            "ZARIZ_LOGIN_QUEUE": ("login_queue", int),
+            "ZARIZ_LOGIN_USER_LIMIT": ("login_user_limit", int),
+            "ZARIZ_LOGIN_ADDR_LIMIT": ("login_addr_limit", int),
+            "ZARIZ_LOGIN_WINDOW": ("login_window", float),
+            "ZARIZ_METRICS_TOKEN": ("metrics_token", str),
         }
         for var, (attr, convert) in converters.items():
             raw = env.get(var)

@@ -24,6 +24,30 @@ from server.db import Database
 
 ALGORITHM = "HS256"
 
+ARGON2_TIME_COST = 2
+ARGON2_MEMORY_KIB = 19_456
+ARGON2_PARALLELISM = 1
+"""argon2id at OWASP's first recommended minimum: m=19 MiB, t=2, p=1.
+
+Why (measured with ``python -m server.security``: median of 7 verifications, peak RSS of
+a fresh process that only hashes - Python with argon2 imported is ~12 MB; times on the 2-core
+box when idle, they grow 3-5x under load but keep their ratios):
+
+    params                      ms/hash   peak RSS
+    m=64 MiB t=3 p=4 (old)      197-213    78 MB   argon2-cffi's default (RFC 9106 low-memory)
+    m=46 MiB t=1 p=1             61-113    60 MB   OWASP alternative
+    m=19 MiB t=2 p=1 (chosen)     24-28    32 MB   OWASP minimum, first row
+    m=12 MiB t=3 p=1              21-24    25 MB
+    m=7 MiB  t=5 p=1              21-24    23 MB
+
+Memory per hash is what let 40 parallel wrong logins take the server to 2.2 GB (the old
+default at 64 MiB each). 19 MiB x ``hash_concurrency`` (2) bounds login hashing to ~40 MB;
+the smaller-memory rows cost the same time but are weaker against GPU cracking, the
+larger ones cost 3-8x the memory and time per login for a security margin OWASP does not
+require. Hashes made with other parameters keep verifying (argon2 stores its parameters
+in the hash) and are rehashed with these on the next successful login.
+"""
+
 
 class AuthError(Exception):
     """Authentication failed; ``code`` is the JSON error code sent to the client."""
@@ -65,7 +89,10 @@ class Security:
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
         self.ticket_ttl = ticket_ttl
-        self._hasher = PasswordHasher()
+        self._hasher = PasswordHasher(
+            time_cost=ARGON2_TIME_COST, memory_cost=ARGON2_MEMORY_KIB,
+            parallelism=ARGON2_PARALLELISM,
+        )
         # Verified against for unknown users so that timing does not reveal which exist.
         self._dummy_hash = self._hasher.hash(secrets.token_hex(8))
 
@@ -102,12 +129,23 @@ class Security:
             raise AuthError("invalid_credentials", "Wrong username or password.") from exc
         if stored is None:
             raise AuthError("invalid_credentials", "Wrong username or password.")
+        if self._hasher.check_needs_rehash(stored):
+            self._rehash(username, stored, password)
         session_id = uuid.uuid4().hex
         refresh = secrets.token_urlsafe(32)
         self.db.create_session(
             session_id, username, _digest(refresh), time.time() + self.refresh_ttl
         )
         return self._pair(username, session_id, refresh)
+
+    def _rehash(self, username: str, stored: str, password: str) -> None:
+        """Move a hash made with older parameters to the current ones (the password is
+        only ever in memory here, at login)."""
+        upgraded = self._hasher.hash(password)
+        # Only if the user still has the hash we verified: never resurrect a user deleted
+        # (or a password changed) while we were hashing.
+        if self.db.password_hash(username) == stored:
+            self.db.upsert_user(username, upgraded)
 
     def refresh(self, refresh_token: str) -> dict[str, Any]:
         """Rotate a refresh token: the new pair, or :class:`AuthError` (reuse revokes)."""
@@ -160,12 +198,16 @@ class Security:
         """A single-use ticket for ``?ticket=``: dies at the earlier of its TTL and the
         access token's ``exp``, and with the session."""
         ticket = secrets.token_urlsafe(32)
-        expires_at = min(time.time() + self.ticket_ttl, principal.expires_at)
+        now = time.time()
+        # The lifetime is computed once: ``int(now + ttl - time.time())`` said 29 for a
+        # 30 s ticket (float error and the clock moving on). Capped by the access token,
+        # it rounds down, so ``expires_in`` never promises more than the ticket lives.
+        lifetime = min(self.ticket_ttl, principal.expires_at - now)
         self.db.store_ticket(
-            _digest(ticket), principal.session_id, principal.username, expires_at,
+            _digest(ticket), principal.session_id, principal.username, now + lifetime,
             principal.expires_at,
         )
-        return ticket, max(0, int(expires_at - time.time()))
+        return ticket, max(0, int(lifetime))
 
     def redeem_ticket(self, ticket: str) -> Principal:
         row = self.db.consume_ticket(_digest(ticket))
@@ -176,3 +218,55 @@ class Security:
         if not self.db.session_active(str(row["session_id"])):
             raise AuthError("unauthorized", "Session revoked.")
         return Principal(str(row["username"]), str(row["session_id"]), float(row["access_exp"]))
+
+
+# -- measuring argon2 parameters (python -m server.security) ---------------------------
+
+MEASURED_PARAMS = (
+    ("m=64 MiB t=3 p=4 (old)", 3, 65_536, 4),
+    ("m=46 MiB t=1 p=1", 1, 47_104, 1),
+    ("m=19 MiB t=2 p=1 (chosen)", ARGON2_TIME_COST, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM),
+    ("m=12 MiB t=3 p=1", 3, 12_288, 1),
+    ("m=7 MiB t=5 p=1", 5, 7_168, 1),
+)
+
+_MEASURE_ONE = """
+import json, resource, statistics, sys, time
+from argon2 import PasswordHasher
+t, m, p, runs = (int(a) for a in sys.argv[1:5])
+hasher = PasswordHasher(time_cost=t, memory_cost=m, parallelism=p)
+stored = hasher.hash("right")
+samples = []
+for _ in range(runs):
+    started = time.perf_counter()
+    try:
+        hasher.verify(stored, "wrong")
+    except Exception:
+        pass
+    samples.append(time.perf_counter() - started)
+print(json.dumps({"ms": statistics.median(samples) * 1000,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def measure_argon2(runs: int = 7) -> list[tuple[str, float, float]]:
+    """``(label, median ms per verification, peak RSS MB)`` per candidate; each runs in a
+    fresh interpreter so one's peak memory does not hide another's."""
+    import json
+    import subprocess
+    import sys
+
+    rows = []
+    for label, t, m, p in MEASURED_PARAMS:
+        out = subprocess.run(
+            [sys.executable, "-c", _MEASURE_ONE, str(t), str(m), str(p), str(runs)],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        result = json.loads(out)
+        rows.append((label, float(result["ms"]), float(result["rss_mb"])))
+    return rows
+
+
+if __name__ == "__main__":
+    for label, ms, rss in measure_argon2():
+        print(f"{label:28} {ms:7.1f} ms/hash  peak RSS {rss:6.1f} MB")
