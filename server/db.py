@@ -190,6 +190,16 @@ class Database:
                 (username, password_hash, utc_now_iso()),
             )
 
+    def replace_password_hash(self, username: str, old: str, new: str) -> bool:
+        """Set ``new`` only if the stored hash is still ``old`` (one conditional UPDATE:
+        a user deleted or a password changed meanwhile is left as it is)."""
+        with self.transaction() as tx:
+            cursor = tx.execute(
+                "UPDATE users SET password_hash = ? WHERE username = ? AND password_hash = ?",
+                (new, username, old),
+            )
+            return cursor.rowcount == 1
+
     def delete_user(self, username: str) -> None:
         with self.transaction() as tx:
             tx.execute("DELETE FROM users WHERE username = ?", (username,))

@@ -144,8 +144,7 @@ class Security:
         upgraded = self._hasher.hash(password)
         # Only if the user still has the hash we verified: never resurrect a user deleted
         # (or a password changed) while we were hashing.
-        if self.db.password_hash(username) == stored:
-            self.db.upsert_user(username, upgraded)
+        self.db.replace_password_hash(username, stored, upgraded)
 
     def refresh(self, refresh_token: str) -> dict[str, Any]:
         """Rotate a refresh token: the new pair, or :class:`AuthError` (reuse revokes)."""

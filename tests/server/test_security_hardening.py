@@ -539,9 +539,7 @@ def _rss_mb(pid: int, field: str = "VmRSS") -> float:
 
 
 def _server_pid(server: LiveServer) -> int:
-    process = server._process
-    assert process is not None
-    return process.pid
+    return server.pid
 
 
 def test_parallel_wrong_logins_keep_memory_bounded_and_healthz_responsive(

@@ -477,3 +477,14 @@ def test_seed_orders_fills_an_empty_database_once(client_factory: ClientFactory)
     assert again.app.state.db.count_orders() == 300
     with pytest.raises(ConfigError):
         Settings(seed_orders=-1).validated()
+
+
+def test_replace_password_hash_never_resurrects_a_deleted_user(tmp_path: pathlib.Path) -> None:
+    db = Database(tmp_path / "z.db")
+    db.upsert_user("ann", "h1")
+    assert db.replace_password_hash("ann", "h1", "h2")
+    assert not db.replace_password_hash("ann", "h1", "h3")  # changed meanwhile
+    db.delete_user("ann")
+    assert not db.replace_password_hash("ann", "h2", "h4")
+    assert db.password_hash("ann") is None
+    db.close()

@@ -54,6 +54,13 @@ class LiveServer:
     # -- lifecycle ---------------------------------------------------------------------
 
     @property
+    def pid(self) -> int:
+        """The server process's pid (for RSS and fd measurements)."""
+        if self._process is None:
+            raise ServerError("the server is not running")
+        return self._process.pid
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
