@@ -4,7 +4,7 @@ PORT ?= 8000
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: serve dev test test-fast lint bench setup clean
+.PHONY: serve dev test test-fast lint bench reliability setup clean soak slow-consumers
 
 setup:
 	@scripts/setup.sh python vendor
@@ -30,6 +30,22 @@ lint: setup
 bench: setup
 	@scripts/setup.sh browser
 	$(PY) -m bench
+
+# The fault matrix (every fault, 3 rounds) and a 2-minute outage, through a fault-injecting
+# proxy; rewrites the README's Reliability section and bench/RESULTS.md. ~10 minutes.
+reliability: setup
+	@scripts/setup.sh browser
+	$(PY) -m bench.reliability
+
+# A day in a tab: 10,000 orders, 100,000 events, 1,000 reconnects, 100 refreshes (bounded
+# by --max-s); memory start/end and table == API into bench/RESULTS.md.
+soak: setup
+	@scripts/setup.sh browser
+	$(PY) -m bench.soak
+
+# 500 SSE streams that never read: memory, dropping, socket closing, others' latency.
+slow-consumers: setup
+	$(PY) -m bench.slow_consumers
 
 clean:
 	rm -rf .venv node_modules static/vendor .stamps var .pytest_cache
