@@ -156,12 +156,53 @@ class Platform(Protocol):
         (an explicit fallback)."""
         ...
 
+    def hold_lock(
+        self,
+        name: str,
+        on_acquired: Callable[[], None],
+        on_lost: Callable[[], None],
+        *,
+        steal: bool = False,
+    ) -> Undo:
+        """Ask for the exclusive Web Lock ``name`` (shared by every tab of the origin) and
+        keep it until the returned undo is called - for as long as the tab lives.
+
+        * ``on_acquired()`` runs once when the lock is granted: soon, later (queued, FIFO,
+          behind the holder and earlier requests), or never. Always asynchronously, never
+          from inside ``hold_lock`` itself.
+        * ``on_lost()`` runs at most once, after ``on_acquired``, when another tab took the
+          lock with ``steal``. The request is then over: this tab neither holds nor waits
+          for the lock (ask again with a new ``hold_lock``). It arrives late when this tab
+          was frozen: the stealer may be running for a while before the loser hears of it.
+        * ``steal=True``: granted at once, deposing the holder (its ``on_lost`` runs);
+          requests waiting in the queue stay queued. An undo cannot give the lock back to
+          the deposed holder.
+        * The undo (idempotent) releases the lock if held, or withdraws the request if still
+          queued; neither callback runs after it, and it is a no-op after ``on_lost``.
+        * The browser releases the lock by itself when the tab goes away (close, reload,
+          navigation, discard): the next request in the queue is granted.
+
+        Without Web Locks (see :meth:`supports`) the request is granted at once, this tab
+        alone, and the log says so (an explicit fallback; callers that need a single holder
+        check ``supports("locks")`` first)."""
+        ...
+
+    def supports(self, feature: str) -> bool:
+        """Whether a cross-tab feature exists here: ``"locks"`` (``navigator.locks``, for
+        :meth:`hold_lock`/:meth:`with_lock`) or ``"channel"`` (``BroadcastChannel``, for
+        :meth:`open_channel`). Any other name raises ``ValueError``."""
+        ...
+
     def live_proxies(self) -> int:
         """How many JS proxies this platform holds right now (0 where none exist)."""
         ...
 
 
+FEATURES = ("locks", "channel")
+"""The names :meth:`Platform.supports` knows."""
+
 __all__ = [
+    "FEATURES",
     "EventSourceHandlers",
     "HttpResponse",
     "NetworkError",

@@ -79,6 +79,58 @@ _BATCHER_JS = """
 _batcher_fn: Any = None
 _ignore: Any = None
 
+# hold_lock's protocol, in JS so that nothing Python is reachable from a promise reaction
+# the adapter no longer controls: the request promise settles after the undo (a withdrawn
+# request rejects with AbortError, a released one resolves), when the Python side may have
+# destroyed its proxy already. Both outcomes are handled here, so no rejection goes
+# unhandled. ``notify`` (one pool proxy per request) hears "acquired" once, then at most one
+# of "lost" (stolen by another tab) or "failed:<error>" (the browser refused the request).
+# The undo it returns releases (resolving the promise the lock callback returned) or
+# withdraws (AbortController). A steal request never waits, so it gets no signal; an undo
+# before its grant ran makes the callback return at once, which releases the lock.
+_HOLD_LOCK_JS = """
+(locks, name, steal, notify) => {
+  let state = 'waiting';  // -> 'held' -> 'over'; 'over' also when undone
+  let release = null;
+  const ctl = steal ? null : new AbortController();
+  const options = steal ? {mode: 'exclusive', steal: true}
+                        : {mode: 'exclusive', signal: ctl.signal};
+  const call = (kind) => {
+    try { notify(kind); } catch (e) { console.error('[locks] ' + name + ': ' + e); }
+  };
+  locks.request(name, options, () => {
+    if (state !== 'waiting') return undefined;  // undone before the grant ran: release now
+    state = 'held';
+    const held = new Promise((resolve) => { release = resolve; });
+    call('acquired');
+    return held;
+  }).then(() => {}, (err) => {
+    if (state === 'held') {  // stolen: the only way a held request rejects
+      state = 'over';
+      release();
+      call('lost');
+    } else if (state === 'waiting') {  // never granted, and not by our own withdrawal
+      state = 'over';
+      call('failed:' + (err && err.name) + ': ' + (err && err.message));
+    }
+    // 'over': our undo withdrew it (AbortError) - expected, nothing to say
+  });
+  return () => {
+    if (state === 'over') return;
+    state = 'over';
+    if (release !== null) release(); else if (ctl !== null) ctl.abort();
+  };
+}
+"""
+_hold_lock_fn: Any = None
+
+
+def _hold_lock_js() -> Any:
+    global _hold_lock_fn
+    if _hold_lock_fn is None:
+        _hold_lock_fn = run_js(_HOLD_LOCK_JS)
+    return _hold_lock_fn
+
 
 def _ignore_rejection() -> Any:
     """A page-lifetime no-op rejection handler (an aborted lock request rejects)."""
@@ -105,6 +157,69 @@ class BrowserPlatform:
 
     def live_proxies(self) -> int:
         return self._pool.live
+
+    def supports(self, feature: str) -> bool:
+        if feature == "locks":
+            return not is_null(getattr(js.navigator, "locks", None))
+        if feature == "channel":
+            return self.has_broadcast_channel
+        raise ValueError(f"unknown platform feature {feature!r}")
+
+    def hold_lock(
+        self,
+        name: str,
+        on_acquired: Callable[[], None],
+        on_lost: Callable[[], None],
+        *,
+        steal: bool = False,
+    ) -> Undo:
+        if not self.supports("locks"):
+            if not self._warned_no_locks:
+                self._warned_no_locks = True
+                log.warning("Web Locks unavailable: %s is held by this tab alone", name)
+            return self._pool.timeout(0, lambda: _quietly(name, "on_acquired", on_acquired))
+        # One proxy per request, alive until the undo or the end of the request (lost or
+        # failed) - and never destroyed while it runs (an undo from inside a callback).
+        state = {"depth": 0, "over": False}
+
+        def notify(kind_js: Any) -> None:
+            if state["over"]:
+                return
+            kind = str(kind_js)
+            state["depth"] += 1
+            try:
+                if kind == "acquired":
+                    _quietly(name, "on_acquired", on_acquired)
+                else:
+                    state["over"] = True  # the request is over: nothing follows
+                    if kind == "lost":
+                        log.info("lock %s was stolen by another tab", name)
+                        _quietly(name, "on_lost", on_lost)
+                    else:
+                        log.error("lock %s: the browser refused the request (%s)", name, kind)
+            finally:
+                state["depth"] -= 1
+                if state["over"] and state["depth"] == 0:
+                    release_proxy()
+
+        proxy, release_proxy = self._pool.own(notify)
+        try:
+            js_undo = _hold_lock_js()(js.navigator.locks, name, bool(steal), proxy)
+        except BaseException:
+            release_proxy()
+            raise
+
+        def undo() -> None:
+            if state["over"]:
+                return
+            state["over"] = True
+            try:
+                js_undo()
+            finally:
+                if state["depth"] == 0:
+                    release_proxy()
+
+        return undo
 
     async def with_lock(self, name: str, fn: Callable[[], Awaitable[T]]) -> T:
         locks: Any = getattr(js.navigator, "locks", None)
@@ -347,6 +462,15 @@ class BrowserPlatform:
                     channel.close()
 
         return post, close
+
+
+def _quietly(name: str, what: str, fn: Callable[[], None]) -> None:
+    """Run a lock callback; its exception is logged, never thrown into the browser's lock
+    machinery (where it would become an unhandled rejection, or release the lock)."""
+    try:
+        fn()
+    except Exception:
+        log.exception("lock %s: %s raised", name, what)
 
 
 class ConsoleHandler(logging.Handler):

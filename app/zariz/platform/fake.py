@@ -8,7 +8,15 @@ event sources are :class:`FakeEventSource` objects the test drives by hand.
 moment, so tests can assert hygiene the way the adapter counts ``create_proxy``/``destroy``:
 3 per open event source (the event batch, ``open``, ``error``), 1 per window/storage
 listener, 1 per open channel, 1 per timer from ``schedule`` until it has fired (its callback
-returned) or was cancelled, and 1 while ``with_lock`` waits for or holds its lock.
+returned) or was cancelled, 1 while ``with_lock`` waits for or holds its lock, and 1 per
+``hold_lock`` request until its undo or until its ``on_lost`` has returned (without Web
+Locks: until its ``on_acquired`` has returned).
+
+Several tabs of one browser profile are several ``FakePlatform`` objects sharing a
+:class:`ChannelBus`, a :class:`FakeLockManager`, a storage dict and (usually) one
+:class:`VirtualClock`. A tab can be frozen (:meth:`FakePlatform.freeze`: nothing is delivered
+to it until :meth:`~FakePlatform.thaw`) or closed (:meth:`FakePlatform.close_tab`: what the
+browser does on unload).
 
 >>> import asyncio
 >>> async def demo():
@@ -26,17 +34,30 @@ returned) or was cancelled, and 1 while ``with_lock`` waits for or holds its loc
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import inspect
 import itertools
 import json
+import logging
 import random as _random
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from zariz.platform import EventSourceHandlers, HttpResponse, NetworkError, RawEvent, T, Undo
+from zariz.platform import (
+    FEATURES,
+    EventSourceHandlers,
+    HttpResponse,
+    NetworkError,
+    RawEvent,
+    T,
+    Undo,
+)
+
+log = logging.getLogger("zariz.platform")
 
 EPOCH_MS = 1_700_000_000_000
 """``wall_ms()`` at virtual time 0."""
@@ -224,19 +245,30 @@ class FakeEventSource:
         return dict(parse_qsl(urlsplit(self.url).query))
 
     def open(self) -> None:
+        def deliver() -> None:
+            if not self.closed:
+                self.opened = True
+                self.handlers.on_open()
+
         if not self.closed:
-            self.opened = True
-            self.handlers.on_open()
+            self._platform._deliver(deliver)
 
     def emit(self, type: str = "message", data: Any = "", id: str | int | None = None) -> bool:
         """Deliver one event; ``data`` that is not ``str`` is JSON-encoded. Returns False
-        when nothing was delivered (closed source, or a name nobody listens for)."""
+        when nothing was delivered (closed source, or a name nobody listens for). To a
+        frozen tab it is queued (True) and dropped if the source is closed by then."""
         if id is not None:
             self.last_event_id = str(id)
         if self.closed or (type != "message" and type not in self.named_events):
             return False
         text = data if isinstance(data, str) else json.dumps(data)
-        self.handlers.on_event(RawEvent(type, text, self.last_event_id))
+        event = RawEvent(type, text, self.last_event_id)
+
+        def deliver() -> None:
+            if not self.closed:
+                self.handlers.on_event(event)
+
+        self._platform._deliver(deliver)
         return True
 
     def message(self, payload: Any, id: str | int | None = None) -> bool:
@@ -244,8 +276,12 @@ class FakeEventSource:
         return self.emit("message", payload, id)
 
     def error(self, closed: bool = False) -> None:
+        def deliver() -> None:
+            if not self.closed:
+                self.handlers.on_error(closed)
+
         if not self.closed:
-            self.handlers.on_error(closed)
+            self._platform._deliver(deliver)
 
     def close(self) -> None:
         if not self.closed:
@@ -268,9 +304,110 @@ class ChannelBus:
                 fn(cloned)
 
 
+# --------------------------------------------------------------------------- web locks
+@dataclass(eq=False)
+class FakeLockRequest:
+    """One ``hold_lock`` request as the :class:`FakeLockManager` sees it. ``granted`` and
+    ``stolen`` are the tab's hooks (they queue the callbacks as tasks of that tab)."""
+
+    tab: FakePlatform
+    name: str
+    granted: Callable[[], None] = field(repr=False)
+    stolen: Callable[[], None] = field(repr=False)
+    state: str = "queued"  # queued -> held -> released | stolen; queued -> withdrawn
+
+
+class FakeLockManager:
+    """Web Locks (exclusive mode) of one browser profile, shared by its tabs the way
+    :class:`ChannelBus` shares channels: pass one to every ``FakePlatform(lock_manager=)``.
+
+    Per name at most one holder and a FIFO queue. A release grants the head of the queue; a
+    ``steal`` deposes the holder and is granted at once, the queue staying as it was. The
+    manager moves synchronously; each tab hears of it through tasks on its own clock, so a
+    deposed holder (above all a frozen one) learns it after the stealer was granted - as in
+    a browser, where the stealer's callback runs before the old holder's promise rejects.
+
+    ``FakePlatform.with_lock`` keeps its own asyncio locks (``FakePlatform.locks``): in a
+    browser both share one namespace; the app uses distinct names for the two.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[str, FakeLockRequest] = {}
+        self._queues: dict[str, deque[FakeLockRequest]] = {}
+        # (what, lock name, tab label): request | steal | grant | release | withdraw | lost
+        self.log: list[tuple[str, str, str]] = []
+
+    def holder(self, name: str) -> FakePlatform | None:
+        """The tab holding ``name`` (``None``: free)."""
+        held = self._held.get(name)
+        return held.tab if held is not None else None
+
+    def waiting(self, name: str) -> list[FakePlatform]:
+        """The tabs queued for ``name``, in grant order."""
+        return [r.tab for r in self._queues.get(name, ())]
+
+    def count(self, what: str, name: str | None = None) -> int:
+        """How many ``what`` entries the log has (for ``name``, or every name)."""
+        return sum(1 for w, n, _t in self.log if w == what and (name is None or n == name))
+
+    def request(self, req: FakeLockRequest, *, steal: bool = False) -> None:
+        self.log.append(("steal" if steal else "request", req.name, req.tab.label))
+        queue = self._queues.setdefault(req.name, deque())
+        if steal:
+            old = self._held.pop(req.name, None)
+            self._grant(req)
+            if old is not None:
+                old.state = "stolen"
+                self.log.append(("lost", old.name, old.tab.label))
+                old.stolen()  # after the grant: the stealer hears first
+        elif req.name not in self._held and not queue:
+            self._grant(req)
+        else:
+            queue.append(req)
+
+    def release(self, req: FakeLockRequest) -> None:
+        """Release ``req`` if it holds its lock, withdraw it if queued; else a no-op."""
+        if req.state == "held":
+            req.state = "released"
+            self.log.append(("release", req.name, req.tab.label))
+            del self._held[req.name]
+            self._grant_next(req.name)
+        elif req.state == "queued":
+            req.state = "withdrawn"
+            self.log.append(("withdraw", req.name, req.tab.label))
+            self._queues[req.name].remove(req)
+
+    def release_tab(self, tab: FakePlatform) -> None:
+        """What the browser does when a document goes away: every request of ``tab`` is
+        withdrawn (queued ones first, so none is granted to the dying tab) or released."""
+        for queue in self._queues.values():
+            for req in [r for r in queue if r.tab is tab]:
+                self.release(req)
+        for req in [r for r in self._held.values() if r.tab is tab]:
+            self.release(req)
+
+    def _grant(self, req: FakeLockRequest) -> None:
+        req.state = "held"
+        self._held[req.name] = req
+        self.log.append(("grant", req.name, req.tab.label))
+        req.granted()
+
+    def _grant_next(self, name: str) -> None:
+        queue = self._queues.get(name)
+        if queue and name not in self._held:
+            self._grant(queue.popleft())
+
+
 # --------------------------------------------------------------------------- platform
 class FakePlatform:
-    """Everything a test needs to stand in for a browser tab."""
+    """Everything a test needs to stand in for a browser tab.
+
+    Tabs of one profile share ``bus``, ``lock_manager``, ``storage`` and usually ``clock``.
+    ``features`` lists what exists here (see :meth:`supports`): leave out ``"locks"`` or
+    ``"channel"`` to play a browser without Web Locks or BroadcastChannel.
+    """
+
+    _labels = itertools.count(1)
 
     def __init__(
         self,
@@ -281,8 +418,18 @@ class FakePlatform:
         storage: dict[str, str] | None = None,
         bus: ChannelBus | None = None,
         locks: dict[str, asyncio.Lock] | None = None,
+        lock_manager: FakeLockManager | None = None,
+        clock: VirtualClock | None = None,
+        features: Collection[str] = FEATURES,
+        label: str | None = None,
     ) -> None:
-        self.clock = VirtualClock()
+        unknown = set(features) - set(FEATURES)
+        if unknown:
+            raise ValueError(f"unknown platform features {sorted(unknown)}")
+        self.features = frozenset(features)
+        self.label = label if label is not None else f"tab{next(self._labels)}"
+        self.clock = clock if clock is not None else VirtualClock()
+        self.lock_manager = lock_manager if lock_manager is not None else FakeLockManager()
         # Share one dict between the FakePlatforms of one "browser" (like Web Locks).
         self.locks: dict[str, asyncio.Lock] = locks if locks is not None else {}
         self.lock_log: list[str] = []
@@ -300,6 +447,84 @@ class FakePlatform:
         self._proxies = 0
         # Exceptions that escaped spawned tasks: tests assert this stays empty.
         self.crashes: list[BaseException] = []
+        # A frozen tab's deliveries wait here (in order) until thaw(); a closed tab gets none.
+        self._frozen = False
+        self._closed = False
+        self._held_back: list[Callable[[], None]] = []
+        self._thaw_waiters: list[asyncio.Future[None]] = []
+        self._channel_closers: list[Undo] = []
+
+    def __repr__(self) -> str:
+        return f"<FakePlatform {self.label}>"
+
+    # --- lifecycle: frozen and closed tabs --------------------------------------------
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _deliver(self, fn: Callable[[], None]) -> None:
+        """Run a callback into this tab now, later (frozen) or never (closed)."""
+        if self._closed:
+            return
+        if self._frozen:
+            self._held_back.append(fn)
+            return
+        fn()
+
+    def _task(self, fn: Callable[[], None]) -> None:
+        """Queue ``fn`` as a task of this tab: it runs on the next ``clock.advance(0)``
+        (or ``await advance(0)``), never inside the call that queued it."""
+        self.clock.schedule(0, lambda: self._deliver(fn))
+
+    def freeze(self) -> None:
+        """Freeze the tab (a background tab Chrome froze, or CDP
+        ``Page.setWebLifecycleState frozen``): timers, channel messages, lock callbacks,
+        event-source callbacks, window and storage events and HTTP responses wait, in
+        order, until :meth:`thaw`. Its locks stay held; other tabs may steal them. Spawned
+        coroutines that need none of these keep running (the fake cannot stop them)."""
+        self._frozen = True
+
+    def thaw(self) -> None:
+        """Resume a frozen tab: deliver what waited, in arrival order, at the current
+        virtual time (a callback that raises stops the delivery; the rest waits for the
+        next ``thaw()``)."""
+        self._frozen = False
+        while self._held_back and not self._frozen and not self._closed:
+            self._held_back.pop(0)()
+        waiters, self._thaw_waiters = self._thaw_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    def close_tab(self) -> None:
+        """The tab goes away (closed, reloaded, navigated, discarded), as the browser
+        does it: its locks are released or withdrawn (the next tab in the queue is
+        granted), its channels and event sources closed, its spawned tasks cancelled, and
+        nothing is delivered to it any more. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._held_back.clear()
+        self.lock_manager.release_tab(self)
+        for close in list(self._channel_closers):
+            close()
+        for source in self.sources:
+            source.close()
+        for task in list(self.tasks):
+            task.cancel()
+        for fut in self._thaw_waiters:
+            fut.cancel()
+        self._thaw_waiters.clear()
+
+    async def _until_thawed(self) -> None:
+        while self._frozen or self._closed:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._thaw_waiters.append(fut)
+            await fut  # cancelled when the tab is closed meanwhile
 
     # --- time ---------------------------------------------------------------------
     def now(self) -> float:
@@ -314,27 +539,36 @@ class FakePlatform:
     def schedule(self, delay_s: float, fn: Callable[[], None]) -> Undo:
         # The adapter's rule (zariz.platform.jsffi): the proxy is released after fn
         # returns or raises; a cancel once fn has started (also from inside it) is a no-op.
+        # A frozen tab's due timer waits for thaw(); cancelled meanwhile, it never runs
+        # (as clearTimeout on a timer whose task is queued).
         release = self._count(1)
         started = False
 
-        def fire() -> None:
+        def run() -> None:
             nonlocal started
+            if started:
+                return
             started = True
             try:
                 fn()
             finally:
                 release()
 
-        unschedule = self.clock.schedule(delay_s, fire)
+        unschedule = self.clock.schedule(delay_s, lambda: self._deliver(run))
 
         def cancel() -> None:
+            nonlocal started
             if not started:
+                started = True
                 unschedule()
                 release()
 
         return cancel
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> Undo:
+        if self._closed:  # a closed page runs nothing
+            coro.close()
+            return lambda: None
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.append(task)
         task.add_done_callback(self._task_done)
@@ -405,8 +639,20 @@ class FakePlatform:
     ) -> Awaitable[HttpResponse]:
         req = FakeRequest(method.upper(), url, dict(headers or {}), json_body)
         if not self._online:
-            return self._offline(req)
-        return self.http.handle(req)
+            return self._held_until_thawed(self._offline(req))
+        return self._held_until_thawed(self.http.handle(req))
+
+    async def _held_until_thawed(self, exchange: Awaitable[HttpResponse]) -> HttpResponse:
+        # A frozen tab gets its answer (or its network error) once it is thawed.
+        try:
+            response = await exchange
+        except NetworkError:
+            if self._frozen or self._closed:
+                await self._until_thawed()
+            raise
+        if self._frozen or self._closed:
+            await self._until_thawed()
+        return response
 
     async def _offline(self, req: FakeRequest) -> HttpResponse:
         self.http.requests.append(req)
@@ -453,7 +699,7 @@ class FakePlatform:
     def fire(self, name: str) -> None:
         """Dispatch a window/document event to its listeners."""
         for fn in list(self._window.get(name, [])):
-            fn()
+            self._deliver(fn)
 
     def set_online(self, online: bool) -> None:
         self._online = online
@@ -486,7 +732,7 @@ class FakePlatform:
         """Another tab ran ``localStorage.clear()``: the event has a null key."""
         self.storage.clear()
         for fn in list(self._storage_listeners):
-            fn(None, None)
+            self._deliver(functools.partial(fn, None, None))
 
     def other_tab_sets(self, key: str, value: str | None) -> None:
         """Another tab wrote (``None``: removed) ``key``: update storage, fire events."""
@@ -495,30 +741,104 @@ class FakePlatform:
         else:
             self.storage[key] = value
         for fn in list(self._storage_listeners):
-            fn(key, value)
+            self._deliver(functools.partial(fn, key, value))
 
     # --- channel ------------------------------------------------------------------
     def open_channel(
         self, name: str, on_message: Callable[[Any], None]
     ) -> tuple[Callable[[Any], None], Undo]:
-        off = self._register(self.bus.members, (self, name, on_message))
+        if "channel" not in self.features:  # the adapter's explicit fallback
+            log.warning("BroadcastChannel is not available: cross-tab relay disabled")
+            return (lambda _msg: None), (lambda: None)
         closed = False
 
+        def receive(message: Any) -> None:
+            def deliver() -> None:
+                if not closed:  # closed while the message waited (frozen tab)
+                    on_message(message)
+
+            self._deliver(deliver)
+
+        off = self._register(self.bus.members, (self, name, receive))
+
         def post(message: Any) -> None:
-            if not closed:
+            if not closed and not self._closed:
                 self.bus.post(self, name, message)
 
         def close() -> None:
             nonlocal closed
-            closed = True
-            off()
+            if not closed:
+                closed = True
+                off()
+                self._channel_closers.remove(close)
 
+        self._channel_closers.append(close)
         return post, close
 
     def live_proxies(self) -> int:
         return self._proxies
 
+    def supports(self, feature: str) -> bool:
+        if feature not in FEATURES:
+            raise ValueError(f"unknown platform feature {feature!r}")
+        return feature in self.features
+
+    def hold_lock(
+        self,
+        name: str,
+        on_acquired: Callable[[], None],
+        on_lost: Callable[[], None],
+        *,
+        steal: bool = False,
+    ) -> Undo:
+        if "locks" not in self.features:  # the adapter's fallback: this tab alone
+            log.warning("Web Locks unavailable: %s is held by this tab alone", name)
+            return self.schedule(0, on_acquired)
+        # Mirrors the adapter: one proxy from the request until the undo or until on_lost
+        # returned; never released while a callback runs (an undo from inside one).
+        release_proxy = self._count(1)
+        over = False
+        depth = 0
+
+        def call(fn: Callable[[], None], last: bool) -> None:
+            nonlocal over, depth
+            if over:
+                return  # undone meanwhile: nothing after the undo
+            over = last
+            depth += 1
+            try:
+                fn()
+            finally:
+                depth -= 1
+                if over and depth == 0:
+                    release_proxy()
+
+        req = FakeLockRequest(
+            self,
+            name,
+            granted=lambda: self._task(lambda: call(on_acquired, False)),
+            stolen=lambda: self._task(lambda: call(on_lost, True)),
+        )
+        if self._closed:  # a closed page asks for nothing
+            over = True
+            release_proxy()
+        else:
+            self.lock_manager.request(req, steal=steal)
+
+        def undo() -> None:
+            nonlocal over
+            if over:
+                return
+            over = True
+            self.lock_manager.release(req)
+            if depth == 0:
+                release_proxy()
+
+        return undo
+
     async def with_lock(self, name: str, fn: Callable[[], Awaitable[T]]) -> T:
+        if "locks" not in self.features:  # the adapter's explicit fallback
+            return await fn()
         lock = self.locks.setdefault(name, asyncio.Lock())
         release = self._count(1)  # the adapter's lock-granted callback
         try:
@@ -534,6 +854,8 @@ __all__ = [
     "ChannelBus",
     "FakeEventSource",
     "FakeHttp",
+    "FakeLockManager",
+    "FakeLockRequest",
     "FakePlatform",
     "FakeRequest",
     "VirtualClock",
