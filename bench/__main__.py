@@ -31,13 +31,11 @@ from typing import Any
 
 import httpx
 
-from bench.results import write_section
+from bench.common import ROOT
+from bench.results import report
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.support.live_server import free_port
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "RESULTS.md"
-CHROMIUM = os.environ.get("ZARIZ_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
 TIMEOUT_MS = 120_000
 
 OUR_STREAM = """
@@ -64,17 +62,9 @@ bench_client.connect()
 """
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class BenchServer:
     def __init__(self, events: int) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.tmp = tempfile.TemporaryDirectory(prefix="zariz-bench-")
         self.events = events
@@ -171,7 +161,7 @@ def run(runs: int = 5, events: int = 20_000) -> dict[str, Any]:
 
     out: dict[str, Any] = {"runs": runs, "events": events, "open_ms": {}, "events_per_s": {}}
     with BenchServer(events) as server, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             open_ms: dict[str, list[float]] = {w: [] for w in CONTENDERS}
             rates: dict[str, list[float]] = {w: [] for w in CONTENDERS}
@@ -245,11 +235,9 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print, don't rewrite RESULTS.md")
     args = parser.parse_args()
     result = run(args.runs, args.events)
-    text = render(result)
-    print(text)
-    if not args.no_write:
-        write_section(RESULTS, "browser", text)
-        (ROOT / "bench" / "results-browser.json").write_text(json.dumps(result, indent=2))
+    # The raw JSON is committed beside RESULTS.md, so it is rewritten only with it.
+    report(render(result), "browser", write=not args.no_write, raw=result,
+           raw_path=None if args.no_write else ROOT / "bench" / "results-browser.json")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 
 import uvicorn
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -30,6 +29,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from bench.common import raise_nofile
 
 
 class _ClientDisconnect:
@@ -154,14 +155,6 @@ def create_app(ping: float) -> Starlette:
         Route("/status", status, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
     ])
-
-
-def raise_nofile() -> int:
-    """Raise the soft open-files limit to the hard limit; returns the new soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def main() -> None:

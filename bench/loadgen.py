@@ -31,19 +31,13 @@ import asyncio
 import gc
 import json
 import re
-import resource
 import sys
 import time
 from collections import Counter
 
+from bench.common import raise_nofile
+
 MARKER = re.compile(rb"bench-seq=(\d+);t=([0-9.]+)")
-
-
-def raise_nofile() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def emit(obj: dict) -> None:

@@ -52,7 +52,9 @@ from typing import Any
 
 import httpx
 
-from bench.results import write_section
+from bench.common import ROOT
+from bench.results import report, write_section
+from tests.browser.conftest import BOOT_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS
 from tests.browser.support import (
     dispatches,
     guard_origin,
@@ -65,14 +67,7 @@ from tests.browser.support import (
 from tests.support.fault_proxy import FaultProxy
 from tests.support.live_server import LiveServer
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "RESULTS.md"
 README = ROOT / "README.md"
-CHROMIUM = os.environ.get("ZARIZ_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-quic",
-                 "--no-first-run"]
-BOOT_TIMEOUT_MS = 90_000
 RECONNECT_LINE = re.compile(r"\[SSE\] reconnect in (\d+) ms \(attempt (\d+)\)")
 BACKOFF_BASE, BACKOFF_CAP = 1.0, 30.0  # the client's defaults (app/zariz/sse/client.py)
 STALL_FACTOR = 2.5  # the client's watchdog: no message or ping for 2.5 x ping_interval
@@ -1016,10 +1011,9 @@ def main() -> None:
     args = parser.parse_args()
     result = run(args.rounds, args.outage)
     text = render(result)
-    print(text)
+    report(text, "reliability", write=not args.no_write)
     if not args.no_write:
         write_section(README, "reliability", text, before="## Contracts others rely on")
-        write_section(RESULTS, "reliability", text)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,13 @@ generated sections (e.g. Reliability) use the same markers."""
 
 from __future__ import annotations
 
+import json
 import pathlib
+from typing import Any
 
-RESULTS = pathlib.Path(__file__).resolve().parent / "RESULTS.md"
+from bench.common import ROOT
+
+RESULTS = ROOT / "bench" / "RESULTS.md"
 
 
 def write_section(path: pathlib.Path, name: str, text: str, before: str | None = None) -> None:
@@ -26,3 +30,15 @@ def write_section(path: pathlib.Path, name: str, text: str, before: str | None =
     else:
         current = current.rstrip() + "\n\n" + block + "\n"
     path.write_text(current)
+
+
+def report(text: str, section: str, *, write: bool, raw: Any = None,
+           raw_path: pathlib.Path | None = None) -> None:
+    """The end of every benchmark command: print the report, save the raw result as JSON
+    when ``raw_path`` is given, and, unless ``write`` is false (``--no-write``), put the
+    report into its section of RESULTS.md."""
+    print(text)
+    if raw_path is not None:
+        raw_path.write_text(json.dumps(raw, indent=2))
+    if write:
+        write_section(RESULTS, section, text)

@@ -38,9 +38,7 @@ import os
 import pathlib
 import platform
 import queue
-import resource
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,30 +49,16 @@ from typing import Any
 
 import httpx
 
-from bench.results import write_section
+from bench.common import ROOT, raise_nofile
+from bench.results import report
+from tests.support.live_server import free_port
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "server-fanout"
 CONTENDERS = ("baseline", "zariz")
 SPACING_S = 0.5
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def raise_nofile() -> int:
-    """Soft RLIMIT_NOFILE up to the hard limit (children inherit it)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rss_kb(pid: int) -> int:
@@ -461,12 +445,8 @@ def main(argv: list[str] | None = None) -> None:
     results["notes"] = args.note
     command = (f"python -m bench.server_fanout --streams {','.join(map(str, counts))} "
                f"--runs {args.runs}" + (f" --events {args.events}" if args.events != 5 else ""))
-    text = render(results, command)
-    print(text)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
-    if not args.no_write:
-        write_section(RESULTS, SECTION, text)
+    report(render(results, command), SECTION, write=not args.no_write, raw=results,
+           raw_path=args.json)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import json
 import math
 import os
 import pathlib
@@ -46,8 +45,9 @@ from typing import Any
 
 import httpx
 
-from bench.results import RESULTS, write_section
-from bench.server_fanout import LoadGen, percentile, raise_nofile, rss_kb
+from bench.common import raise_nofile
+from bench.results import report
+from bench.server_fanout import LoadGen, percentile, rss_kb
 from tests.support.live_server import LiveServer
 
 SECTION = "slow-consumers"
@@ -566,12 +566,8 @@ def main(argv: list[str] | None = None) -> None:
     results = run(cfg, args.runs, loopback=args.loopback)
     command = " ".join(["python -m bench.slow_consumers", *(argv if argv is not None
                                                               else sys.argv[1:])])
-    text = render(results, command.strip())
-    print(text)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
-    if not args.no_write:
-        write_section(RESULTS, SECTION, text)
+    report(render(results, command.strip()), SECTION, write=not args.no_write, raw=results,
+           raw_path=args.json)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ from typing import Any
 
 import httpx
 
-from bench.results import RESULTS, write_section
+from bench.results import report
 from tests.support.live_server import LiveServer
 
 SECTION = "soak"
@@ -897,12 +897,8 @@ def main(argv: list[str] | None = None) -> int:
         result = run_soak(page, server, cfg)
     command = " ".join(["python -m bench.soak",
                         *(argv if argv is not None else sys.argv[1:])]).strip()
-    text = render(result, command)
-    print(text)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    if not args.no_write:
-        write_section(RESULTS, SECTION, text)
+    report(render(result, command), SECTION, write=not args.no_write, raw=result,
+           raw_path=args.json)
     return 0 if result["complete"] and result["table"]["ok"] and not result["flat_problems"] else 1
 
 

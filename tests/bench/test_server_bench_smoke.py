@@ -10,6 +10,7 @@ import pathlib
 import pytest
 
 import bench.server_fanout as fanout
+from bench.results import write_section
 
 STREAMS = 50
 EVENTS = 3
@@ -43,8 +44,8 @@ def test_server_fanout_smoke_both_contenders() -> None:
 def test_write_section_keeps_other_text(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "RESULTS.md"
     path.write_text("# Benchmark results\n\n<!-- browser:start -->\nB\n<!-- browser:end -->\n")
-    fanout.write_section(path, "server-fanout", "first")
-    fanout.write_section(path, "server-fanout", "second")
+    write_section(path, "server-fanout", "first")
+    write_section(path, "server-fanout", "second")
     text = path.read_text()
     assert "<!-- browser:start -->\nB\n<!-- browser:end -->" in text
     assert text.count("<!-- server-fanout:start -->") == 1
