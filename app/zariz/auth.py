@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from zariz.listeners import Listeners
@@ -45,8 +45,9 @@ SUPERSEDED_POLL_S = 0.1
 class TokenState:
     """One session's tokens. ``expires_at`` is the access token's expiry in epoch ms."""
 
-    access_token: str
-    refresh_token: str
+    # Kept out of repr: a logged state (a traceback, a debug line) must not leak them.
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
     expires_at: int = 0
     token_type: str = "bearer"
 

@@ -65,7 +65,8 @@ class Listeners(Generic[T]):
                 entry.fn(value)
             except Exception:
                 self.errors += 1
-                self._log.exception("%s failed on %r (%r)", self._what, value, entry.fn)
+                # Never the value: a token listener's is the session's tokens.
+                self._log.exception("%s failed (%r)", self._what, entry.fn)
 
     def clear(self) -> None:
         for entry in self._entries:

@@ -72,3 +72,26 @@ async def test_auth_subscribe_twice_then_undo_once_keeps_the_other(tab: Tab) -> 
     off1()
     await tab.auth.logout()
     assert seen == [None]
+
+
+async def test_a_failing_token_listener_never_logs_the_tokens(
+    tab: Tab, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Regression: the registry logged the value it passed, and a token listener's value
+    is the session (TokenState's repr held both tokens)."""
+
+    def boom(_state: object) -> None:
+        raise RuntimeError("boom")
+
+    tab.auth.subscribe(boom)
+    state = tab.auth.state
+    assert state is not None
+    await tab.auth.logout()
+    await tab.auth.login("demo", "demo")
+    assert "boom" in caplog.text
+    new = tab.auth.state
+    assert new is not None
+    for secret in (state.access_token, state.refresh_token, new.access_token,
+                   new.refresh_token):
+        assert secret not in caplog.text
+    assert new.access_token not in repr(new)

@@ -172,7 +172,6 @@ class OrdersStore:
     # --- loading ----------------------------------------------------------------------
     def begin_load(self) -> None:
         self.loading = True
-        self.needs_refetch = False
         self._buffer = []
 
     def finish_load(self, items: Iterable[Mapping[str, Any]], at: int | None = None) -> None:
@@ -180,6 +179,7 @@ class OrdersStore:
         said), then replay the events buffered meanwhile that came after it."""
         buffered, self._buffer = self._buffer or [], None
         self._orders = {key: dict(o) for o in items if (key := _order_key(o)) is not None}
+        self.needs_refetch = False  # only a load that succeeded makes the data whole again
         if at is not None:
             self.cursor.at(at)
         self.loading = False
@@ -189,7 +189,8 @@ class OrdersStore:
         self._touch()
 
     def fail_load(self) -> None:
-        """Loading failed: keep what we had, replay what was buffered."""
+        """Loading failed: keep what we had, replay what was buffered. A refetch that was
+        needed still is (the gap that asked for it is still in our data)."""
         buffered, self._buffer = self._buffer or [], None
         self.loading = False
         for name, data, event_id in buffered:

@@ -6,7 +6,10 @@ so the reload is throttled: at most one load at a time, and loads start at least
 soon as that load ends (the load may have been taken before what prompted the request).
 One timer covers every request made during a throttle wait.
 
-The owner starts loads through ``load()`` and reports their end with :meth:`finished`.
+The owner starts loads through ``load()`` and reports their end with :meth:`finished`. A
+load that failed and is still needed (``again``) is retried with exponential backoff (the
+interval doubles up to ``max_interval``; a success resets it), so a server that is down is
+not asked once a second.
 
 >>> from zariz.platform.fake import VirtualClock
 >>> clock = VirtualClock(); loads = []
@@ -31,13 +34,16 @@ class Refetcher:
         load: Callable[[], object],
         *,
         min_interval: float = 1.0,
+        max_interval: float = 30.0,
     ) -> None:
-        if min_interval < 0:
-            raise ValueError("min_interval must be >= 0")
+        if min_interval < 0 or max_interval < min_interval:
+            raise ValueError("need 0 <= min_interval <= max_interval")
         self._now = now
         self._schedule = schedule
         self._load = load
         self.min_interval = float(min_interval)
+        self.max_interval = float(max_interval)
+        self._interval = self.min_interval
         self.loading = False
         self.loads = 0
         self._again = False
@@ -63,16 +69,20 @@ class Refetcher:
         if self.loading:
             self._again = True
             return
-        wait = self.min_interval - (self._now() - self._last_start)
+        wait = self._interval - (self._now() - self._last_start)
         if wait > 0:
             if self._cancel_timer is None:
                 self._cancel_timer = self._schedule(wait, self._due)
             return
         self._begin()
 
-    def finished(self, again: bool = False) -> None:
-        """The load ended (well or not). ``again``: the result is already stale."""
+    def finished(self, again: bool = False, *, failed: bool = False) -> None:
+        """The load ended. ``again``: the data is still stale (a gap seen meanwhile, or a
+        needed reload that ``failed``); ``failed`` also doubles the wait before the next."""
         self.loading = False
+        self._interval = (
+            min(self.max_interval, self._interval * 2) if failed else self.min_interval
+        )
         if self._again or again:
             self._again = False
             self.request()

@@ -150,6 +150,8 @@ def test_duplicates_are_ignored_and_a_gap_asks_for_a_refetch() -> None:
     s.apply_event(Ev("order.created", order(2), "5"))  # 2..4 missing
     assert s.needs_refetch and s.get(2) is not None
     s.begin_load()
+    assert s.needs_refetch  # until a load succeeds (see the regression test below)
+    s.finish_load([order(1), order(2)], at=5)
     assert not s.needs_refetch
 
 
@@ -244,3 +246,23 @@ def test_status_counts_follow_events() -> None:
     assert not c.apply("reset", None)
     assert not c.apply("order.deleted", {"id": 1})
     assert c.apply("order.updated", {"id": 1, "status": "new"})
+
+
+def test_a_failed_refetch_after_a_gap_still_needs_one() -> None:
+    """Regression: begin_load cleared needs_refetch and fail_load never set it again;
+    the cursor had moved past the gap, so later events looked contiguous and the missed
+    order never appeared."""
+    s = OrdersStore()
+    s.begin_load()
+    s.finish_load([order(1)], at=10)
+    s.apply_event(Ev("order.created", order(3), "12"))  # 11 is missing
+    assert s.needs_refetch
+    s.begin_load()
+    s.fail_load()  # the server was down
+    assert s.needs_refetch
+    s.apply_event(Ev("order.created", order(4), "13"))
+    s.apply_event(Ev("ping", {}, "13"))
+    assert s.needs_refetch
+    s.begin_load()
+    s.finish_load([order(1), order(2), order(3), order(4)], at=13)
+    assert not s.needs_refetch and len(s) == 4

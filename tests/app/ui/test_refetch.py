@@ -80,3 +80,20 @@ def test_dispose_cancels_the_pending_timer_and_ignores_later_requests() -> None:
 def test_negative_interval_is_refused() -> None:
     with pytest.raises(ValueError):
         make(min_interval=-1)
+
+
+def test_a_needed_reload_that_fails_is_retried_with_growing_waits() -> None:
+    clock, r, loads = make()
+    r.start()
+    for _ in range(6):
+        r.finished(again=True, failed=True)  # the server is down; the data is stale
+        n = len(loads)
+        while len(loads) == n:
+            clock.advance(0.5)
+    waits = [b - a for a, b in zip(loads, loads[1:], strict=False)]
+    assert waits == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    r.finished()  # it worked: back to the normal interval
+    clock.advance(1.0)
+    r.request()
+    clock.advance(1.0)
+    assert len(loads) == 8 and loads[-1] - loads[-2] <= 2.0

@@ -26,6 +26,7 @@ from zariz.ui.format import (
 )
 from zariz.ui.orders_store import OrdersStore
 from zariz.ui.pages.orders import fetch_all_orders
+from zariz.ui.refetch import Refetcher
 from zariz.ui.widgets import (
     empty_state,
     error_panel,
@@ -141,6 +142,7 @@ def couriers_page(ctx: Ctx, scope: Scope) -> Any:
     async def load() -> None:
         state["loading"] = True
         store.begin_load()
+        failed = True
         try:
             couriers, *lists = await asyncio.gather(
                 ctx.load_couriers(max_age_s=0), *(fetch_all_orders(ctx.api, s) for s in ACTIVE)
@@ -158,21 +160,25 @@ def couriers_page(ctx: Ctx, scope: Scope) -> Any:
             )
             state["couriers"] = couriers
             state["error"] = None
+            failed = False
         finally:
             state["loading"] = False
+            # A gap or reset during the load (or one a failed load left): reload, throttled.
+            refetcher.finished(again=store.needs_refetch, failed=failed)
         invalidate()
-        if store.needs_refetch and not scope.disposed:  # a gap or reset during the load
-            ctx.run(scope, load())
+
+    refetcher = Refetcher(ctx.platform.now, ctx.schedule, lambda: ctx.run(scope, load()))
+    scope.add_cleanup(refetcher.dispose)
 
     def on_event(ev: Any) -> None:
         changed = store.apply_event(ev)
         if store.needs_refetch and not state["loading"]:
-            ctx.run(scope, load())
+            refetcher.request()
         elif changed:
             invalidate()
 
     use_order_events(scope, ctx.client, on_event)
-    scope.effect(lambda: ctx.run(scope, load()))
+    scope.effect(refetcher.start)
     render()
     return h(
         "section",

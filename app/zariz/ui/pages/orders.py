@@ -162,6 +162,9 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
     )
     table_wrap = h("div", {"class": "table-wrap"}, table)
     placeholder = h("div", {"class": "table-placeholder"})
+    # Loaded, but a reload the data needs failed: say so instead of showing it as current.
+    stale = h("p", {"class": "stale-notice", "role": "status", "data-testid": "orders-stale",
+                    "hidden": True})
     summary = h("span", {"class": "pager-summary muted", "data-testid": "orders-summary"})
     prev_btn = button("‹ Previous", testid="page-prev")
     next_btn = button("Next ›", testid="page-next")
@@ -281,6 +284,11 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
     def render() -> None:
         view = store.view()
         counts = view.counts
+        outdated = store.loaded and bool(state["error"])
+        dom.set_attr(stale, "hidden", not outdated)
+        dom.set_text(
+            stale, f"May be out of date: {state['error']} Retrying…" if outdated else ""
+        )
         dom.set_text(tab_counts["all"], f"{len(store):,}" if store.loaded else "")
         for status in STATUSES:
             dom.set_text(tab_counts[status], f"{counts.get(status, 0):,}" if store.loaded else "")
@@ -340,6 +348,7 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
     # --- data ----------------------------------------------------------------------------
     async def load() -> None:
         store.begin_load()
+        failed = True
         try:
             items, position = await fetch_all_orders(ctx.api)
         except Exception as exc:
@@ -349,9 +358,11 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
         else:
             store.finish_load(items, at=position)
             state["error"] = None
+            failed = False
         finally:
-            # A reset or a gap seen while this load ran still needs a reload.
-            refetcher.finished(again=store.needs_refetch)
+            # A reset or a gap seen while this load ran, or one a failed load could not
+            # mend, still needs a reload (with backoff while loads fail).
+            refetcher.finished(again=store.needs_refetch, failed=failed)
         invalidate()
 
     refetcher = Refetcher(
@@ -440,7 +451,7 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
             new_btn,
         ),
         h("div", {"class": "toolbar"}, tabs, search),
-        h("div", {"class": "card"}, table_wrap, placeholder, pager),
+        h("div", {"class": "card"}, stale, table_wrap, placeholder, pager),
     )
 
 
