@@ -6,8 +6,14 @@ import pathlib
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.support.live_server import LiveServer
+
+# The machine (and CI) is shared and noisy: a property's speed is not what it tests, so
+# no per-example deadline (hypothesis's 200 ms default failed runs at random under load).
+settings.register_profile("zariz", deadline=None)
+settings.load_profile("zariz")
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from zariz.api import ApiClient
 from zariz.auth import AuthClient
 from zariz.platform.browser import BrowserPlatform, configure_logging, make_facade, unwrap_facade
 from zariz.sse.client import SSEClient
+from zariz.sse.shared import SharedStream
 from zariz.sse.singleton import get_client
 
 log = logging.getLogger("zariz.boot")
@@ -33,9 +34,24 @@ class Runtime:
     platform: BrowserPlatform
     auth: AuthClient
     api: ApiClient
-    client: Any
+    client: SSEClient
+    shared: SharedStream | None = None
     dispose_ui: Any = None
     mounts: int = 0
+
+
+SSE_MODE_KEY = "zariz.sse"
+
+
+def sse_mode() -> str:
+    """``shared`` (one stream per browser, the default) or ``per-tab``: ``?sse=per-tab``,
+    or ``localStorage['zariz.sse'] = 'per-tab'`` for every tab of the origin."""
+    query = js.URLSearchParams.new(js.location.search).get("sse")
+    stored = js.localStorage.getItem(SSE_MODE_KEY)
+    for value in (query, stored):
+        if value in ("shared", "per-tab"):
+            return str(value)
+    return "shared"
 
 
 def runtime() -> Runtime:
@@ -53,10 +69,18 @@ def runtime() -> Runtime:
     )
     rt = Runtime(platform=platform, auth=auth, api=ApiClient(auth), client=client)
     setattr(builtins, _RUNTIME_NAME, rt)
+    if sse_mode() == "shared":
+        # Before start(): a follower must not open a stream only to close it again.
+        shared = SharedStream(platform, client, tab_id=_tab_id(platform))
+        rt.shared = shared if shared.start() else None
     # Connected while authenticated, with or without subscribers: the first page mounted
     # finds the stream open, and no page can open or close it by (un)subscribing.
     client.start()
     return rt
+
+
+def _tab_id(platform: BrowserPlatform) -> str:
+    return f"{int(platform.random() * 2**48):012x}"
 
 
 def main() -> Runtime:

@@ -26,6 +26,10 @@ NEXT_STATUS: dict[str, tuple[str, ...]] = {
     "cancelled": (),
 }
 
+# Orders a courier can be assigned to (``POST /v1/orders/{id}/assign``; a re-assignment
+# of an assigned order included).
+ASSIGNABLE: tuple[str, ...] = ("new", "assigned")
+
 ORDER_EVENTS: tuple[str, ...] = (
     "order.created",
     "order.updated",
@@ -38,4 +42,12 @@ UPSERT_EVENTS = frozenset(
     {"order.created", "order.updated", "order.assigned", "order.status_changed"}
 )
 
-__all__ = ["ACTIVE", "FINAL", "NEXT_STATUS", "ORDER_EVENTS", "STATUSES", "UPSERT_EVENTS"]
+__all__ = [
+    "ACTIVE",
+    "ASSIGNABLE",
+    "FINAL",
+    "NEXT_STATUS",
+    "ORDER_EVENTS",
+    "STATUSES",
+    "UPSERT_EVENTS",
+]

@@ -54,7 +54,7 @@ StatusListener = Callable[[Status], Any]
 JSON = Any
 """A value ``json.loads`` can produce; kept as ``Any`` because recursive aliases add noise."""
 
-STATUSES: tuple[Status, ...] = ("connected", "connecting", "disconnected")
+CONNECTION_STATUSES: tuple[Status, ...] = ("connected", "connecting", "disconnected")
 
 
 class EventClient(Protocol):
@@ -66,6 +66,11 @@ class EventClient(Protocol):
 
     @property
     def stats(self) -> dict[str, Any]: ...
+
+    @property
+    def role(self) -> str:
+        """``per-tab``, ``leader`` or ``follower`` (the stream is another tab's)."""
+        ...
 
     def subscribe(self, handler: Handler, events: Iterable[str] | None = None) -> Undo: ...
 
@@ -79,7 +84,7 @@ class EventClient(Protocol):
 
 __all__ = [
     "JSON",
-    "STATUSES",
+    "CONNECTION_STATUSES",
     "EventClient",
     "Handler",
     "Origin",

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from zariz.orders import NEXT_STATUS
 from zariz.sse.normalize import parse_json
 
 # --- user-supplied text ---------------------------------------------------------------
@@ -166,7 +165,6 @@ STATUS_LABELS: dict[str, str] = {
     "delivered": "Delivered",
     "cancelled": "Cancelled",
 }
-# NEXT_STATUS (the status machine) lives with the order domain; re-exported for the pages.
 
 
 def status_label(status: Any) -> str:
@@ -304,14 +302,22 @@ def describe_event(name: str, data: Any, couriers: Mapping[Any, str] | None = No
 
 
 def indicator(
-    status: str, *, since_last_s: float | None, retry_in_s: float | None
+    status: str, *, since_last_s: float | None, retry_in_s: float | None,
+    via_other_tab: bool = False,
 ) -> tuple[str, str]:
-    """Label and detail of the connection indicator."""
+    """Label and detail of the connection indicator. ``via_other_tab``: this tab follows
+    the stream another tab holds (one stream per browser).
+
+    >>> indicator("connected", since_last_s=None, retry_in_s=None, via_other_tab=True)
+    ('Live', 'via another tab · no events yet')
+    """
     label = {"connected": "Live", "connecting": "Connecting…", "disconnected": "Offline"}.get(
         status, status
     )
     if status == "connected":
         detail = "no events yet" if since_last_s is None else f"last event {ago(since_last_s)}"
+        if via_other_tab:
+            detail = f"via another tab · {detail}"
     elif retry_in_s is not None:
         detail = countdown(retry_in_s)
     elif status == "connecting":
@@ -329,7 +335,6 @@ __all__ = [
     "ELLIPSIS",
     "LABEL_LIMIT",
     "NAME_LIMIT",
-    "NEXT_STATUS",
     "NOTES_LIMIT",
     "PHONE_LIMIT",
     "STATUS_LABELS",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from zariz.orders import NEXT_STATUS, STATUSES
 from zariz.ui import dom
 from zariz.ui.component import Scope
 from zariz.ui.context import Ctx
@@ -19,7 +20,6 @@ from zariz.ui.format import (
     ADDRESS_LIMIT,
     CUSTOMER_LIMIT,
     NAME_LIMIT,
-    NEXT_STATUS,
     display_text,
     error_message,
     field_errors,
@@ -249,7 +249,7 @@ def status_modal(ctx: Ctx, parent: Scope, order: dict[str, Any]) -> FormModal:
     preferred = list(NEXT_STATUS.get(current, ()))
     others = [
         s
-        for s in ("new", "assigned", "picked_up", "delivered", "cancelled")
+        for s in STATUSES
         if s != current and s not in preferred
     ]
     select = h(

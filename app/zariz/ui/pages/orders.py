@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from zariz.orders import FINAL, STATUSES
+from zariz.api import ApiClient
+from zariz.orders import ASSIGNABLE, FINAL, STATUSES
 from zariz.ui import dom, routes
 from zariz.ui.component import Scope, use_order_events
 from zariz.ui.context import Ctx
@@ -53,7 +54,7 @@ REFETCH_MIN_INTERVAL_S = 1.0
 
 
 async def fetch_all_orders(
-    api: Any, status: str | None = None
+    api: ApiClient, status: str | None = None
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Every order (optionally of one status) and the event id the snapshot stands at.
 
@@ -249,7 +250,7 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
                             "class": "btn btn-small",
                             "data-action": "assign",
                             "data-testid": "action-assign",
-                            "disabled": status not in ("new", "assigned"),
+                            "disabled": status not in ASSIGNABLE,
                         },
                         "Assign",
                     ),
