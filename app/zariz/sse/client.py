@@ -46,6 +46,9 @@ OPENING: Phase = "opening"
 OPEN: Phase = "open"
 WAITING: Phase = "waiting"
 OFFLINE: Phase = "offline"
+Role = Literal["per-tab", "leader", "follower"]
+"""``per-tab``: this tab's own stream; ``leader``: ours, relayed to the other tabs;
+``follower``: no stream of ours, events and status relayed by the leader tab."""
 _WINDOW_EVENTS = ("online", "offline", "visibilitychange", "pageshow")
 
 
@@ -179,6 +182,9 @@ class SSEClient:
         self.next_retry_at: float | None = None
         self._fanout = Fanout(self._log, platform.spawn)
         self._autoconnect = False
+        self.role: Role = "per-tab"
+        self.leader_id: str | None = None
+        self._ask_leader: Callable[[str], None] | None = None
         self._own_refresh = False
         self._disposed = False
         self._counts = dict.fromkeys(
@@ -228,6 +234,8 @@ class SSEClient:
             status=self._status,
             phase=self._phase,
             open_sources=0 if self._close_source is None else 1,
+            role=self.role,
+            leader=self.leader_id,
             attempt=self._backoff.attempt,
             retry_in=self.retry_in(),
         )
@@ -266,6 +274,9 @@ class SSEClient:
         """Open the stream unless already connecting/connected (then: no side effect)."""
         self._check_alive("connect")
         self._counts["connect_calls"] += 1
+        if self.role == "follower":
+            self._log.debug("[SSE] connect() ignored: the leader tab holds the stream")
+            return
         if self._phase != IDLE:
             self._log.debug("[SSE] connect() ignored: already %s", self._phase)
             return
@@ -288,6 +299,9 @@ class SSEClient:
         """Soft reconnect: close the old source *before* opening the new one; subscribers
         and the last event id are kept, the backoff starts over. Idle -> ``connect()``."""
         self._check_alive("reconnect")
+        if self.role == "follower":
+            self._request_leader("reconnect")
+            return
         if self._phase == IDLE:
             self.connect()
             return
@@ -300,11 +314,54 @@ class SSEClient:
     def reconnect_now(self) -> bool:
         """Skip a pending backoff (or offline) wait. False when nothing was waiting."""
         self._check_alive("reconnect_now")
+        if self.role == "follower":
+            return self._request_leader("reconnect_now")
         if self._phase not in (WAITING, OFFLINE):
             return False
         self._log.info("[SSE] reconnect now, skipping the wait")
         self._teardown()
         self._begin_attempt()
+        return True
+
+    # --- roles (one stream per browser: see zariz.sse.shared) ------------------------------
+    def follow(self, leader_id: str | None, status: Status = "connecting",
+               ask_leader: Callable[[str], None] | None = None) -> None:
+        """Another tab holds the stream: close ours at once (if any), own no EventSource
+        and no ticket request, and show the leader's ``status``. Relayed events arrive
+        through :meth:`feed`. ``ask_leader(what)`` forwards a user's reconnect."""
+        self._check_alive("follow")
+        if self._phase != IDLE or self._window_offs:
+            self.disconnect()
+        self.role, self.leader_id = "follower", leader_id
+        self._ask_leader = ask_leader
+        self._relay_post = None
+        self._set_status(status)
+
+    def show_leader_status(self, status: Status, leader_id: str | None) -> None:
+        """A follower's view of the stream: the leader tab's real status."""
+        if self.role == "follower":
+            self.leader_id = leader_id
+            self._set_status(status)
+
+    def lead(self, relay_post: Callable[[dict[str, str]], None] | None) -> None:
+        """This tab holds the stream now (``relay_post`` hands every event of it to the
+        other tabs; None: ``per-tab``). Connects when started and logged in, resuming
+        from the newest id this tab has seen — relayed ones included."""
+        self._check_alive("lead")
+        self.role = "per-tab" if relay_post is None else "leader"
+        self.leader_id = None
+        self._ask_leader = None
+        self._relay_post = relay_post
+        if self._status != "disconnected" and self._phase == IDLE:
+            self._set_status("disconnected")  # the leader's status, shown until now
+        if self._autoconnect and self._auth.is_authenticated:
+            self.connect()
+
+    def _request_leader(self, what: str) -> bool:
+        if self._ask_leader is None:
+            return False
+        self._log.info("[SSE] asking the leader tab to %s", what.replace("_", " "))
+        self._ask_leader(what)
         return True
 
     def dispose(self) -> None:
@@ -593,6 +650,8 @@ class SSEClient:
     def _on_auth(self, state: Any) -> None:
         token = getattr(state, "access_token", None) if state is not None else None
         changed, self._seen_token = token != self._seen_token, token
+        if self.role == "follower":
+            return  # the leader tab follows the session (storage reaches every tab)
         if token is None:
             if self._phase != IDLE:
                 self._log.info("[SSE] logged out: disconnecting")

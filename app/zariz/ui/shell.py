@@ -48,7 +48,8 @@ def connection_indicator(ctx: Ctx, scope: Scope) -> Any:
         status = str(client.status)
         since = None if last["at"] is None else platform.now() - last["at"]
         retry = client.retry_in() if hasattr(client, "retry_in") else None
-        text, sub = indicator(status, since_last_s=since, retry_in_s=retry)
+        via = client.role == "follower"
+        text, sub = indicator(status, since_last_s=since, retry_in_s=retry, via_other_tab=via)
         dom.set_attr(node, "data-status", status)
         dom.set_attr(node, "aria-label", f"Connection: {text}, {sub}")
         dom.set_text(label, text)

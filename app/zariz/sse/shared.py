@@ -1,0 +1,255 @@
+"""One stream per browser: a leader tab holds it, every other tab follows over a channel.
+
+::
+
+    tab A (leader)                          tabs B, C, ... (followers)
+    Web Lock "zariz-sse-leader" held        queued for the lock
+    EventSource ─► SSEClient ─► subscribers
+                     │ every event (type, data, id), status, heartbeat
+                     ▼
+             BroadcastChannel("zariz-sse") ─────► SSEClient.feed(raw, "relay") ─► subscribers
+                                                  status: the leader's (shown "via another tab")
+
+* **Election.** Every tab asks for the exclusive Web Lock; the holder is the leader. A
+  lock is released by the browser when its tab closes, reloads, navigates or is discarded,
+  and passes to the next tab in the queue, which connects with the newest id *it* has seen
+  (relayed events move a follower's position): the server replays what came after, and
+  ids dedupe the seam — every subscriber in every tab gets each event once.
+* **Heartbeat.** The leader posts a beat every ``beat_interval`` s and on every event of its
+  stream, pings included. Network events keep arriving in a hidden tab whose timers Chrome
+  throttles (to once a minute after 5 minutes hidden), so a hidden but live leader keeps
+  beating at least once per ping interval and is not deposed.
+* **Zombies.** A follower that hears nothing for ``takeover_after`` s takes the lock with
+  ``steal``: 2.5 ping intervals when the leader last said it was connected (it would have
+  relayed a ping), else ``idle_takeover_after`` (> a throttled tab's one-minute timer
+  cadence) — plus up to 2 s of jitter per tab, so followers do not all steal at once.
+  The deposed leader (``on_lost``, at once, or when a frozen tab thaws) closes its source
+  immediately and queues again as a follower.
+* **Fallback.** Without Web Locks or BroadcastChannel — or with ``?sse=per-tab`` — the
+  client keeps its own stream (``role = "per-tab"``).
+
+>>> # boot: SharedStream(platform, client, tab_id=...).start()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from zariz.platform import Platform, RawEvent
+from zariz.sse.client import SSEClient
+from zariz.sse.position import parse_relay
+from zariz.types import CONNECTION_STATUSES, Status, Undo
+
+LOCK_NAME = "zariz-sse-leader"
+CHANNEL_NAME = "zariz-sse"
+
+
+class SharedStream:
+    """Leader election and relay around one tab's :class:`SSEClient` (see module doc)."""
+
+    def __init__(
+        self,
+        platform: Platform,
+        client: SSEClient,
+        *,
+        tab_id: str,
+        lock_name: str = LOCK_NAME,
+        channel_name: str = CHANNEL_NAME,
+        beat_interval: float = 5.0,
+        idle_takeover_after: float = 75.0,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if beat_interval <= 0 or idle_takeover_after <= beat_interval:
+            raise ValueError("need 0 < beat_interval < idle_takeover_after")
+        self._platform = platform
+        self._client = client
+        self.tab_id = tab_id
+        self._lock_name = lock_name
+        self._channel_name = channel_name
+        self.beat_interval = float(beat_interval)
+        self.idle_takeover_after = float(idle_takeover_after)
+        self._log = logger or logging.getLogger("zariz.sse")
+        self._jitter = platform.random() * 2.0
+        self.leader_id: str | None = None
+        self._post: Any = None
+        self._undos: list[Undo] = []
+        self._release_lock: Undo | None = None
+        self._beat_undo: Undo | None = None
+        self._watch_undo: Undo | None = None
+        self._last_heard = 0.0
+        self._leader_connected = False
+        self.started = False
+        self.handovers = 0
+
+    @property
+    def role(self) -> str:
+        return self._client.role
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def start(self) -> bool:
+        """Join the election; False (and the client keeps its own stream) when the
+        browser lacks Web Locks or BroadcastChannel."""
+        if self.started:
+            return True
+        missing = [f for f in ("locks", "channel") if not self._platform.supports(f)]
+        if missing:
+            self._log.warning(
+                "[SSE] one stream per browser needs %s: this tab keeps its own stream",
+                " and ".join(missing),
+            )
+            return False
+        self.started = True
+        self._post, close = self._platform.open_channel(self._channel_name, self._on_message)
+        self._undos.append(close)
+        self._undos.append(self._client.on_status(self._on_status))
+        self._undos.append(self._client.subscribe(self._on_own_ping, events=["ping"]))
+        self._become_follower(None)
+        self._ask_for_lock(steal=False)
+        return True
+
+    def dispose(self) -> None:
+        """Leave the election (the lock passes on) and give the client its own stream."""
+        if not self.started:
+            return
+        self.started = False
+        self._stop_timers()
+        if self._release_lock is not None:
+            self._release_lock()
+            self._release_lock = None
+        for undo in reversed(self._undos):
+            undo()
+        self._undos.clear()
+        self._post = None
+
+    # --- election -------------------------------------------------------------------------
+    def _ask_for_lock(self, *, steal: bool) -> None:
+        if self._release_lock is not None:
+            self._release_lock()
+        self._release_lock = self._platform.hold_lock(
+            self._lock_name, self._on_acquired, self._on_lost, steal=steal
+        )
+
+    def _on_acquired(self) -> None:
+        if not self.started:
+            return
+        self._stop_timers()
+        self.leader_id = self.tab_id
+        self.handovers += 1
+        self._log.info("[SSE] this tab is the leader: it holds the stream for every tab")
+        self._client.lead(self._relay)
+        self._send("leader")
+        self._beat_undo = self._platform.schedule(self.beat_interval, self._beat)
+
+    def _on_lost(self) -> None:
+        """Another tab stole the lock (we were frozen, throttled, or thought dead)."""
+        if not self.started:
+            return
+        self._log.warning("[SSE] leadership taken over by another tab: closing our stream")
+        self._release_lock = None
+        self._become_follower(None)
+        self._ask_for_lock(steal=False)
+
+    def _become_follower(self, leader_id: str | None) -> None:
+        self._stop_timers()
+        self.leader_id = leader_id
+        self._last_heard = self._platform.now()
+        self._leader_connected = False
+        self._client.follow(leader_id, ask_leader=self._ask_leader)
+        self._arm_watch()
+
+    # --- leader side ------------------------------------------------------------------------
+    def _relay(self, message: dict[str, str]) -> None:
+        self._send("event", **message)
+
+    def _on_own_ping(self, _ev: Any) -> None:
+        if self._client.role == "leader":
+            self._send("beat")
+
+    def _on_status(self, _status: Status) -> None:
+        if self._client.role == "leader":
+            self._send("status")
+
+    def _beat(self) -> None:
+        self._beat_undo = None
+        if not self.started or self._client.role != "leader":
+            return
+        self._send("beat")
+        self._beat_undo = self._platform.schedule(self.beat_interval, self._beat)
+
+    def _send(self, kind: str, **extra: str) -> None:
+        if self._post is None:
+            return
+        message: dict[str, Any] = {
+            "kind": kind, "tab": self.tab_id, "status": self._client.status,
+            "last_id": self._client.last_event_id, **extra,
+        }
+        self._post(message)
+
+    # --- follower side ----------------------------------------------------------------------
+    def _on_message(self, message: Any) -> None:
+        if not isinstance(message, dict) or not self.started:
+            return
+        kind, tab = message.get("kind"), message.get("tab")
+        if not isinstance(tab, str) or tab == self.tab_id:
+            return
+        if kind == "ask":
+            if self._client.role == "leader":
+                what = message.get("what")
+                if what == "reconnect":
+                    self._client.reconnect("asked by another tab")
+                elif what == "reconnect_now":
+                    self._client.reconnect_now()
+            return
+        if self._client.role != "follower":
+            return  # a deposed leader's last words, or a second leader before its on_lost
+        self._heard(tab, message)
+        if kind == "event":
+            parsed = parse_relay(message)
+            if parsed is not None:
+                self._client.feed(RawEvent(*parsed), origin="relay")
+
+    def _heard(self, tab: str, message: dict[str, Any]) -> None:
+        self._last_heard = self._platform.now()
+        status = message.get("status")
+        if isinstance(status, str) and status in CONNECTION_STATUSES:
+            self._leader_connected = status == "connected"
+            self._client.show_leader_status(status, tab)
+        self.leader_id = tab
+
+    def _ask_leader(self, what: str) -> None:
+        if self._post is not None:
+            self._post({"kind": "ask", "tab": self.tab_id, "what": what})
+
+    def takeover_after(self) -> float:
+        """Silence after which a follower steals the lock (see the module doc)."""
+        window = self._client.stall_window
+        if self._leader_connected and window != float("inf"):
+            return min(window, self.idle_takeover_after)
+        return self.idle_takeover_after
+
+    def _arm_watch(self) -> None:
+        self._watch_undo = self._platform.schedule(self.beat_interval, self._watch)
+
+    def _watch(self) -> None:
+        self._watch_undo = None
+        if not self.started or self._client.role != "follower":
+            return
+        silent = self._platform.now() - self._last_heard
+        if silent >= self.takeover_after() + self._jitter:
+            self._log.warning(
+                "[SSE] the leader tab is silent for %.0f s (frozen?): taking over", silent
+            )
+            self._last_heard = self._platform.now()  # one steal per silence
+            self._ask_for_lock(steal=True)
+        self._arm_watch()
+
+    def _stop_timers(self) -> None:
+        for name in ("_beat_undo", "_watch_undo"):
+            undo = getattr(self, name)
+            setattr(self, name, None)
+            if undo is not None:
+                undo()
+
+
+__all__ = ["CHANNEL_NAME", "LOCK_NAME", "SharedStream"]
