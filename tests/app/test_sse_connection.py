@@ -442,6 +442,7 @@ async def test_a_ticket_request_that_hangs_is_abandoned_and_retried(tab: Tab) ->
     assert client.phase == "ticket" and tab.ticket_requests == 1
     await tab.platform.advance(0.2)
     assert client.phase == "waiting" and client.status == "connecting"
+    assert client.stats["waiting_for"] == "a connection — too many tabs open?"
     tab.server.ticket_mode = "ok"
     await tab.platform.advance(2.0)  # the first backoff wait is at most 1 s
     assert tab.ticket_requests == 2 and client.phase == "opening"
@@ -449,6 +450,6 @@ async def test_a_ticket_request_that_hangs_is_abandoned_and_retried(tab: Tab) ->
     await tab.platform.settle()
     assert len(tab.platform.sources) == 1
     tab.platform.source.open()
-    assert client.status == "connected"
+    assert client.status == "connected" and client.stats["waiting_for"] is None
     await tab.platform.advance(10)  # past every ticket timeout, inside the stall window
     assert client.status == "connected" and client.stats["reconnects"] == 1

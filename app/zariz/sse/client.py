@@ -183,6 +183,7 @@ class SSEClient:
         self._fanout = Fanout(self._log, platform.spawn)
         self._autoconnect = False
         self.role: Role = "per-tab"
+        self.waiting_for: str | None = None  # why a connect is taking long, for the UI
         self.leader_id: str | None = None
         self._ask_leader: Callable[[str], None] | None = None
         self._own_refresh = False
@@ -236,6 +237,7 @@ class SSEClient:
             open_sources=0 if self._close_source is None else 1,
             role=self.role,
             leader=self.leader_id,
+            waiting_for=self.waiting_for,
             attempt=self._backoff.attempt,
             retry_in=self.retry_in(),
         )
@@ -409,6 +411,9 @@ class SSEClient:
         if gen != self._gen or self._phase != TICKET:
             return
         self._ticket_timer_undo = None
+        # Over HTTP/1.1 the likeliest cause is the browser's six connections per origin,
+        # all pinned by other tabs' streams (per-tab mode): say so rather than "opening".
+        self.waiting_for = "a connection — too many tabs open?"
         self._fail(gen, f"ticket request timed out after {self.ticket_timeout:g} s")
 
     async def _attempt(self, gen: int) -> None:
@@ -508,6 +513,7 @@ class SSEClient:
         self._phase = OPEN
         self._last_activity = now
         self._backoff.reset()
+        self.waiting_for = None
         self._counts["opens"] += 1
         self._log.info("[SSE] open in %d ms", round((now - self._open_started) * 1000))
         self._set_status("connected")

@@ -303,7 +303,7 @@ def describe_event(name: str, data: Any, couriers: Mapping[Any, str] | None = No
 
 def indicator(
     status: str, *, since_last_s: float | None, retry_in_s: float | None,
-    via_other_tab: bool = False,
+    via_other_tab: bool = False, waiting_for: str | None = None,
 ) -> tuple[str, str]:
     """Label and detail of the connection indicator. ``via_other_tab``: this tab follows
     the stream another tab holds (one stream per browser).
@@ -318,6 +318,8 @@ def indicator(
         detail = "no events yet" if since_last_s is None else f"last event {ago(since_last_s)}"
         if via_other_tab:
             detail = f"via another tab · {detail}"
+    elif status == "connecting" and waiting_for:
+        detail = f"waiting for {waiting_for}"
     elif retry_in_s is not None:
         detail = countdown(retry_in_s)
     elif status == "connecting":

@@ -49,7 +49,11 @@ def connection_indicator(ctx: Ctx, scope: Scope) -> Any:
         since = None if last["at"] is None else platform.now() - last["at"]
         retry = client.retry_in() if hasattr(client, "retry_in") else None
         via = client.role == "follower"
-        text, sub = indicator(status, since_last_s=since, retry_in_s=retry, via_other_tab=via)
+        waiting = client.stats.get("waiting_for") if status == "connecting" else None
+        text, sub = indicator(
+            status, since_last_s=since, retry_in_s=retry, via_other_tab=via,
+            waiting_for=waiting if isinstance(waiting, str) else None,
+        )
         dom.set_attr(node, "data-status", status)
         dom.set_attr(node, "aria-label", f"Connection: {text}, {sub}")
         dom.set_text(label, text)

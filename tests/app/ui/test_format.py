@@ -101,3 +101,14 @@ def test_token_subject() -> None:
     assert token_subject(f"h.{payload.decode()}.s") == "demo"
     for bad in (None, "", "a.b", "a.!!!.c", "a.bnVsbA.c"):
         assert token_subject(bad) is None
+
+
+def test_indicator_says_why_a_connect_takes_long_and_when_the_stream_is_another_tabs() -> None:
+    from zariz.ui.format import indicator
+
+    assert indicator("connecting", since_last_s=None, retry_in_s=3.0,
+                     waiting_for="a connection — too many tabs open?") == (
+        "Connecting…", "waiting for a connection — too many tabs open?")
+    label, detail = indicator("connected", since_last_s=None, retry_in_s=None,
+                              via_other_tab=True)
+    assert (label, detail) == ("Live", "via another tab · no events yet")
