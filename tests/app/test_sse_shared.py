@@ -174,6 +174,21 @@ async def test_a_frozen_leader_is_replaced_and_steps_down_when_it_thaws(make_tab
     assert b.open_sources() == [new]  # no flapping afterwards
 
 
+async def test_followers_use_the_leaders_ping_interval_they_never_ask_for_tickets(
+    make_tab,
+) -> None:
+    b = Browser(make_tab)
+    b.open()
+    b.open()
+    b.tabs[0].server.ping_interval = 2  # the leader's ticket answer: pings every 2 s
+    await b.run(0)
+    await b.stream_opens(0)  # its "connected" carries its window (2 x 2.5 s)
+    assert b.streams[1].takeover_after() == 5.0
+    b.tabs[0].platform.freeze()
+    await b.run(12)  # 5 s + up to 2 s of jitter, checked every 5 s
+    assert b.clients[1].role == "leader"
+
+
 async def test_a_hidden_leader_with_throttled_timers_is_not_deposed(make_tab) -> None:
     """Chrome runs a hidden tab's timers once a minute after 5 minutes; its stream's pings
     (network events, every 15 s) still arrive, and each one is a heartbeat."""

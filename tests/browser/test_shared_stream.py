@@ -168,3 +168,33 @@ def test_per_tab_mode_and_two_profiles(live_server: Any, browser: Any) -> None:
     finally:
         context.close()
         other.close()
+
+
+def test_a_silent_leader_is_replaced_and_steps_down_at_once(
+    live_server_factory: Any, browser: Any
+) -> None:
+    """A zombie leader: alive, holding the lock and its stream, but no longer heard (its
+    channel posts dropped, as a frozen page's would be). A follower steals the lock; the
+    old leader learns it at once (its lock request is aborted), closes its stream and
+    follows. (A page frozen for real learns on resume: tests/app/test_sse_shared.py.)"""
+    # Pings every 2 s: a connected leader's silence is noticed after 2.5 x 2 s.
+    server = live_server_factory(ZARIZ_PING_INTERVAL="2")
+    context, pages = open_tabs(browser, server, 2)
+    try:
+        leader = next(p for p in pages if role(p) == "leader")
+        follower = next(p for p in pages if p is not leader)
+        leader.evaluate("BroadcastChannel.prototype.postMessage = function () {}")
+        silenced = time.monotonic()
+        wait_until(lambda: role(follower) == "leader", 30, "the follower took over")
+        print(f"takeover {time.monotonic() - silenced:.1f} s after the leader went silent")
+        wait_until(lambda: role(leader) == "follower", 15, "the old leader stepped down")
+        wait_until(lambda: server.metric(OPEN_STREAMS) == 1, 15, "one stream again")
+        for page in pages:
+            track_dispatches(page)
+        token = server.login()["access_token"]
+        made = server.create_order(token, customer="after the takeover")["id"]
+        for page in pages:
+            wait_until(lambda p=page: made in order_ids(p), 15, "relayed to the old leader")
+        wait_client(leader, "connected")
+    finally:
+        context.close()

@@ -79,6 +79,9 @@ class SharedStream:
         self._watch_undo: Undo | None = None
         self._last_heard = 0.0
         self._leader_connected = False
+        # The leader's stall window (its server's ping interval x 2.5): a follower has no
+        # ticket answer of its own to learn the ping interval from.
+        self._leader_window: float | None = None
         self.started = False
         self.handovers = 0
 
@@ -180,9 +183,11 @@ class SharedStream:
     def _send(self, kind: str, **extra: str) -> None:
         if self._post is None:
             return
+        window = self._client.stall_window
         message: dict[str, Any] = {
             "kind": kind, "tab": self.tab_id, "status": self._client.status,
-            "last_id": self._client.last_event_id, **extra,
+            "last_id": self._client.last_event_id,
+            "window": None if window == float("inf") else window, **extra,
         }
         self._post(message)
 
@@ -211,6 +216,9 @@ class SharedStream:
 
     def _heard(self, tab: str, message: dict[str, Any]) -> None:
         self._last_heard = self._platform.now()
+        window = message.get("window")
+        if isinstance(window, int | float) and not isinstance(window, bool) and window > 0:
+            self._leader_window = float(window)
         status = message.get("status")
         if isinstance(status, str) and status in CONNECTION_STATUSES:
             self._leader_connected = status == "connected"
@@ -223,8 +231,8 @@ class SharedStream:
 
     def takeover_after(self) -> float:
         """Silence after which a follower steals the lock (see the module doc)."""
-        window = self._client.stall_window
-        if self._leader_connected and window != float("inf"):
+        window = self._leader_window
+        if self._leader_connected and window is not None:
             return min(window, self.idle_takeover_after)
         return self.idle_takeover_after
 
