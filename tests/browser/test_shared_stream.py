@@ -13,7 +13,13 @@ import time
 from typing import Any
 
 from tests.browser.conftest import wait_booted
-from tests.browser.support import dispatches, track_dispatches, wait_client, wait_until
+from tests.browser.support import (
+    dispatches,
+    run_py,
+    track_dispatches,
+    wait_client,
+    wait_until,
+)
 
 OPEN_STREAMS = "zariz_sse_open_streams"
 TABS = 8
@@ -196,5 +202,27 @@ def test_a_silent_leader_is_replaced_and_steps_down_at_once(
         for page in pages:
             wait_until(lambda p=page: made in order_ids(p), 15, "relayed to the old leader")
         wait_client(leader, "connected")
+    finally:
+        context.close()
+
+
+def test_rerunning_the_entry_keeps_the_stream_in_the_leader_and_the_relay_in_a_follower(
+    live_server: Any, browser: Any
+) -> None:
+    context, pages = open_tabs(browser, live_server, 2)
+    try:
+        for page in pages:
+            run_py(page, "from zariz.boot import main\nfor _ in range(3):\n    main()")
+            wait_client(page, "connected")
+        roles = sorted(role(p) for p in pages)
+        assert roles == ["follower", "leader"]
+        for page in pages:
+            track_dispatches(page)
+        token = live_server.login()["access_token"]
+        made = live_server.create_order(token, customer="after remounts")["id"]
+        for page in pages:
+            wait_until(lambda p=page: made in order_ids(p), 15, "the order in both tabs")
+            assert order_ids(page).count(made) == 1
+        assert live_server.metric(OPEN_STREAMS) == 1
     finally:
         context.close()
