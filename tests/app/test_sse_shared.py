@@ -255,3 +255,126 @@ async def test_dispose_leaves_the_election_and_the_next_tab_leads(make_tab) -> N
     await b.run(0)
     assert b.open_sources() == [1] and b.clients[1].role == "leader"
     assert b.tabs[0].platform.live_proxies() <= base
+
+
+async def test_after_a_relayed_reset_followers_take_the_leaders_lower_ids(make_tab) -> None:
+    """Regression: a relayed reset moved nothing, so after a wiped log followers judged
+    ids 4, 5, 6 older than 42 and dropped them all."""
+    b = Browser(make_tab)
+    b.open()
+    b.open()
+    await b.run(0)
+    await b.stream_opens(0)
+    src = b.tabs[0].platform.source
+    for i in (40, 41, 42):
+        src.message(order(i), id=i)
+    src.emit("reset", {"last_id": 3, "reason": "unknown_id"}, id=3)
+    for i in (4, 5, 6):
+        src.message(order(i), id=i)
+    await b.settle()
+    assert b.got[1] == b.got[0] == [f"order.created:{i}" for i in (40, 41, 42, 4, 5, 6)]
+
+
+async def test_a_follower_that_saw_no_event_takes_over_from_the_leaders_position(
+    make_tab,
+) -> None:
+    """Regression: it connected without lastEventId ("from now") and what was committed
+    between the old leader leaving and its connect was lost for its subscribers."""
+    b = Browser(make_tab)
+    b.open()
+    await b.run(0)
+    await b.stream_opens(0)
+    b.tabs[0].platform.source.emit("position", {"last_id": 10}, id=10)
+    await b.settle()
+    b.open()  # joins in a quiet period
+    await b.run(6)
+    b.tabs[0].platform.close_tab()
+    await b.run(0)
+    assert b.tabs[1].platform.source.query.get("lastEventId") == "10"
+
+
+async def test_a_deposed_leaders_last_words_do_not_make_followers_show_offline(
+    make_tab,
+) -> None:
+    b = Browser(make_tab)
+    for _ in range(3):
+        b.open()
+    await b.run(0)
+    await b.stream_opens(0)
+    b.tabs[0].platform.freeze()
+    await b.run(50)
+    new = next(i for i in (1, 2) if b.clients[i].role == "leader")
+    await b.stream_opens(new)
+    other = 3 - new
+    b.tabs[0].platform.thaw()
+    await b.run(0)
+    assert b.clients[0].role == "follower"
+    assert b.clients[other].status == "connected"
+
+
+async def test_waking_from_sleep_steals_nothing_from_a_live_leader(make_tab) -> None:
+    b = Browser(make_tab)
+    for _ in range(5):
+        b.open()
+    await b.run(0)
+    await b.stream_opens(0)
+    await b.run(3)
+    for tab in b.tabs:
+        tab.platform.freeze()
+    await b.run(3600)  # the laptop slept an hour
+    for tab in b.tabs:
+        tab.platform.thaw()
+    await b.run(0.5)
+    assert b.locks.count("steal") == 0
+    assert [c.role for c in b.clients] == ["leader"] + ["follower"] * 4
+
+
+async def test_a_click_in_a_follower_retries_a_leader_that_gave_up(make_tab) -> None:
+    b = Browser(make_tab)
+    b.open()
+    b.open()
+    await b.run(0)
+    b.clients[0].disconnect()  # e.g. a ticket refused right after a refresh
+    await b.run(6)
+    assert b.clients[1].status == "disconnected"
+    before = b.tabs[0].ticket_requests
+    assert b.clients[1].reconnect_now()  # what the shell's click does first
+    await b.run(1)
+    assert b.tabs[0].ticket_requests > before
+
+
+async def test_followers_show_the_leaders_retry_countdown_and_reason(make_tab) -> None:
+    b = Browser(make_tab)
+    b.open()
+    b.open()
+    await b.run(0)
+    b.tabs[0].server.ticket_mode = "500"
+    seen = False
+    for _ in range(60):  # beats carry the leader's countdown while it waits
+        await b.run(1)
+        assert b.clients[1].status == "connecting"
+        seen = seen or b.clients[1].retry_in() is not None
+    assert seen
+
+
+async def test_a_hidden_leader_whose_server_is_down_is_not_deposed_in_ten_minutes(
+    make_tab,
+) -> None:
+    b = Browser(make_tab)
+    b.open(beat_interval=60.0)  # throttled timers: one beat a minute
+    b.open()
+    b.open()
+    await b.run(0)
+    b.tabs[0].server.ticket_mode = "500"
+    await b.run(600)
+    assert sum(s.handovers for s in b.streams) == 1
+
+
+async def test_dispose_gives_the_client_its_own_stream(make_tab) -> None:
+    b = Browser(make_tab)
+    b.open()
+    b.open()
+    await b.run(0)
+    b.streams[1].dispose()
+    await b.run(1)
+    assert b.clients[1].role == "per-tab" and b.tabs[1].platform.open_sources == 1

@@ -34,7 +34,13 @@ from zariz.platform import HttpResponse, NetworkError, Platform, RawEvent
 from zariz.sse.backoff import Backoff
 from zariz.sse.fanout import Fanout, event_names
 from zariz.sse.normalize import DEFAULT_EVENT_TYPE, SSEEvent, normalize
-from zariz.sse.position import POSITION_EVENTS, Position, parse_relay, relay_message
+from zariz.sse.position import (
+    POSITION_EVENTS,
+    Position,
+    as_position,
+    parse_relay,
+    relay_message,
+)
 from zariz.types import Handler, Origin, Status, StatusListener, Undo
 
 LOGGER_NAME = "zariz.sse"
@@ -294,6 +300,7 @@ class SSEClient:
             off()
         self._window_offs.clear()
         self._phase = IDLE
+        self.waiting_for = None
         self._log.info("[SSE] cleanup: disconnected, timers and listeners released")
         self._set_status("disconnected")
 
@@ -332,18 +339,36 @@ class SSEClient:
         and no ticket request, and show the leader's ``status``. Relayed events arrive
         through :meth:`feed`. ``ask_leader(what)`` forwards a user's reconnect."""
         self._check_alive("follow")
+        # The role first: a deposed leader's own "disconnected" is not the stream's status
+        # (the new leader has it), so it must not be relayed to the other tabs.
+        self.role, self.leader_id = "follower", leader_id
+        self._relay_post = None
         if self._phase != IDLE or self._window_offs:
             self.disconnect()
-        self.role, self.leader_id = "follower", leader_id
         self._ask_leader = ask_leader
         self._relay_post = None
         self._set_status(status)
 
-    def show_leader_status(self, status: Status, leader_id: str | None) -> None:
-        """A follower's view of the stream: the leader tab's real status."""
+    def show_leader_status(
+        self, status: Status, leader_id: str | None, *, retry_in: float | None = None,
+        waiting_for: str | None = None,
+    ) -> None:
+        """A follower's view of the stream: the leader tab's real status, its retry
+        countdown and why it waits (shown as if they were ours)."""
         if self.role == "follower":
             self.leader_id = leader_id
+            self.waiting_for = waiting_for
+            self.next_retry_at = (
+                None if retry_in is None else self._platform.now() + max(0.0, retry_in)
+            )
             self._set_status(status)
+
+    def adopt_position(self, last_id: str | None) -> None:
+        """A follower that has seen no event yet takes the leader's position, so that if
+        it must take over it resumes from there (not "from now": what was committed in
+        between would be lost)."""
+        if self._position.last is None and as_position(last_id) is not None:
+            self._position.last = last_id
 
     def lead(self, relay_post: Callable[[dict[str, str]], None] | None) -> None:
         """This tab holds the stream now (``relay_post`` hands every event of it to the
@@ -354,10 +379,12 @@ class SSEClient:
         self.leader_id = None
         self._ask_leader = None
         self._relay_post = relay_post
-        if self._status != "disconnected" and self._phase == IDLE:
-            self._set_status("disconnected")  # the leader's status, shown until now
+        self.next_retry_at = None
+        self.waiting_for = None
         if self._autoconnect and self._auth.is_authenticated:
             self.connect()
+        elif self._phase == IDLE:
+            self._set_status("disconnected")  # the leader's status was shown until now
 
     def _request_leader(self, what: str) -> bool:
         if self._ask_leader is None:
@@ -683,7 +710,10 @@ class SSEClient:
     def _ingest(self, raw: RawEvent, origin: Origin) -> SSEEvent | None:
         sse_type = raw.type or DEFAULT_EVENT_TYPE
         before = self._position.last
-        if not self._position.accept(sse_type, raw.last_event_id or None, raw.data, origin):
+        if not self._position.accept(
+            sse_type, raw.last_event_id or None, raw.data, origin,
+            relay_is_our_stream=self.role == "follower",
+        ):
             self._counts["duplicates_dropped"] += 1
             self._log.debug("[SSE] duplicate id=%s from %s dropped", raw.last_event_id, origin)
             return None

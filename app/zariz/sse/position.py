@@ -79,15 +79,26 @@ class Position:
         old = as_position(self.last)
         return old is None or new > old
 
-    def accept(self, sse_type: str, ev_id: str | None, data: str, origin: Origin) -> bool:
+    def accept(
+        self, sse_type: str, ev_id: str | None, data: str, origin: Origin,
+        *, relay_is_our_stream: bool = False,
+    ) -> bool:
         """Apply one raw event's id to the position; False when it is a duplicate that
-        must not reach subscribers."""
+        must not reach subscribers.
+
+        ``relay_is_our_stream``: this tab follows the leader tab's stream (it has none of
+        its own), so the leader's ``reset`` speaks for us too (a wiped log: adopted even
+        when lower), and its ``position`` when it is ahead of ours (never back: after a
+        hand-over the new leader may resume one below what we already have)."""
         sse_type = sse_type or DEFAULT_EVENT_TYPE
         if sse_type in POSITION_EVENTS:
-            if origin == "source":
-                stated = stated_position(data, ev_id)
-                if stated is not None:
-                    self.last = stated
+            stated = stated_position(data, ev_id) if (
+                origin == "source" or relay_is_our_stream
+            ) else None
+            if stated is not None and (
+                origin == "source" or sse_type == "reset" or self.is_newer(stated)
+            ):
+                self.last = stated
             return True
         canonical = event_id(ev_id)
         if canonical is None:

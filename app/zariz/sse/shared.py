@@ -78,12 +78,17 @@ class SharedStream:
         self._beat_undo: Undo | None = None
         self._watch_undo: Undo | None = None
         self._last_heard = 0.0
+        self._watch_armed_at = 0.0
         self._leader_connected = False
         # The leader's stall window (its server's ping interval x 2.5): a follower has no
         # ticket answer of its own to learn the ping interval from.
         self._leader_window: float | None = None
         self.started = False
         self.handovers = 0
+        # Each leadership's term: one more than any this tab has heard of. Followers ignore
+        # a lower term — a deposed leader's last words (say, a frozen tab thawing before it
+        # learns it was replaced) are not the stream's status.
+        self.term = 0
 
     @property
     def role(self) -> str:
@@ -109,6 +114,7 @@ class SharedStream:
         self._undos.append(self._client.subscribe(self._on_own_ping, events=["ping"]))
         self._become_follower(None)
         self._ask_for_lock(steal=False)
+        self._send("hello")  # the leader answers at once: no stale status until its beat
         return True
 
     def dispose(self) -> None:
@@ -124,6 +130,7 @@ class SharedStream:
             undo()
         self._undos.clear()
         self._post = None
+        self._client.lead(None)  # per-tab from here (connects if started and logged in)
 
     # --- election -------------------------------------------------------------------------
     def _ask_for_lock(self, *, steal: bool) -> None:
@@ -138,6 +145,7 @@ class SharedStream:
             return
         self._stop_timers()
         self.leader_id = self.tab_id
+        self.term += 1
         self.handovers += 1
         self._log.info("[SSE] this tab is the leader: it holds the stream for every tab")
         self._client.lead(self._relay)
@@ -187,7 +195,9 @@ class SharedStream:
         message: dict[str, Any] = {
             "kind": kind, "tab": self.tab_id, "status": self._client.status,
             "last_id": self._client.last_event_id,
-            "window": None if window == float("inf") else window, **extra,
+            "window": None if window == float("inf") else window,
+            "retry_in": self._client.retry_in(), "waiting_for": self._client.waiting_for,
+            "term": self.term, **extra,
         }
         self._post(message)
 
@@ -198,21 +208,33 @@ class SharedStream:
         kind, tab = message.get("kind"), message.get("tab")
         if not isinstance(tab, str) or tab == self.tab_id:
             return
-        if kind == "ask":
+        if kind in ("ask", "hello"):
             if self._client.role == "leader":
                 what = message.get("what")
                 if what == "reconnect":
                     self._client.reconnect("asked by another tab")
-                elif what == "reconnect_now":
-                    self._client.reconnect_now()
+                elif what == "reconnect_now" and not self._client.reconnect_now() and (
+                    self._client.status == "disconnected"
+                ):
+                    # What a click on our own indicator would do: the stream gave up.
+                    self._client.reconnect("a user asked in another tab")
+                elif kind == "hello":
+                    self._send("status")
             return
+        term = message.get("term")
+        if isinstance(term, int) and not isinstance(term, bool):
+            if term < self.term:
+                return  # a deposed leader's last words
+            self.term = term
         if self._client.role != "follower":
             return  # a deposed leader's last words, or a second leader before its on_lost
-        self._heard(tab, message)
         if kind == "event":
             parsed = parse_relay(message)
             if parsed is not None:
                 self._client.feed(RawEvent(*parsed), origin="relay")
+        # After the event: its message's last_id already counts it, and a follower that
+        # adopted it first would drop the event itself as a duplicate.
+        self._heard(tab, message)
 
     def _heard(self, tab: str, message: dict[str, Any]) -> None:
         self._last_heard = self._platform.now()
@@ -222,7 +244,15 @@ class SharedStream:
         status = message.get("status")
         if isinstance(status, str) and status in CONNECTION_STATUSES:
             self._leader_connected = status == "connected"
-            self._client.show_leader_status(status, tab)
+            retry_in, waiting_for = message.get("retry_in"), message.get("waiting_for")
+            self._client.show_leader_status(
+                status, tab,
+                retry_in=float(retry_in) if isinstance(retry_in, int | float)
+                and not isinstance(retry_in, bool) and retry_in >= 0 else None,
+                waiting_for=waiting_for if isinstance(waiting_for, str) else None,
+            )
+        last_id = message.get("last_id")
+        self._client.adopt_position(last_id if isinstance(last_id, str) else None)
         self.leader_id = tab
 
     def _ask_leader(self, what: str) -> None:
@@ -237,13 +267,21 @@ class SharedStream:
         return self.idle_takeover_after
 
     def _arm_watch(self) -> None:
+        self._watch_armed_at = self._platform.now()
         self._watch_undo = self._platform.schedule(self.beat_interval, self._watch)
 
     def _watch(self) -> None:
         self._watch_undo = None
         if not self.started or self._client.role != "follower":
             return
-        silent = self._platform.now() - self._last_heard
+        now = self._platform.now()
+        if now - self._watch_armed_at > 2 * self.beat_interval:
+            # This timer fired late: the machine slept or this tab was frozen, and the
+            # leader's messages are still queued behind it. Listen before judging.
+            self._last_heard = now
+            self._arm_watch()
+            return
+        silent = now - self._last_heard
         if silent >= self.takeover_after() + self._jitter:
             self._log.warning(
                 "[SSE] the leader tab is silent for %.0f s (frozen?): taking over", silent
