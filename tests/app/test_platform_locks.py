@@ -1,7 +1,7 @@
 """``hold_lock`` and tab lifecycles on the fake platform: several tabs of one profile share a
-lock manager, a channel bus and a virtual clock. The leader election of issue 9 stands on
-these semantics, so they are pinned here one by one (the browser adapter is held to the same
-ones in tests/browser/test_locks_browser.py)."""
+lock manager, a channel bus and a virtual clock. Electing one leader tab per browser (one
+stream shared by all tabs) stands on these semantics, so they are pinned here one by one
+(the browser adapter is held to the same ones in tests/browser/test_locks_browser.py)."""
 
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ import pathlib
 import pytest
 
 import bench.reliability as reliability
+from bench.fault_rig import Timings
+from bench.fault_run import max_attempts
 from bench.results import write_section
 
 
@@ -17,7 +19,7 @@ from bench.results import write_section
 @pytest.mark.timeout(150)
 def test_reliability_smoke_one_fault_and_a_short_outage(tmp_path: pathlib.Path) -> None:
     lines: list[str] = []
-    result = reliability.run(rounds=1, outage_s=6, timings=reliability.Timings(),
+    result = reliability.run(rounds=1, outage_s=6, timings=Timings(),
                              log=lines.append, faults=("cut_mid_stream",))
     (cut,) = result["rounds"][0].values()
     assert cut.fault == "cut_mid_stream" and cut.ok, cut.line()
@@ -52,8 +54,8 @@ def test_write_section_inserts_before_a_heading_once_then_replaces(tmp_path: pat
 def test_attempt_bound_follows_the_backoff_not_the_clock() -> None:
     # Full jitter, 1 s doubling to 30 s: about 5 attempts in the first 20 s, ~2 a minute
     # later on. A tight loop (one per 100 ms) would be 200 in 20 s.
-    short, minute, two = (reliability.max_attempts(s) for s in (20, 60, 120))
+    short, minute, two = (max_attempts(s) for s in (20, 60, 120))
     assert 6 <= short <= 12
     assert short < minute < two <= 25
-    assert reliability.max_attempts(20) == short  # seeded: the bound is fixed
-    assert reliability.max_attempts(0) == 1
+    assert max_attempts(20) == short  # seeded: the bound is fixed
+    assert max_attempts(0) == 1

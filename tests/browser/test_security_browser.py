@@ -1,6 +1,6 @@
-"""Issue 7, section 6 in a real browser: the app boots and works under its
+"""The app's security in a real browser: it boots and works under its
 Content-Security-Policy with no violation, and no access or refresh token ever appears in
-a URL the app requests."""
+a URL the app requests (URLs end up in access logs, proxies and the browser history)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
-"""A short "day in a tab" (issue 7, section 3): the full soak is ``make soak``
-(``python -m bench.soak``: 10,000 orders, 100,000 events, 1,000 reconnects, 100 refreshes).
+"""A short "day in a tab" (an operator keeps the orders page open all day, so what leaks per
+event or per reconnect adds up): the full soak is ``make soak`` (``python -m bench.soak``:
+10,000 orders, 100,000 events, 1,000 reconnects, 100 refreshes).
 
 Here: 2,000 orders, 2,000 events through the REST API, 20 forced reconnects and 3 token
 refreshes through the app's auth client, after a warm-up. At the end the tab's memory and
-leak counters are flat (end <= start + the tolerances of ``bench.soak.Tolerances``, after
-a forced GC) and what the page holds and shows equals ``GET /v1/orders``.
+leak counters are flat (end <= start + the tolerances of ``bench.soak_probe.Tolerances``,
+after a forced GC) and what the page holds and shows equals ``GET /v1/orders``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from bench.soak import SERVER_ENV, SoakConfig, flatness, run_soak, snapshot, wait_loaded
+from bench.soak import SERVER_ENV, SoakConfig, run_soak, wait_loaded
+from bench.soak_probe import flatness, snapshot
 from tests.browser.support import open_authed
 from tests.support.live_server import LiveServer
 
@@ -56,7 +58,7 @@ def test_soak_checks_catch_a_leak_and_a_wrong_table(
     """The checks can fail: a subscriber that keeps every event and adds 9 DOM nodes and
     a listener per event is reported (Python objects, DOM nodes, listeners), and a store
     that lost one order and holds a stale status for another is not equal to the API."""
-    from bench.soak import check_table, install
+    from bench.soak_probe import check_table, install
     from tests.browser.support import run_py
 
     server = live_server_factory(**SERVER_ENV, ZARIZ_SEED_ORDERS="200")
