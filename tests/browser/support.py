@@ -137,7 +137,7 @@ def wait_until(
             time.sleep(0.05)
 
 
-# --- fault-matrix helpers (tests/browser/test_fault_matrix.py, bench/reliability.py) -------
+# --- fault-matrix helpers (tests/browser/test_fault_matrix.py, bench/faults.py) -----------
 
 # A subscriber that records every dispatch it gets: the SSE event id and, for order events,
 # the order id. A second dispatch of one id to one subscriber is what "duplicated" means.

@@ -110,12 +110,16 @@ def test_closing_the_leader_hands_over_within_a_second_and_nothing_is_lost(
             leader = next(p for p in pages if role(p) == "leader")
             created.append(live_server.create_order(token, customer="before")["id"])
             wait_until(lambda: all(created[-1] in order_ids(p) for p in pages), 15, "relayed")
+            opened = live_server.metric("zariz_sse_streams_opened_total")
             pages.remove(leader)
             leader.close()
             gone = time.monotonic()
             created.append(live_server.create_order(token, customer="during")["id"])
-            wait_until(lambda: any(role(p) == "leader" for p in pages), 10, "a new leader")
-            wait_until(lambda: live_server.metric(OPEN_STREAMS) == 1, 10, "its stream")
+            # Streaming: a new leader, its stream open on the server, the old one gone.
+            wait_until(lambda: any(role(p) == "leader" and p.evaluate(
+                "__zarizSSEClient.status") == "connected" for p in pages), 10, "a new leader")
+            wait_until(lambda o=opened: live_server.metric("zariz_sse_streams_opened_total") > o
+                       and live_server.metric(OPEN_STREAMS) == 1, 10, "its stream")
             handovers.append(time.monotonic() - gone)
             page = context.new_page()  # keep three tabs
             page.goto(live_server.url + "/dashboard/orders")
@@ -166,14 +170,20 @@ def test_logout_in_a_follower_ends_the_stream_everywhere_and_login_brings_one_ba
 
 def test_per_tab_mode_and_two_profiles(live_server: Any, browser: Any) -> None:
     context, pages = open_tabs(browser, live_server, 3, "/dashboard/orders?sse=per-tab")
-    other, other_pages = open_tabs(browser, live_server, 2)
     try:
         assert [role(p) for p in pages] == ["per-tab"] * 3
-        # 3 per-tab streams + 1 for the other profile's two tabs.
-        wait_until(lambda: live_server.metric(OPEN_STREAMS) == 4, 15, "3 + 1 streams")
+        wait_until(lambda: live_server.metric(OPEN_STREAMS) == 3, 15, "a stream per tab")
     finally:
         context.close()
-        other.close()
+    wait_until(lambda: live_server.metric(OPEN_STREAMS) == 0, 15, "none left")
+    first, _ = open_tabs(browser, live_server, 2)
+    second, _ = open_tabs(browser, live_server, 2)
+    try:
+        # Two profiles (contexts) share nothing: one stream each.
+        wait_until(lambda: live_server.metric(OPEN_STREAMS) == 2, 15, "one per profile")
+    finally:
+        first.close()
+        second.close()
 
 
 def test_a_silent_leader_is_replaced_and_steps_down_at_once(
