@@ -261,10 +261,12 @@ def test_two_tabs_refreshing_at_once_share_one_request_through_web_locks(
     open_tab: Callable[..., Any], live_server: LiveServer
 ) -> None:
     """Tabs of one browser share the refresh token; the Web Lock lets one tab refresh and
-    the other adopt its pair: one request, no 409, one session for both."""
-    first, log, _ = open_authed(open_tab, live_server)
+    the other adopt its pair: one request, no 409, one session for both. Per-tab mode, so
+    that each tab has a stream whose reconnect proves it took the new token (in shared
+    mode only the leader has one)."""
+    first, log, _ = open_authed(open_tab, live_server, "/dashboard?sse=per-tab")
     second, second_log = open_tab(live_server.url, context=first.context)
-    second.goto(live_server.url + "/dashboard")  # same storage: same session
+    second.goto(live_server.url + "/dashboard?sse=per-tab")  # same storage: same session
     wait_client(second, "connected")
     refreshes: list[str] = []
 
