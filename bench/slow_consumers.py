@@ -2,9 +2,10 @@
 streams that do read keep their latency. Against a real server (``LiveServer``).
 
     python -m bench.slow_consumers                   # 500 slow streams, 3 runs, RESULTS.md
-    python -m bench.slow_consumers --slow 100 --runs 1 --no-write
+    python -m bench.slow_consumers --slow 100 --runs 1 --no-write --loopback 0 --no-uncapped
 
-One run (a fresh server each time; ``ZARIZ_SSE_QUEUE`` at its default unless ``--queue``):
+One run (a fresh server each time; ``ZARIZ_SSE_QUEUE`` and ``ZARIZ_SSE_SNDBUF`` at their
+defaults unless ``--queue`` / ``--sndbuf``):
 
 1. **baseline**: ``--normal`` reading streams (``bench.loadgen`` in its own process), no
    slow ones; ``--events`` stamped events published one POST after the other.
@@ -22,6 +23,11 @@ Sampled all along (every 0.2 s, from ``/proc``): server RSS (``VmRSS``), server 
 (``/proc/PID/fd``), TCP sockets on the server's port by state, the bytes queued in the
 server side's kernel send queues (``tx_queue`` of ``/proc/net/tcp``) and in the slow
 clients' receive queues (``rx_queue``). Every normal stream must receive every event.
+
+Besides the ``--runs`` runs: one at loopback's MSS (``--loopback N`` slow streams, the
+kernel's worst case) and, for comparison, one of the main configuration with
+``ZARIZ_SSE_SNDBUF=0`` (the kernel's autotuning, as before the cap; ``--no-uncapped`` skips
+it).
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ import httpx
 from bench.common import raise_nofile
 from bench.results import report
 from bench.server_fanout import LoadGen, percentile, rss_kb
+from server.config import Settings
 from tests.support.live_server import LiveServer
 
 SECTION = "slow-consumers"
@@ -260,6 +267,7 @@ class Config:
     max_s: float = 200.0
     settle: float = 15.0
     queue: int | None = None  # ZARIZ_SSE_QUEUE; None = the server's default
+    send_buffer: int | None = None  # ZARIZ_SSE_SNDBUF; None = the server's default, 0 = off
     # ~1.3 KB events (an order with a 1,000-character note): the slow streams' buffers
     # fill after ~1,000 events. With ~300 B events it takes ~13,000 and each loopback
     # socket's send buffer grows to 4 MB first (tcp_wmem max): 500 of them would push
@@ -296,6 +304,8 @@ def run_once(cfg: Config, workdir: pathlib.Path, log: Any = print) -> dict[str, 
            "ZARIZ_LOG_LEVEL": "warning", **cfg.env}
     if cfg.queue is not None:
         env["ZARIZ_SSE_QUEUE"] = str(cfg.queue)
+    if cfg.send_buffer is not None:
+        env["ZARIZ_SSE_SNDBUF"] = str(cfg.send_buffer)
     folder = pathlib.Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
     server = LiveServer(folder, env=env)
     server.start()
@@ -381,6 +391,7 @@ def run_once(cfg: Config, workdir: pathlib.Path, log: Any = print) -> dict[str, 
                if result["received"].get(str(s), 0) != cfg.normal}
     out = {
         "slow": cfg.slow, "normal": cfg.normal, "queue": cfg.queue,
+        "send_buffer": cfg.send_buffer, "mss": cfg.mss,
         "events_to_drop": len(pressure), "pressure_s": round(pressure_s, 2),
         "dropped": int(dropped), "normal_closed": result["closed_after_connect"],
         "all_delivered": not missing, "missing": dict(list(missing.items())[:10]),
@@ -399,7 +410,8 @@ def run_once(cfg: Config, workdir: pathlib.Path, log: Any = print) -> dict[str, 
         "peak": peak,
         "post_ms_median": statistics.median(pub.post_ms),
     }
-    log(f"[slow={cfg.slow}] dropped {out['dropped']}/{cfg.slow} after {len(pressure)} events "
+    log(f"[slow={cfg.slow} sndbuf={cfg.send_buffer} mss={cfg.mss}] dropped "
+        f"{out['dropped']}/{cfg.slow} after {len(pressure)} events "
         f"({pressure_s:.1f}s); sockets closed after "
         f"{'never' if closed_after is None else f'{closed_after:.2f}s'}; "
         f"peak send queue {peak['server_send_queue'] / 1e6:.1f} MB, "
@@ -410,16 +422,24 @@ def run_once(cfg: Config, workdir: pathlib.Path, log: Any = print) -> dict[str, 
     return out
 
 
-def run(cfg: Config, runs: int, loopback: int = 0, log: Any = print) -> dict[str, Any]:
+def run(cfg: Config, runs: int, loopback: int = 0, log: Any = print,
+        uncapped: bool = False) -> dict[str, Any]:
     """``runs`` runs of ``cfg``; with ``loopback`` > 0 also one run of that many slow
-    streams at loopback's MSS (what each socket costs when nothing bounds its buffer)."""
+    streams at loopback's MSS (the kernel's worst case: it autotunes a socket's send
+    buffer the most there); with ``uncapped`` also one run of ``cfg`` without the
+    server's send-buffer cap (``ZARIZ_SSE_SNDBUF=0``), the comparison for the cap."""
     raise_nofile()
-    out: dict[str, Any] = {"config": dataclasses.asdict(cfg)}
+    # Latency on 2 cores depends on whatever else runs: the report says how busy it was.
+    out: dict[str, Any] = {"config": dataclasses.asdict(cfg), "load_start": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory(prefix="zariz-slow-") as tmp:
         out["runs"] = [run_once(cfg, pathlib.Path(tmp), log) for _ in range(runs)]
         if loopback > 0:
             lo = dataclasses.replace(cfg, slow=loopback, mss=None)
             out["loopback"] = run_once(lo, pathlib.Path(tmp), log)
+        if uncapped:
+            off = dataclasses.replace(cfg, send_buffer=0)
+            out["uncapped"] = run_once(off, pathlib.Path(tmp), log)
+    out["load_end"] = os.getloadavg()[0]
     return out
 
 
@@ -435,6 +455,20 @@ def _mb(kb_or_bytes: float, unit: str = "B") -> str:
     if math.isnan(kb_or_bytes):
         return "-"
     return f"{kb_or_bytes / (1024 if unit == 'KB' else 1e6):.1f}"
+
+
+def _sndbuf(value: int | None) -> str:
+    if value is None:
+        return f"default ({Settings().sse_send_buffer // 1024} KiB)"
+    return "0 (off)" if value == 0 else f"{value // 1024} KiB"
+
+
+def _tcp_wmem_max() -> str:
+    try:
+        wmem_max = int(pathlib.Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
+    except (OSError, ValueError, IndexError):
+        return "unknown here"
+    return f"{wmem_max / 2**20:g} MiB here"
 
 
 def render(results: dict[str, Any], command: str) -> str:
@@ -461,12 +495,15 @@ def render(results: dict[str, Any], command: str) -> str:
         f"Run {dt.date.today().isoformat()} on {platform.node() or 'this machine'}: "
         f"{os.cpu_count()} cores, Linux {platform.release()}, Python "
         f"{platform.python_version()}, everything on 127.0.0.1. `python -m server` "
-        f"(LiveServer) with `ZARIZ_SSE_QUEUE={cfg['queue'] or 'default (256)'}`, pings off; "
+        f"(LiveServer) with `ZARIZ_SSE_QUEUE={cfg['queue'] or 'default (256)'}`, "
+        f"`ZARIZ_SSE_SNDBUF={_sndbuf(cfg.get('send_buffer'))}`, pings off; "
         f"{cfg['slow']} raw sockets (TCP_MAXSEG {cfg['mss'] or 'loopback'}) send "
         f"`GET {SSE_PATH}` with a Bearer token and never `recv`; {cfg['normal']} normal "
         f"streams read (`bench.loadgen`); every event is an order with a "
         f"{cfg['notes_bytes']:,}-character note (~{(cfg['notes_bytes'] + 330) / 1000:.1f} KB "
-        f"on the wire). Medians of {n} run{'s' if n != 1 else ''}.",
+        f"on the wire). Medians of {n} run{'s' if n != 1 else ''}. Load average (1 min) "
+        f"{results.get('load_start', math.nan):.1f} at the start, "
+        f"{results.get('load_end', math.nan):.1f} at the end.",
         "",
         f"Rerun: `{command}`",
         "",
@@ -516,19 +553,41 @@ def render(results: dict[str, Any], command: str) -> str:
             f"| {label} | {p50:.1f} | {p99:.1f} | {med(['latency', key, 'max_ms']):.1f} "
             f"| {p50 / base50:.2f}x | {p99 / base99:.2f}x |"
         )
-    lo = results.get("loopback")
-    if lo is not None:
-        main_per = med(["peak", "server_send_queue"]) / max(1, cfg["slow"])
-        lo_per = lo["peak"]["server_send_queue"] / max(1, lo["slow"])
-        lines += [
-            "",
-            f"Kernel send queue per slow stream at its peak: {main_per / 1e3:,.0f} KB with "
-            f"the slow clients on an Ethernet-sized MSS ({cfg['mss']}; the table above); "
-            f"{lo_per / 1e3:,.0f} KB with loopback's MSS ({lo['slow']} slow streams, one run: "
-            f"dropped {lo['dropped']}/{lo['slow']} after {lo['events_to_drop']:,} events). "
-            "Nothing in the server bounds a socket's send buffer: the kernel autotunes it "
-            "up to `tcp_wmem`'s maximum, so the hub's queue only starts to fill after that.",
-        ]
+    compare = [(f"the runs above (median of {n})", {
+        "slow": cfg["slow"], "mss": cfg["mss"], "send_buffer": cfg.get("send_buffer"),
+        "dropped": med(["dropped"]), "events_to_drop": med(["events_to_drop"]),
+        "peak": {"server_send_queue": med(["peak", "server_send_queue"])},
+        "latency": {"with_slow": {"p50_ms": med(["latency", "with_slow", "p50_ms"]),
+                                  "p99_ms": med(["latency", "with_slow", "p99_ms"])}},
+    })]
+    if results.get("loopback") is not None:
+        compare.append(("loopback's MSS (one run)", results["loopback"]))
+    if results.get("uncapped") is not None:
+        compare.append(("no cap: the kernel's autotuning, as before (one run)",
+                        results["uncapped"]))
+    lines += [
+        "",
+        "Kernel memory per slow stream: each SSE socket's send buffer is capped "
+        "(`ZARIZ_SSE_SNDBUF`, SO_SNDBUF at stream start; Linux doubles the value), so a "
+        "stream that never reads holds at most about twice the cap in the kernel. Without "
+        "the cap the kernel autotunes each socket's buffer up to `tcp_wmem`'s maximum "
+        f"({_tcp_wmem_max()}) - the most at loopback's MSS - and the hub's queue only "
+        "starts to fill after that.",
+        "",
+        "| run | `ZARIZ_SSE_SNDBUF` | slow streams | slow clients' MSS | dropped | events to "
+        "drop | peak server send queues (MB) | per slow stream (KB) | normal p50 / p99 "
+        "with slow attached (ms) |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for label, r in compare:
+        peak_q = r["peak"]["server_send_queue"]
+        with_slow = r["latency"]["with_slow"]
+        lines.append(
+            f"| {label} | {_sndbuf(r.get('send_buffer'))} | {r['slow']} "
+            f"| {r['mss'] or 'loopback'} | {r['dropped']:.0f} | {r['events_to_drop']:,.0f} "
+            f"| {_mb(peak_q)} | {peak_q / max(1, r['slow']) / 1e3:,.0f} "
+            f"| {with_slow['p50_ms']:.1f} / {with_slow['p99_ms']:.1f} |"
+        )
     lines += [
         "",
         "Server RSS is `VmRSS` of `/proc/PID/status`; send/receive queues are the sums of "
@@ -550,6 +609,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="cap on the publishing until every slow stream is dropped")
     parser.add_argument("--settle", type=float, default=15.0)
     parser.add_argument("--queue", type=int, help="ZARIZ_SSE_QUEUE (default: the server's)")
+    parser.add_argument("--sndbuf", type=int,
+                        help="ZARIZ_SSE_SNDBUF in bytes (default: the server's; 0: no cap)")
+    parser.add_argument("--uncapped", action=argparse.BooleanOptionalAction, default=True,
+                        help="also one run with ZARIZ_SSE_SNDBUF=0, for comparison")
     parser.add_argument("--notes-bytes", type=int, default=1000,
                         help="pad every event with a note this long (default 1000)")
     parser.add_argument("--mss", type=int, default=1448,
@@ -562,8 +625,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     cfg = Config(slow=args.slow, normal=args.normal, events=args.events,
                  max_events=args.max_events, max_s=args.max_s, settle=args.settle,
-                 queue=args.queue, notes_bytes=args.notes_bytes, mss=args.mss or None)
-    results = run(cfg, args.runs, loopback=args.loopback)
+                 queue=args.queue, send_buffer=args.sndbuf, notes_bytes=args.notes_bytes,
+                 mss=args.mss or None)
+    results = run(cfg, args.runs, loopback=args.loopback, uncapped=args.uncapped)
     command = " ".join(["python -m bench.slow_consumers", *(argv if argv is not None
                                                               else sys.argv[1:])])
     report(render(results, command.strip()), SECTION, write=not args.no_write, raw=results,

@@ -83,6 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, lifespan="on",
         # Slow-open connections are closed (uvicorn alone has no header/body deadline).
         http=guarded_h11(settings.header_timeout, settings.body_timeout),
+        # X-Forwarded-For only from the proxies named in ZARIZ_TRUSTED_PROXIES. uvicorn's
+        # default (on, trusting 127.0.0.1) let any loopback client - every client of a
+        # same-host proxy that passes the header through - pick its request.client, and
+        # so a fresh per-address login bucket for every attempt.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
     )
     # After Config: it (re)configures uvicorn's loggers. Tickets never reach the log.
     install_access_log_redaction()
@@ -91,8 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.warning("GET /metrics is open to anyone who can reach %s; set "
                     "ZARIZ_METRICS_TOKEN to require a Bearer token", settings.host)
     log.info(
-        "serving on http://%s:%d (db=%s, demo=%s)", settings.host, settings.port,
-        settings.db_path, settings.demo_enabled,
+        "serving on http://%s:%d (db=%s, demo=%s, X-Forwarded-For trusted from: %s)",
+        settings.host, settings.port, settings.db_path, settings.demo_enabled,
+        ", ".join(settings.trusted_proxies) or "nobody",
     )
     if not (settings.root / "static" / "vendor" / "pyodide" / "pyodide.mjs").is_file():
         # The API works without it, but the page cannot boot Python.

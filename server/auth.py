@@ -15,14 +15,17 @@ from server.ratelimit import LoginBusy, LoginGuard, LoginThrottled, address_key
 from server.security import AuthError, Principal, Security
 
 
+# hide_input_in_errors: a ValidationError's text (a traceback, a log line, a debugger)
+# must never carry the password or token it refused; ``read_model`` already answers
+# without the input, this keeps it out of every other place the error might reach.
 class LoginBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
     username: Annotated[str, Field(min_length=1, max_length=100)]
     password: Annotated[str, Field(min_length=1, max_length=1000)]
 
 
 class RefreshBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
     refresh_token: Annotated[str, Field(min_length=1, max_length=200)]
 
 

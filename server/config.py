@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 
 ROOT_DEFAULT = pathlib.Path(__file__).resolve().parent.parent
 MAX_TICKET_TTL = 30.0
+MIN_SEND_BUFFER = 4096  # below this the kernel rounds SO_SNDBUF up to its own minimum
 
 
 class ConfigError(ValueError):
@@ -24,6 +25,27 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def parse_trusted_proxies(value: str) -> tuple[str, ...]:
+    """``ZARIZ_TRUSTED_PROXIES``: comma-separated IP addresses and CIDR networks, each
+    normalised. Strict, because uvicorn is not: it takes an entry it cannot parse (a typo,
+    a network with host bits set) as a literal that matches nothing, silently."""
+    entries: list[str] = []
+    for raw in value.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        try:
+            entries.append(
+                str(ipaddress.ip_network(item)) if "/" in item else str(ipaddress.ip_address(item))
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"expected IP addresses and CIDR networks (like 10.0.0.0/8), comma-separated; "
+                f"{exc}"
+            ) from exc
+    return tuple(entries)
 
 
 def _flag(value: str) -> bool:
@@ -50,6 +72,10 @@ class Settings:
     ping_interval: float = 15.0
     retry_ms: int = 1000
     sse_queue: int = 256
+    # SO_SNDBUF of every SSE socket, in bytes (Linux doubles it for its bookkeeping and
+    # clamps it to net.core.wmem_max); 0 leaves the kernel's autotuning, which grows a
+    # socket's buffer up to tcp_wmem's maximum (4 MB) - per stream that never reads.
+    sse_send_buffer: int = 128 * 1024
     send_timeout: float = 10.0
     event_retention: int = 10_000
     max_body: int = 65_536
@@ -75,6 +101,13 @@ class Settings:
     login_window: float = 300.0
     # When set, ``GET /metrics`` needs ``Authorization: Bearer <token>``.
     metrics_token: str | None = None
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
+    # ``forwarded_allow_ips``). Empty: those headers are ignored, so no client can pick
+    # the address that the per-address login limit counts. Set it to the reverse
+    # proxy's address(es) when there is one: the client is then the rightmost
+    # X-Forwarded-For entry that is not a trusted proxy, so whatever a client put in the
+    # header before the proxy appended its address is ignored.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def demo_enabled(self) -> bool:
@@ -99,6 +132,14 @@ class Settings:
                 "ZARIZ_HASH_CONCURRENCY, ZARIZ_LOGIN_USER_LIMIT and ZARIZ_LOGIN_ADDR_LIMIT "
                 "must be >= 1"
             )
+        try:  # normalised and checked again: Settings can be built without from_env
+            trusted_proxies = parse_trusted_proxies(",".join(self.trusted_proxies))
+        except ValueError as exc:
+            raise ConfigError(f"ZARIZ_TRUSTED_PROXIES: {exc}") from exc
+        if self.sse_send_buffer != 0 and self.sse_send_buffer < MIN_SEND_BUFFER:
+            raise ConfigError(
+                f"ZARIZ_SSE_SNDBUF must be 0 (the kernel's autotuning) or >= {MIN_SEND_BUFFER}"
+            )
         if self.login_queue < 0:
             raise ConfigError("ZARIZ_LOGIN_QUEUE must be >= 0")
         if (self.ping_interval < 0 or self.demo_traffic < 0 or self.retry_ms < 0
@@ -111,7 +152,7 @@ class Settings:
                 f"demo mode on non-loopback host {self.host!r} needs ZARIZ_DEMO_PASSWORD "
                 "(or turn demo mode off with ZARIZ_DEMO=0 / --no-demo)"
             )
-        return replace(self, demo=demo)
+        return replace(self, demo=demo, trusted_proxies=trusted_proxies)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -131,6 +172,7 @@ class Settings:
             "ZARIZ_PING_INTERVAL": ("ping_interval", float),
             "ZARIZ_RETRY_MS": ("retry_ms", int),
             "ZARIZ_SSE_QUEUE": ("sse_queue", int),
+            "ZARIZ_SSE_SNDBUF": ("sse_send_buffer", int),
             "ZARIZ_SEND_TIMEOUT": ("send_timeout", float),
             "ZARIZ_EVENT_RETENTION": ("event_retention", int),
             "ZARIZ_MAX_BODY": ("max_body", int),
@@ -148,6 +190,7 @@ class Settings:
             "ZARIZ_LOGIN_ADDR_LIMIT": ("login_addr_limit", int),
             "ZARIZ_LOGIN_WINDOW": ("login_window", float),
             "ZARIZ_METRICS_TOKEN": ("metrics_token", str),
+            "ZARIZ_TRUSTED_PROXIES": ("trusted_proxies", parse_trusted_proxies),
         }
         for var, (attr, convert) in converters.items():
             raw = env.get(var)

@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY, username TEXT NOT NULL, created_at REAL NOT NULL, revoked_at REAL);
 CREATE TABLE IF NOT EXISTS refresh_tokens (
     hash TEXT PRIMARY KEY, session_id TEXT NOT NULL, expires_at REAL NOT NULL, used_at REAL);
--- For pruning sessions without tokens (NOT EXISTS per session) and their tokens.
+-- For pruning: a session's newest expiry (NOT EXISTS per session), then its tokens.
 CREATE INDEX IF NOT EXISTS refresh_tokens_session ON refresh_tokens(session_id);
 CREATE TABLE IF NOT EXISTS tickets (
     hash TEXT PRIMARY KEY, session_id TEXT NOT NULL, username TEXT NOT NULL,
@@ -61,11 +61,15 @@ PRUNE_INTERVAL = 60.0
 from the write paths that add them (login, refresh, ticket, an idempotent POST)."""
 
 AUTH_ROW_RETENTION = 24 * 3600.0
-"""Seconds a refresh token is kept after it expired or was used, and a session after it
-was revoked. A used token must outlive its use for a while: presented again, it is the
-sign of a stolen token and revokes the session (``rotate_refresh``); a day later it is
-only "unknown" (still refused, but no longer an alarm). Module constants, not settings:
-operators have no reason to tune them."""
+"""Seconds a session and all its refresh tokens are kept after the session stopped
+mattering: revoked, or every token of it expired. Tokens are never pruned one by one:
+a used token presented again is the sign of a stolen token and revokes the session
+(``rotate_refresh``), and that alarm must work for as long as the session can still be
+refreshed - a thief who rotated a stolen token can keep rotating its successors (each
+valid ``ZARIZ_REFRESH_TTL``, 30 days) for as long as the session lives. The cost: a
+session refreshed without a break keeps one small row per refresh (at most ~96 a day at
+the default 15-minute access lifetime). Module constants, not settings: operators have
+no reason to tune them."""
 
 IDEMPOTENCY_TTL = 24 * 3600.0
 """Seconds an Idempotency-Key is remembered; a retry later than that is a new request."""
@@ -345,27 +349,25 @@ class Database:
         cutoff = now - AUTH_ROW_RETENTION
         counts = {
             "tickets": tx.execute("DELETE FROM tickets WHERE expires_at < ?", (now,)).rowcount,
-            # Expired or used a day ago (see AUTH_ROW_RETENTION); a session's newest
-            # token is unused, so a live session always keeps one.
-            "refresh_tokens": tx.execute(
-                "DELETE FROM refresh_tokens WHERE expires_at < ? OR used_at < ?",
+            # Whole sessions only (see AUTH_ROW_RETENTION): revoked a day ago, or never
+            # revoked but with no token left that expired less than a day ago. A session
+            # that can still be refreshed keeps every token of its chain, used ones too,
+            # so a replayed stolen token still says "reused" and revokes it.
+            "sessions": tx.execute(
+                "DELETE FROM sessions WHERE revoked_at < ? OR (revoked_at IS NULL AND "
+                "NOT EXISTS (SELECT 1 FROM refresh_tokens r "
+                "WHERE r.session_id = sessions.id AND r.expires_at >= ?))",
                 (cutoff, cutoff),
             ).rowcount,
-            # Revoked a day ago, or expired: none of its refresh tokens is left.
-            "sessions": tx.execute(
-                "DELETE FROM sessions WHERE revoked_at < ? OR NOT EXISTS "
-                "(SELECT 1 FROM refresh_tokens r WHERE r.session_id = sessions.id)",
-                (cutoff,),
+            # The tokens of the sessions just deleted, and nothing else.
+            "refresh_tokens": tx.execute(
+                "DELETE FROM refresh_tokens WHERE NOT EXISTS "
+                "(SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id)"
             ).rowcount,
             "idempotency_keys": tx.execute(
                 "DELETE FROM idempotency_keys WHERE created_at < ?", (now - IDEMPOTENCY_TTL,)
             ).rowcount,
         }
-        # The tokens of the sessions just deleted (revoked ones still had some).
-        counts["refresh_tokens"] += tx.execute(
-            "DELETE FROM refresh_tokens WHERE NOT EXISTS "
-            "(SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id)"
-        ).rowcount
         return counts
 
     # -- idempotency keys --------------------------------------------------------------

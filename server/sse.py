@@ -3,7 +3,8 @@
 Framing, pings, disconnect detection and shutdown draining are sse-starlette's; this
 module adds auth (Bearer header or single-use ticket, never a JWT in the URL), resume
 by ``Last-Event-ID`` / ``?lastEventId=``, the stream's lifetime (token ``exp``, session
-revocation, server shutdown) and the slow-consumer abort, which closes the socket.
+revocation, server shutdown), a capped kernel send buffer per stream and the
+slow-consumer abort, which closes the socket.
 
 ``Last-Event-ID`` choices: empty = none; not 1-18 ASCII digits -> 400
 ``invalid_last_event_id``; greater than the newest id -> ``event: reset`` with reason
@@ -48,12 +49,17 @@ class AbortableEventSourceResponse(EventSourceResponse):
     on a client that stopped reading (its socket buffer is full)."""
 
     _abort_scope: anyio.CancelScope | None = None
+    send_buffer = 0
+    """SO_SNDBUF for the stream's socket in bytes, set before the first byte (see
+    :func:`_cap_send_buffer`); 0 leaves the kernel's autotuning."""
 
     def abort(self) -> None:
         if self._abort_scope is not None:
             self._abort_scope.cancel()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.send_buffer:
+            _cap_send_buffer(receive, self.send_buffer)
         with anyio.CancelScope() as abort_scope:
             self._abort_scope = abort_scope
             try:
@@ -67,6 +73,34 @@ class AbortableEventSourceResponse(EventSourceResponse):
 
 
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets, drops the queue
+
+
+def _transport(receive: Receive) -> asyncio.Transport | None:
+    """The connection's transport: uvicorn's ``receive`` is a bound method of the
+    request's ``RequestResponseCycle``, which holds it (no middleware of ours wraps
+    ``receive``). ``None`` without one (an in-process test client)."""
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    return transport if isinstance(transport, asyncio.Transport) else None
+
+
+def _cap_send_buffer(receive: Receive, size: int) -> None:
+    """Bound what the kernel holds for a stream whose client stops reading.
+
+    Left alone, Linux autotunes a socket's send buffer up to ``tcp_wmem``'s maximum
+    (4 MB): 500 streams that never read held 363 MB of kernel memory before the hub
+    dropped them (bench/RESULTS.md, slow consumers), memory outside the process that no
+    RSS limit sees. With SO_SNDBUF set the kernel stops autotuning that socket and holds
+    about twice ``size`` at most (it doubles the value for its bookkeeping, and clamps
+    it to ``net.core.wmem_max``; measured: 259-264 KB per blocked stream for 128 KiB).
+    A client that does read is not slowed: an SSE stream needs a few KB/s, and 256 KB in
+    flight carries 2.5 MB/s even at 100 ms round trip. A blocked stream fills the hub's
+    queue sooner instead, and is dropped sooner.
+    """
+    transport = _transport(receive)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
 async def _end_behind_stream(receive: Receive, send: Send) -> None:
@@ -84,13 +118,11 @@ async def _end_behind_stream(receive: Receive, send: Send) -> None:
     had not read is replayed when it reconnects with its Last-Event-ID (EventSource
     reconnects after a reset as after an end).
 
-    The transport is uvicorn's: its ``receive`` is a bound method of the request's
-    ``RequestResponseCycle``, which holds the connection's transport (no middleware of
-    ours wraps ``receive``). Without one (an in-process test client) the chunked body is
-    ended instead, if the client takes it within 0.5 s.
+    Without a transport (an in-process test client, see :func:`_transport`) the chunked
+    body is ended instead, if the client takes it within 0.5 s.
     """
-    transport = getattr(getattr(receive, "__self__", None), "transport", None)
-    if not isinstance(transport, asyncio.Transport):
+    transport = _transport(receive)
+    if transport is None:
         with anyio.move_on_after(0.5), contextlib.suppress(OSError):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         return
@@ -228,6 +260,7 @@ async def events_sse(request: Request) -> Response:
         ping_message_factory=_ping,
         send_timeout=settings.send_timeout,
     )
+    response.send_buffer = settings.sse_send_buffer
     response_ref.append(response)
     return response
 

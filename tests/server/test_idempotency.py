@@ -302,9 +302,13 @@ def test_expired_and_revoked_auth_rows_and_old_keys_are_pruned_at_most_once_a_mi
     # The first write pruned (nothing yet); these stale rows come after it.
     # expired: its only token expired long ago -> token and session go.
     db.create_session("expired", "demo", "expired-token", old)
-    # old-rotation: a token used long ago goes; its successor (live) and session stay.
+    # old-rotation: a token used long ago stays while its successor can still refresh
+    # the session (presented again, it must still revoke the session).
     db.create_session("rotated", "demo", "rotated-old", now + 3600)
     assert db.rotate_refresh("rotated-old", "rotated-new", now + 3600, old)[0] == "ok"
+    # dead-chain: rotated, and every token of it expired long ago -> all of it goes.
+    db.create_session("dead-chain", "demo", "dead-used", old)
+    assert db.rotate_refresh("dead-used", "dead-last", old, old - 60)[0] == "ok"
     # revoked long ago -> session and its tokens go; revoked recently -> kept (a refresh
     # with its token still says "revoked").
     db.create_session("revoked-old", "demo", "revoked-old-token", now + 3600)
@@ -323,9 +327,9 @@ def test_expired_and_revoked_auth_rows_and_old_keys_are_pruned_at_most_once_a_mi
     db.store_ticket("expired-ticket", "live", "demo", now - 1, now + 60)
     db.store_ticket("live-ticket", "live", "demo", now + 30, now + 60)
     everything = {
-        "sessions": {"live", "expired", "rotated", "revoked-old", "revoked-new"},
+        "sessions": {"live", "expired", "rotated", "dead-chain", "revoked-old", "revoked-new"},
         "tokens": {"live-used", "live-new", "expired-token", "rotated-old", "rotated-new",
-                   "revoked-old-token", "revoked-new-token"},
+                   "dead-used", "dead-last", "revoked-old-token", "revoked-new-token"},
         "keys": {"old-key", "new-key"},
     }
 
@@ -349,8 +353,8 @@ def test_expired_and_revoked_auth_rows_and_old_keys_are_pruned_at_most_once_a_mi
     db.create_session("third", "demo", "third-token", now + 3600)
     assert snapshot() == {
         "sessions": {"live", "rotated", "revoked-new", "another", "third"},
-        "tokens": {"live-used", "live-new", "rotated-new", "revoked-new-token",
-                   "another-token", "third-token"},
+        "tokens": {"live-used", "live-new", "rotated-old", "rotated-new",
+                   "revoked-new-token", "another-token", "third-token"},
         "keys": {"new-key"},
     }
     # Expired tickets go at every ticket issue, as before.
@@ -362,6 +366,89 @@ def test_expired_and_revoked_auth_rows_and_old_keys_are_pruned_at_most_once_a_mi
     clock.now += PRUNE_INTERVAL + 1
     assert db.rotate_refresh("live-used", "x", now + 3600, now)[0] == "reused"
     assert not db.session_active("live")
+    db.close()
+
+
+class WallClock:
+    """``server.db``'s view of ``time`` with both clocks moved by hand."""
+
+    def __init__(self) -> None:
+        self.wall = time.time()
+        self.mono = 1000.0
+
+    def time(self) -> float:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def advance(self, seconds: float) -> None:
+        self.wall += seconds
+        self.mono += seconds
+
+
+def test_a_stolen_refresh_token_replayed_days_later_still_revokes_the_session(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The reuse alarm outlives the pruning. An attacker rotates a stolen T1 -> T2; a day
+    later the used T1 was pruned, so the victim presenting it got "unknown": nothing
+    revoked, and the attacker's T2 kept rotating for 30 days."""
+    clock = WallClock()
+    monkeypatch.setattr(db_module, "time", clock)
+    refresh_ttl = 30 * 24 * 3600.0  # Settings().refresh_ttl
+    db = Database(tmp_path / "zariz.db")
+    db.create_session("victim", "demo", "T1", clock.wall + refresh_ttl)
+    assert db.rotate_refresh("T1", "T2", clock.wall + refresh_ttl, clock.wall)[0] == "ok"
+    # The attacker keeps the session alive, refreshing every 25 hours; each refresh is
+    # more than PRUNE_INTERVAL after the last, so each one prunes first.
+    chain = ["T2"]
+    for n in range(3, 6):
+        clock.advance(25 * 3600)
+        token = f"T{n}"
+        assert db.rotate_refresh(chain[-1], token, clock.wall + refresh_ttl,
+                                 clock.wall)[0] == "ok"
+        chain.append(token)
+    assert db.prune(clock.wall)["refresh_tokens"] == 0
+    assert {"T1", *chain} <= _rows(db, "refresh_tokens", "hash")
+
+    # Three days on, the victim's browser presents T1: the theft is noticed.
+    outcome, session = db.rotate_refresh("T1", "victim-new", clock.wall + refresh_ttl,
+                                         clock.wall)
+    assert (outcome, session) == ("reused", "victim")
+    assert not db.session_active("victim")
+    assert db.rotate_refresh(chain[-1], "T-next", clock.wall + refresh_ttl, clock.wall) == (
+        "revoked", "victim")
+
+    # A day after the revocation the session and its whole chain go.
+    clock.advance(AUTH_ROW_RETENTION + 60)
+    pruned = db.prune(clock.wall)
+    assert (pruned["sessions"], pruned["refresh_tokens"]) == (1, len(chain) + 1)
+    assert _rows(db, "refresh_tokens", "hash") == set()
+    db.close()
+
+
+def test_a_session_whose_every_token_expired_a_day_ago_goes_whole(
+    tmp_path: pathlib.Path,
+) -> None:
+    db = Database(tmp_path / "zariz.db")
+    now = time.time()
+    # Rotated twice; the newest token expired just under a day ago: the used ones stay
+    # (presenting them still revokes the session).
+    db.create_session("recent", "demo", "r1", now + 10)
+    assert db.rotate_refresh("r1", "r2", now + 20, now)[0] == "ok"
+    assert db.rotate_refresh("r2", "r3", now - AUTH_ROW_RETENTION + 60, now)[0] == "ok"
+    # Rotated two days ago; a day and a minute after its newest token expired, all of
+    # it goes.
+    two_days_ago = now - 2 * AUTH_ROW_RETENTION
+    db.create_session("dead", "demo", "d1", two_days_ago + 10)
+    assert db.rotate_refresh(
+        "d1", "d2", now - AUTH_ROW_RETENTION - 60, two_days_ago)[0] == "ok"
+    assert db.prune(now) == {
+        "tickets": 0, "refresh_tokens": 2, "sessions": 1, "idempotency_keys": 0
+    }
+    assert _rows(db, "sessions", "id") == {"recent"}
+    assert _rows(db, "refresh_tokens", "hash") == {"r1", "r2", "r3"}
+    assert db.rotate_refresh("r1", "x", now + 20, now)[0] == "reused"
     db.close()
 
 

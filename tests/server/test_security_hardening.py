@@ -1,4 +1,4 @@
-"""Issue 7, sections 5-6: the server's auth and transport security.
+"""The server's auth and transport security, as an attacker from outside tests them.
 
 Login cannot exhaust memory (bounded argon2, throttling with Retry-After), credentials stay
 out of the access log, slow-open connections are closed, security headers and closed CORS,
@@ -19,8 +19,10 @@ from typing import Any
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from pydantic import BaseModel, ValidationError
 
 from server.app import create_app
+from server.auth import LoginBody, RefreshBody
 from server.config import ConfigError, Settings
 from server.middleware import (
     CONTENT_SECURITY_POLICY,
@@ -93,6 +95,18 @@ def test_hardening_settings_from_env_and_validated() -> None:
                 {"login_queue": -1}):
         with pytest.raises(ConfigError):
             dataclasses.replace(Settings(), **bad).validated()  # type: ignore[arg-type]
+
+
+def test_trusted_proxies_setting_is_parsed_strictly() -> None:
+    assert Settings().trusted_proxies == ()  # X-Forwarded-For ignored by default
+    settings = Settings.from_env({"ZARIZ_TRUSTED_PROXIES": " 127.0.0.1, 10.0.0.0/8,::1,"})
+    assert settings.validated().trusted_proxies == ("127.0.0.1", "10.0.0.0/8", "::1")
+    # uvicorn would take each of these as a literal that never matches, silently.
+    for bad in ("10.0.0.1/8", "proxy.internal", "127.0.0.1;10.0.0.1", "*"):
+        with pytest.raises(ConfigError, match="ZARIZ_TRUSTED_PROXIES"):
+            Settings.from_env({"ZARIZ_TRUSTED_PROXIES": bad})
+        with pytest.raises(ConfigError, match="ZARIZ_TRUSTED_PROXIES"):
+            dataclasses.replace(Settings(), trusted_proxies=(bad,)).validated()
 
 
 # -- throttling: units -------------------------------------------------------------------------
@@ -611,3 +625,57 @@ def test_throttled_login_answers_429_then_works_after_the_window(
         retry_after + 5, "the throttle to lift",
     )
     assert "access_token" in ok.json()
+
+
+def _wrong_login_from(server: LiveServer, forwarded_for: str | None) -> int:
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return httpx.post(f"{server.url}/v1/auth/login", json=WRONG, headers=headers,
+                      timeout=30).status_code
+
+
+# A limit of 3 per address; per username out of the way, so only the address bucket counts.
+ADDR_LIMITED = {"ZARIZ_LOGIN_ADDR_LIMIT": "3", "ZARIZ_LOGIN_USER_LIMIT": "1000"}
+
+
+def test_x_forwarded_for_cannot_dodge_the_per_address_limit(
+    live_server_factory: Callable[..., LiveServer],
+) -> None:
+    """uvicorn trusted X-Forwarded-For from 127.0.0.1 by default: any loopback client (and
+    every client of a same-host proxy passing the header through) got a fresh address
+    bucket per attempt by sending a new value each time."""
+    server = live_server_factory(**ADDR_LIMITED)
+    statuses = [_wrong_login_from(server, f"198.51.100.{i}") for i in range(6)]
+    assert statuses == [401] * 3 + [429] * 3
+    assert "X-Forwarded-For trusted from: nobody" in server.log_text()
+
+
+def test_x_forwarded_for_is_honoured_from_a_trusted_proxy(
+    live_server_factory: Callable[..., LiveServer],
+) -> None:
+    server = live_server_factory(**ADDR_LIMITED, ZARIZ_TRUSTED_PROXIES="127.0.0.1")
+    first = [_wrong_login_from(server, "198.51.100.1") for _ in range(4)]
+    assert first == [401] * 3 + [429]
+    # Another client behind the same proxy has its own bucket, and so has the proxy.
+    assert _wrong_login_from(server, "198.51.100.2") == 401
+    assert _wrong_login_from(server, None) == 401
+    # The header's last untrusted hop is the client: a value the client prepended to
+    # what the proxy appended does not help it.
+    assert _wrong_login_from(server, "203.0.113.9, 198.51.100.1") == 429
+
+
+@pytest.mark.parametrize(("model", "body"), [
+    (LoginBody, {"username": "demo", "password": "pw-5f3a9c" * 200}),
+    (LoginBody, {"username": "demo", "password": "pw-5f3a9c", "remember": "pw-5f3a9c"}),
+    (LoginBody, {"username": "demo", "password": ["pw-5f3a9c"]}),
+    (RefreshBody, {"refresh_token": "rt-5f3a9c" * 100}),
+    (RefreshBody, {"refresh_token": "rt-5f3a9c", "extra": "rt-5f3a9c"}),
+])
+def test_credential_models_never_echo_their_input(model: type[BaseModel],
+                                                  body: dict[str, Any]) -> None:
+    """Wherever the ValidationError's text ends up (a traceback, a log line), the refused
+    password or token is not in it (``server.bodies`` answers with errors() without the
+    input already)."""
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate(body)
+    assert "5f3a9c" not in str(caught.value) and "5f3a9c" not in repr(caught.value)
+
