@@ -4,7 +4,8 @@ PORT ?= 8000
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: serve dev test test-fast lint bench reliability setup clean soak slow-consumers
+.PHONY: serve dev test test-fast lint bench reliability setup clean soak slow-consumers \
+	shared-stream
 
 setup:
 	@scripts/setup.sh python vendor
@@ -46,6 +47,12 @@ soak: setup
 # 500 SSE streams that never read: memory, dropping, socket closing, others' latency.
 slow-consumers: setup
 	$(PY) -m bench.slow_consumers
+
+# One stream per browser (shared) vs a stream per tab: server streams for 1/4/8 tabs, 20
+# closes of the leader tab (hand-over times), exactly once; into bench/RESULTS.md. ~12 min.
+shared-stream: setup
+	@scripts/setup.sh browser
+	$(PY) -m bench.shared_stream
 
 clean:
 	rm -rf .venv node_modules static/vendor .stamps var .pytest_cache
