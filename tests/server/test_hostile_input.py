@@ -313,14 +313,8 @@ def replay_heavy_server(tmp_path: pathlib.Path, **env: str) -> Iterator[LiveServ
     db = Database(server.db_path)
     db.insert_orders_bulk([{**ORDER, "notes": "n" * 10_000}] * 600, "order.created")
     db.close()
-    server.start()
-    try:
+    with server:
         yield server
-    finally:
-        try:
-            server.stop()
-        finally:
-            server.kill()
 
 
 def test_a_dropped_slow_consumer_closes_its_socket(tmp_path: pathlib.Path) -> None:

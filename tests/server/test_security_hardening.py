@@ -454,15 +454,8 @@ def _connect(server: LiveServer) -> socket.socket:
 
 @pytest.fixture(scope="module")
 def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = LiveServer(tmp_path_factory.mktemp("slow"), env=SLOW_ENV)
-    server.start()
-    try:
+    with LiveServer(tmp_path_factory.mktemp("slow"), env=SLOW_ENV) as server:
         yield server
-    finally:
-        try:
-            server.stop()
-        finally:
-            server.kill()
 
 
 @pytest.mark.parametrize("opening", [

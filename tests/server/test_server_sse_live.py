@@ -68,15 +68,9 @@ def data_events(client: RawSSEClient, count: int, timeout: float = 5) -> list[Wi
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One default server for the tests that only add events (saves start-ups)."""
-    server = LiveServer(tmp_path_factory.mktemp("shared"), env={"ZARIZ_PING_INTERVAL": "0.3"})
-    server.start()
-    try:
+    env = {"ZARIZ_PING_INTERVAL": "0.3"}
+    with LiveServer(tmp_path_factory.mktemp("shared"), env=env) as server:
         yield server
-    finally:
-        try:
-            server.stop()
-        finally:
-            server.kill()
 
 
 @pytest.fixture(scope="module")

@@ -53,6 +53,18 @@ class LiveServer:
 
     # -- lifecycle ---------------------------------------------------------------------
 
+    def __enter__(self) -> LiveServer:
+        """``with LiveServer(...) as server:`` starts it, and stops it (killing it if a
+        graceful stop fails) however the block ends."""
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.stop()
+        finally:
+            self.kill()
+
     @property
     def pid(self) -> int:
         """The server process's pid (for RSS and fd measurements)."""
