@@ -13,8 +13,10 @@ setup:
 serve: setup
 	HOST=$(HOST) PORT=$(PORT) $(PY) -m server --host $(HOST) --port $(PORT)
 
+# Hot reload; STRICT=0 turns off the strict double mounts.
 dev: setup
-	HOST=$(HOST) PORT=$(PORT) $(PY) -m server --host $(HOST) --port $(PORT) --demo-traffic 5
+	HOST=$(HOST) PORT=$(PORT) $(PY) -m server --host $(HOST) --port $(PORT) --dev \
+		--demo-traffic 5 $(if $(filter 0,$(STRICT)),--no-dev-strict)
 
 test: setup
 	@scripts/setup.sh browser

@@ -1,4 +1,5 @@
-"""``python -m server [--host H] [--port P] [--db PATH] [--demo/--no-demo] [--demo-traffic S]``.
+"""``python -m server [--host H] [--port P] [--db PATH] [--demo/--no-demo] [--demo-traffic S]
+[--dev [--no-dev-strict]]``.
 
 Environment variables (see ``server.config``) give the defaults; flags override them.
 """
@@ -61,10 +62,18 @@ def parse_args(argv: Sequence[str] | None, base: Settings) -> Settings:
                         help="create/advance demo orders every SECONDS (ZARIZ_DEMO_TRAFFIC)")
     parser.add_argument("--seed-orders", type=int, default=base.seed_orders,
                         help="fill an empty database with N demo orders (ZARIZ_SEED_ORDERS)")
+    parser.add_argument("--dev", action=argparse.BooleanOptionalAction, default=base.dev,
+                        help="hot reload: watch app/ and static/css/ and tell open pages "
+                             "(ZARIZ_DEV)")
+    parser.add_argument("--dev-strict", action=argparse.BooleanOptionalAction,
+                        default=base.dev_strict,
+                        help="in dev mode, pages mount every component twice to catch "
+                             "missing cleanups (ZARIZ_DEV_STRICT, default on)")
     args = parser.parse_args(argv)
     return dataclasses.replace(
         base, host=args.host, port=args.port, db_path=args.db, demo=args.demo,
-        demo_traffic=args.demo_traffic, seed_orders=args.seed_orders,
+        demo_traffic=args.demo_traffic, seed_orders=args.seed_orders, dev=args.dev,
+        dev_strict=args.dev_strict,
     )
 
 
@@ -104,6 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (settings.root / "static" / "vendor" / "pyodide" / "pyodide.mjs").is_file():
         # The API works without it, but the page cannot boot Python.
         log.warning("static/vendor/ is missing: run `make setup` (npm ci) to serve the app")
+    if settings.dev:
+        log.info("dev mode on (strict double mounts %s): watching %s/app and %s/static/css "
+                 "for hot reload", "on" if settings.dev_strict else "off",
+                 settings.root, settings.root)
     if settings.demo_enabled:
         log.info("open http://%s:%d/dashboard/orders and log in as demo / %s",
                  settings.host, settings.port,

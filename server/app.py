@@ -18,6 +18,7 @@ from server import auth, couriers, openapi, orders, sse, web
 from server.config import Settings
 from server.db import Database
 from server.demo import DEMO_USER, run_demo_traffic, seed_orders
+from server.dev import DevReloader
 from server.errors import EXCEPTION_HANDLERS
 from server.events import create_hub
 from server.metrics import Metrics, metrics_endpoint
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> Starlette:
     seed_orders(db, settings.seed_orders)
     metrics = Metrics()
     hub = create_hub(settings.hub_url, db, queue_size=settings.sse_queue, metrics=metrics)
+    dev = DevReloader(settings.root, strict=settings.dev_strict) if settings.dev else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -78,9 +80,12 @@ def create_app(settings: Settings) -> Starlette:
             traffic = asyncio.create_task(
                 run_demo_traffic(app.state.orders, settings.demo_traffic)
             )
+        watcher = asyncio.create_task(dev.run()) if dev is not None else None
         try:
             yield
         finally:
+            if dev is not None:
+                await dev.stop(watcher)
             if traffic is not None:
                 traffic.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -113,6 +118,7 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.metrics = metrics
     app.state.hub = hub
+    app.state.dev = dev
     app.state.orders = orders.OrderService(db, hub)
     app.state.bundle_cache = web.BundleCache()
     return app

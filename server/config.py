@@ -108,6 +108,11 @@ class Settings:
     # X-Forwarded-For entry that is not a trusted proxy, so whatever a client put in the
     # header before the proxy appended its address is ignored.
     trusted_proxies: tuple[str, ...] = ()
+    # Dev mode: watch app/ and static/css/, announce changes on the event stream
+    # (``dev.reload``) and serve ``GET /__dev/manifest``; the page hot-reloads. Strict:
+    # the page mounts every component twice, so a missing cleanup shows at once.
+    dev: bool = False
+    dev_strict: bool = True
 
     @property
     def demo_enabled(self) -> bool:
@@ -191,6 +196,8 @@ class Settings:
             "ZARIZ_LOGIN_WINDOW": ("login_window", float),
             "ZARIZ_METRICS_TOKEN": ("metrics_token", str),
             "ZARIZ_TRUSTED_PROXIES": ("trusted_proxies", parse_trusted_proxies),
+            "ZARIZ_DEV": ("dev", _flag),
+            "ZARIZ_DEV_STRICT": ("dev_strict", _flag),
         }
         for var, (attr, convert) in converters.items():
             raw = env.get(var)

@@ -42,6 +42,15 @@ class Reset:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """A message for one stream that is not part of the event log (dev mode's
+    ``dev.reload``): sent as ``event: <event>`` with ``data`` and no id."""
+
+    event: str
+    data: str
+
+
+@dataclass(frozen=True)
 class ReplayResult:
     events: list[Event]
     reset: Reset | None = None
@@ -49,13 +58,16 @@ class ReplayResult:
 
 class Subscription:
     """A bounded per-stream buffer. ``offer`` never blocks: when full it returns False
-    and the hub drops the subscriber (it resumes by id)."""
+    and the hub drops the subscriber (it resumes by id). ``notify`` adds a
+    :class:`Notice`, which the bound does not count: a notice has no id to resume from,
+    so it must never be the reason a stream is dropped."""
 
     def __init__(self, maxsize: int, session_id: str | None) -> None:
         self.maxsize = maxsize
         self.session_id = session_id
         self.closed_reason: str | None = None
-        self._items: deque[Event] = deque()
+        self._items: deque[Event | Notice] = deque()
+        self._notices = 0  # how many of _items are notices (outside the bound)
         self._wake = asyncio.Event()
         # Per-registration entries (not the callbacks themselves), so one function
         # registered twice has two independent undos — the rule of the browser app's
@@ -65,11 +77,19 @@ class Subscription:
     def offer(self, event: Event) -> bool:
         if self.closed_reason is not None:
             return True
-        if len(self._items) >= self.maxsize:
+        if len(self._items) - self._notices >= self.maxsize:
             return False
         self._items.append(event)
         self._wake.set()
         return True
+
+    def notify(self, notice: Notice) -> None:
+        """Queue ``notice`` after the events queued so far; ignored once closed."""
+        if self.closed_reason is not None:
+            return
+        self._items.append(notice)
+        self._notices += 1
+        self._wake.set()
 
     def on_close(self, callback: Callable[[str], None]) -> Callable[[], None]:
         """Call ``callback(reason)`` once when the subscription closes; returns its undo."""
@@ -86,6 +106,7 @@ class Subscription:
             return
         self.closed_reason = reason
         self._items.clear()
+        self._notices = 0
         self._wake.set()
         for callback in tuple(self._on_close.values()):
             try:
@@ -95,13 +116,17 @@ class Subscription:
                 # the fan-out to every other stream.
                 log.exception("on_close callback failed (%s)", reason)
 
-    async def get(self, timeout: float | None) -> Event | None:
-        """The next live event, ``None`` after ``timeout`` s, or :class:`StreamClosed`."""
+    async def get(self, timeout: float | None) -> Event | Notice | None:
+        """The next live event or notice, ``None`` after ``timeout`` s, or
+        :class:`StreamClosed`."""
         while True:
             if self.closed_reason is not None:
                 raise StreamClosed(self.closed_reason)
             if self._items:
-                return self._items.popleft()
+                item = self._items.popleft()
+                if isinstance(item, Notice):
+                    self._notices -= 1
+                return item
             self._wake.clear()
             if timeout is None:
                 # The common case (the stream's end is a separate timer): no per-event
@@ -116,17 +141,18 @@ class Subscription:
 
 @dataclass
 class Feed:
-    """What a stream reads: an optional reset, the replay, then deduplicated live events."""
+    """What a stream reads: an optional reset, the replay, then deduplicated live events
+    and notices, in the order they came."""
 
     subscription: Subscription
-    pending: deque[Event | Reset] = field(default_factory=deque)
+    pending: deque[Event | Reset | Notice] = field(default_factory=deque)
     last_id: int = 0
     # Where the stream starts in the log: the first frame tells the client, so even a
     # stream that has carried no event yet gives it an id to resume from.
     start_id: int = 0
     metrics: Metrics | None = None
 
-    async def next(self, timeout: float | None) -> Event | Reset | None:
+    async def next(self, timeout: float | None) -> Event | Reset | Notice | None:
         if self.subscription.closed_reason is not None:
             raise StreamClosed(self.subscription.closed_reason)
         if self.pending:
@@ -135,9 +161,9 @@ class Feed:
                 self.metrics.events_replayed.inc()
             return item
         while True:
-            event = await self.subscription.get(timeout)
-            if event is None or event.id > self.last_id:
-                return event
+            live = await self.subscription.get(timeout)
+            if live is None or isinstance(live, Notice) or live.id > self.last_id:
+                return live
             # Already delivered by the replay: the seam duplicate is dropped here.
 
 

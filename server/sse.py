@@ -9,6 +9,10 @@ slow-consumer abort, which closes the socket.
 ``Last-Event-ID`` choices: empty = none; not 1-18 ASCII digits -> 400
 ``invalid_last_event_id``; greater than the newest id -> ``event: reset`` with reason
 ``unknown_id`` and then live (the client's state belongs to another log).
+
+In dev mode (``server.dev``) a stream also carries ``event: dev.reload`` notices, without
+an id: one right after its first frame (the current version, to compare on connect) and
+one per change of the page's sources.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import re
 import socket
 import struct
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 
 import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -34,8 +38,9 @@ from starlette.types import Receive, Scope, Send
 from server.auth import bearer_token, count_auth_failure, require_principal
 from server.bodies import check_query_size, clip
 from server.config import Settings
+from server.dev import DevReloader
 from server.errors import ApiError, unauthorized
-from server.events import EventHub, Reset, StreamClosed, reset_payload
+from server.events import Event, EventHub, Notice, Reset, StreamClosed, reset_payload
 from server.metrics import Metrics
 from server.security import AuthError, Principal, Security
 
@@ -191,11 +196,27 @@ def parse_last_event_id(request: Request) -> int | None:
     return int(raw)
 
 
+DEV_RELOAD = "dev.reload"
+
+
+def _frame(item: Event | Reset | Notice) -> ServerSentEvent:
+    if isinstance(item, Reset):
+        # With the id, a client adopts the log's position even when it is lower than
+        # its own (a reset database): later events are newer.
+        return ServerSentEvent(
+            id=str(item.last_id), event="reset", data=_compact(reset_payload(item)),
+        )
+    if isinstance(item, Notice):
+        # No id: ids are the log's positions, and a notice is not in the log.
+        return ServerSentEvent(event=item.event, data=item.data)
+    return ServerSentEvent(id=str(item.id), data=item.wire)
+
+
 async def _stream(
     hub: EventHub, metrics: Metrics, principal: Principal, after_id: int | None,
     retry_ms: int, response_ref: list[AbortableEventSourceResponse],
-    session_active: Callable[[str], bool],
-) -> AsyncIterator[ServerSentEvent]:
+    session_active: Callable[[str], bool], dev: DevReloader | None = None,
+) -> AsyncGenerator[ServerSentEvent, None]:
     metrics.open_streams.inc()
     metrics.streams_opened.inc()
     try:
@@ -212,12 +233,24 @@ async def _stream(
             # The position frame: with its id the client can resume from the first byte,
             # even if the stream drops before any event (else a reconnect starts "from
             # now" again and whatever was committed in between is lost). A stream that
-            # opens with a reset has it already: the reset carries the same id.
-            if not (feed.pending and isinstance(feed.pending[0], Reset)):
-                yield ServerSentEvent(
+            # opens with a reset has it already: the reset carries the same id (and
+            # goes first, so that a dev hello follows the stream's first frame).
+            if feed.pending and isinstance(feed.pending[0], Reset):
+                first = _frame(feed.pending.popleft())
+            else:
+                first = ServerSentEvent(
                     id=str(feed.start_id), event="position",
                     data=_compact({"last_id": feed.start_id}),
                 )
+            undo_dev: Callable[[], None] | None = None
+            if dev is not None:
+                # Listen and read the version in one step (no await between): every
+                # change after the hello's version reaches this stream as a notice.
+                subscription = feed.subscription
+                undo_dev = dev.listen(
+                    lambda notice: subscription.notify(Notice(DEV_RELOAD, _compact(notice)))
+                )
+                feed.pending.appendleft(Notice(DEV_RELOAD, _compact(dev.hello())))
             # One timer per stream ends it when the credential behind it expires (rather
             # than a timeout on every wait: that cost a Task per stream per event).
             expiry = asyncio.get_running_loop().call_later(
@@ -225,19 +258,15 @@ async def _stream(
                 feed.subscription.close, "token_expired",
             )
             try:
+                yield first
                 while True:
                     item = await feed.next(timeout=None)
-                    if isinstance(item, Reset):
-                        # With the id, a client adopts the log's position even when it is
-                        # lower than its own (a reset database): later events are newer.
-                        yield ServerSentEvent(
-                            id=str(item.last_id), event="reset",
-                            data=_compact(reset_payload(item)),
-                        )
-                    elif item is not None:
-                        yield ServerSentEvent(id=str(item.id), data=item.wire)
+                    if item is not None:
+                        yield _frame(item)
             finally:
                 expiry.cancel()
+                if undo_dev is not None:
+                    undo_dev()
     except StreamClosed as closed:
         log.info("SSE stream closed: %s", closed.reason)
     finally:
@@ -255,6 +284,7 @@ async def events_sse(request: Request) -> Response:
         _stream(
             request.app.state.hub, request.app.state.metrics, principal, after_id,
             settings.retry_ms, response_ref, request.app.state.db.session_active,
+            request.app.state.dev,
         ),
         ping=settings.ping_interval,
         ping_message_factory=_ping,

@@ -2,6 +2,10 @@
 
 Everything is read from ``settings.root`` (ZARIZ_ROOT). Vendor files are pinned by
 version, so they are cached for a year; everything else is revalidated (no-cache).
+
+In dev mode (``server.dev``) ``index.html`` carries ``<meta name="zariz-dev"
+content="strict|no-strict">`` before ``</head>`` and ``GET /__dev/manifest`` answers;
+without it the page is the file byte for byte and the manifest is a 404.
 """
 
 from __future__ import annotations
@@ -9,15 +13,17 @@ from __future__ import annotations
 import io
 import mimetypes
 import pathlib
+import re
 import threading
 import zipfile
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from server.dev import DevReloader
 from server.errors import ApiError
 
 # The platform's mime table may lack these; browsers refuse modules / wasm otherwise.
@@ -28,7 +34,9 @@ mimetypes.add_type("application/json", ".map")
 mimetypes.add_type("application/toml", ".toml")
 
 NO_CACHE = "no-cache"
+NO_STORE = "no-store"
 IMMUTABLE = "public, max-age=31536000, immutable"
+_HEAD_END = re.compile(rb"</head\s*>", re.IGNORECASE)
 
 
 def _root(request: Request) -> pathlib.Path:
@@ -41,8 +49,42 @@ def _file(path: pathlib.Path, what: str, media_type: str | None = None) -> FileR
     return FileResponse(path, media_type=media_type, headers={"Cache-Control": NO_CACHE})
 
 
+def _dev(request: Request) -> DevReloader | None:
+    return getattr(request.app.state, "dev", None)
+
+
+def dev_meta(strict: bool) -> bytes:
+    return b'<meta name="zariz-dev" content="%s">' % (b"strict" if strict else b"no-strict")
+
+
+def with_dev_meta(html: bytes, strict: bool) -> bytes:
+    """``html`` with the dev meta right before its first ``</head>`` (at the end of the
+    document if it has none: the page still finds it with ``querySelector``)."""
+    meta = dev_meta(strict)
+    match = _HEAD_END.search(html)
+    if match is None:
+        return html + meta
+    return html[:match.start()] + meta + html[match.start():]
+
+
 async def index(request: Request) -> Response:
-    return _file(_root(request) / "index.html", "index.html", "text/html; charset=utf-8")
+    path = _root(request) / "index.html"
+    dev = _dev(request)
+    if dev is None:
+        return _file(path, "index.html", "text/html; charset=utf-8")
+    try:
+        html = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError) as exc:
+        raise ApiError(404, "not_found", "index.html is missing on the server.") from exc
+    return Response(with_dev_meta(html, dev.strict), media_type="text/html; charset=utf-8",
+                    headers={"Cache-Control": NO_CACHE})
+
+
+async def dev_manifest(request: Request) -> Response:
+    dev = _dev(request)
+    if dev is None:
+        raise ApiError(404, "not_found", "Dev mode is off: start the server with --dev.")
+    return JSONResponse(dev.manifest(), headers={"Cache-Control": NO_STORE})
 
 
 async def pyscript_toml(request: Request) -> Response:
@@ -120,6 +162,7 @@ def routes(root: pathlib.Path) -> list[Route | Mount]:
         Route("/dashboard", index, methods=["GET"]),
         Route("/dashboard/{rest:path}", index, methods=["GET"]),
         Route("/pyscript.toml", pyscript_toml, methods=["GET"]),
+        Route("/__dev/manifest", dev_manifest, methods=["GET"]),
         Route("/app/bundle.zip", bundle, methods=["GET"]),
         Route("/app/{path:path}", app_file, methods=["GET"]),
         Mount("/static", app=CachingStaticFiles(root / "static"), name="static"),
