@@ -149,6 +149,11 @@ class AuthClient:
     def is_authenticated(self) -> bool:
         return self._state is not None
 
+    @property
+    def subscribers(self) -> int:
+        """How many token listeners are registered (strict mode counts them)."""
+        return len(self._listeners)
+
     def subscribe(self, fn: TokenListener) -> Undo:
         """Call ``fn(state)`` (``None`` = logged out) on every change, local or from
         another tab. Returns an idempotent unsubscribe."""

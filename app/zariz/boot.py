@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import logging
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ class Runtime:
     shared: SharedStream | None = None
     dispose_ui: Any = None
     mounts: int = 0
+    dev: Any = None  # zariz.dev.page.DevPage under ``make dev``
 
 
 SSE_MODE_KEY = "zariz.sse"
@@ -83,28 +85,72 @@ def _tab_id(platform: BrowserPlatform) -> str:
     return f"{int(platform.random() * 2**48):012x}"
 
 
+def mount_ui(rt: Runtime, hand_off: dict[str, Any] | None = None) -> None:
+    """Mount the UI from the current ``zariz.ui.app`` (a hot swap replaces the module);
+    raises if mounting fails."""
+    from zariz.ui import app as ui_app
+
+    api_module = sys.modules.get("zariz.api")
+    if api_module is not None and type(rt.api) is not api_module.ApiClient:
+        rt.api = api_module.ApiClient(rt.auth)  # zariz.api was swapped: stateless, rebuilt
+    root = js.document.getElementById("app")
+    rt.dispose_ui = ui_app.mount_app(
+        root, platform=rt.platform, auth=rt.auth, client=rt.client, api=rt.api,
+        hot=hand_off, strict=rt.dev.strict if rt.dev is not None else None,
+    )
+    rt.mounts += 1
+
+
+def dispose_ui(rt: Runtime, *, hand_off: bool = False) -> dict[str, Any]:
+    """Dispose the mounted UI (every cleanup runs); with ``hand_off`` its components save
+    their state first, and it is returned."""
+    data: dict[str, Any] = {}
+    dispose, rt.dispose_ui = rt.dispose_ui, None
+    if dispose is not None:
+        try:
+            if hand_off:
+                dispose(data)
+            else:
+                dispose()
+        except Exception:
+            log.exception("disposing the previous UI failed; mounting anyway")
+    return data
+
+
+def _start_dev(rt: Runtime) -> None:
+    """Dev mode (the server marked the page): the hot reloader and strict mode, once per
+    tab; they outlive every mount."""
+    if rt.dev is not None:
+        return
+    from zariz.dev.page import DevPage, dev_flags
+
+    flags = dev_flags()
+    if flags is None:
+        return
+    rt.dev = DevPage(
+        platform=rt.platform, client=rt.client, auth_subscribers=lambda: rt.auth.subscribers,
+        mount_ui=lambda data: mount_ui(rt, data),
+        dispose_ui=lambda: dispose_ui(rt, hand_off=True),
+        strict=flags["strict"],
+    )
+
+
 def main() -> Runtime:
     configure_logging()
     rt = runtime()
-    root = js.document.getElementById("app")
-    if rt.dispose_ui is not None:
-        dispose, rt.dispose_ui = rt.dispose_ui, None
-        try:
-            dispose()
-        except Exception:
-            log.exception("disposing the previous UI failed; mounting anyway")
     try:
-        from zariz.ui.app import mount_app
-
-        rt.dispose_ui = mount_app(
-            root, platform=rt.platform, auth=rt.auth, client=rt.client, api=rt.api
-        )
+        _start_dev(rt)
+    except Exception:
+        log.exception("[dev] dev mode failed to start; the app runs without it")
+    dispose_ui(rt)
+    try:
+        mount_ui(rt)
     except Exception as exc:
         # The event client keeps running (it was started above); say plainly what broke.
         log.exception("[app] mounting the UI failed")
+        root = js.document.getElementById("app")
         root.dataset.boot = "error"
         root.replaceChildren(js.document.createTextNode(f"The app failed to start: {exc!r}"))
         return rt
-    rt.mounts += 1
     log.info("[app] mounted (mount #%d)", rt.mounts)
     return rt

@@ -22,7 +22,7 @@ async def test_connect_opens_one_source_with_ticket_and_logs_lifecycle(tab: Tab,
     await tab.platform.settle()
     src = tab.platform.source
     assert src.url == "http://x/v1/events/sse?ticket=t1"
-    assert src.named_events == ("ping", "reset", "position")
+    assert src.named_events == ("ping", "reset", "position", "dev.reload")
     req = tab.platform.http.requests[-1]
     assert req.headers["Authorization"] == "Bearer a1"
     tab.platform.clock.advance(0.25)

@@ -44,6 +44,10 @@ from zariz.sse.position import (
 from zariz.types import Handler, Origin, Status, StatusListener, Undo
 
 LOGGER_NAME = "zariz.sse"
+# The server's named events (the rest come as the default ``message``): an EventSource
+# delivers a named event only to a listener for that name. ``dev.reload`` comes only from
+# a server in dev mode (``python -m server --dev``), and never carries an id.
+NAMED_EVENTS = ("ping", "reset", "position", "dev.reload")
 
 Phase = Literal["idle", "ticket", "opening", "open", "waiting", "offline"]
 IDLE: Phase = "idle"
@@ -131,7 +135,7 @@ class SSEClient:
         base_url: str = "",
         sse_path: str = "/v1/events/sse",
         ticket_path: str = "/v1/events/ticket",
-        named_events: Iterable[str] = ("ping", "reset", "position"),
+        named_events: Iterable[str] = NAMED_EVENTS,
         backoff_base: float = 1.0,
         backoff_cap: float = 30.0,
         ping_interval: float = 15.0,
@@ -749,4 +753,4 @@ class SSEClient:
         self._fanout.notify_status(status)
 
 
-__all__ = ["LOGGER_NAME", "AuthLike", "SSEClient", "set_log_level"]
+__all__ = ["LOGGER_NAME", "NAMED_EVENTS", "AuthLike", "SSEClient", "set_log_level"]

@@ -17,16 +17,17 @@ Example (what boot does)::
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from zariz.api import ApiClient
 from zariz.auth import AuthClient
 from zariz.platform import Platform
-from zariz.types import EventClient, Undo
+from zariz.types import EventClient
 from zariz.ui import dom, routes
-from zariz.ui.component import Mounted, mount
+from zariz.ui.component import Mounted, StrictMode, mount, set_strict
 from zariz.ui.context import Ctx
+from zariz.ui.hot import HotData
 from zariz.ui.login import login_page
 from zariz.ui.pages.couriers import couriers_page
 from zariz.ui.pages.orders import orders_page
@@ -41,14 +42,27 @@ log = logging.getLogger("zariz.ui")
 
 PAGES = {"overview": overview_page, "orders": orders_page, "couriers": couriers_page}
 UI_GLOBAL = "__zarizUI"
+SCROLL_KEY = "app.scroll"
+# A handed-over scroll position waits this long for the page's content to be tall enough.
+SCROLL_RESTORE_S = 2.0
+SCROLL_RETRY_S = 0.05
+
+
+class DisposeUI(Protocol):
+    """What :func:`mount_app` returns: ``dispose()``, or ``dispose(hand_off)`` to have
+    every component save its state into ``hand_off`` first (a hot swap)."""
+
+    def __call__(self, hand_off: dict[str, Any] | None = None) -> None: ...
 
 
 class App:
     def __init__(
         self, root: Any, *, platform: Platform, auth: AuthClient, client: EventClient,
-        api: ApiClient,
+        api: ApiClient, hot: Mapping[str, Any] | None = None,
+        strict: StrictMode | None = None,
     ) -> None:
         self.root = root
+        self.strict = strict
         self.auth = auth
         self.client = client
         self.frames = FrameScheduler(dom.request_animation_frame)
@@ -63,6 +77,7 @@ class App:
             navigate=self.router.navigate,
             tz_offset_min=dom.tz_offset_minutes(),
             timer=dom.set_timeout,
+            hot=HotData(hot),
         )
         self.layout_name: str | None = None
         self.layout: Mounted | None = None
@@ -75,15 +90,46 @@ class App:
     # --- lifecycle ----------------------------------------------------------------------
     def mount(self) -> None:
         dom.clear(self.root)  # the plain-HTML skeleton goes
+        # Strict mode (dev) applies to this UI's mounts, and ends with it.
+        self._offs.append(set_strict(self.strict))
         self._offs.append(self.router.start(self.root))
         self._offs.append(self.auth.subscribe(self._on_auth))
         self._offs.append(dom.expose_global(UI_GLOBAL, self.stats))
         self.render_route()
+        scroll = self.ctx.hot.take(SCROLL_KEY)
+        if isinstance(scroll, (int, float)) and scroll > 0:
+            self._restore_scroll(float(scroll))
+        self.ctx.hot.settle()
         dom.set_data(self.root, "boot", "ready")
 
-    def dispose(self) -> None:
+    def _restore_scroll(self, y: float) -> None:
+        """Scroll back to where the previous UI was, once the page is tall enough (its
+        rows may still be loading); give up after :data:`SCROLL_RESTORE_S`."""
+        deadline = self.ctx.platform.now() + SCROLL_RESTORE_S
+        cancel: list[Callable[[], None]] = []
+
+        def attempt() -> None:
+            cancel.clear()
+            if self.disposed:
+                return
+            if dom.max_scroll_y() >= y or self.ctx.platform.now() >= deadline:
+                dom.scroll_to(y)
+                return
+            cancel.append(self.ctx.schedule(SCROLL_RETRY_S, attempt))
+
+        def stop() -> None:
+            for undo in cancel:
+                undo()
+
+        attempt()
+        self._offs.append(stop)
+
+    def dispose(self, hand_off: dict[str, Any] | None = None) -> None:
         if self.disposed:
             return
+        if hand_off is not None:
+            hand_off.update(self.ctx.hot.collect())
+            hand_off[SCROLL_KEY] = dom.scroll_y()
         self.disposed = True
         try:
             self._dispose_layout()
@@ -183,12 +229,17 @@ class App:
 
 
 def mount_app(
-    root: Any, *, platform: Platform, auth: AuthClient, client: EventClient, api: ApiClient
-) -> Undo:
-    """Mount the whole UI into ``root`` (the ``#app`` element); returns the disposer."""
-    app = App(root, platform=platform, auth=auth, client=client, api=api)
+    root: Any, *, platform: Platform, auth: AuthClient, client: EventClient, api: ApiClient,
+    hot: Mapping[str, Any] | None = None, strict: StrictMode | None = None,
+) -> DisposeUI:
+    """Mount the whole UI into ``root`` (the ``#app`` element); returns the disposer.
+
+    Dev mode passes ``hot``, what the previous UI handed over (see
+    :mod:`zariz.ui.hot`), and ``strict`` (see :class:`~zariz.ui.component.StrictMode`)."""
+    app = App(root, platform=platform, auth=auth, client=client, api=api, hot=hot,
+              strict=strict)
     app.mount()
     return app.dispose
 
 
-__all__ = ["App", "mount_app"]
+__all__ = ["App", "DisposeUI", "mount_app"]

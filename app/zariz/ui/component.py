@@ -32,7 +32,8 @@ The hooks :func:`use_sse_events` and :func:`use_order_events` wrap the SSE clien
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from zariz.types import EventClient, Handler, Status, StatusListener, Undo
@@ -169,6 +170,62 @@ class Mounted:
     __call__ = dispose
 
 
+@dataclass
+class StrictMode:
+    """React's StrictMode for this component model: every :func:`mount` mounts, disposes
+    and mounts again, so a cleanup that is missing shows up at once instead of as a slow
+    leak. ``probe()`` counts what components hold (subscriptions, listeners, timers,
+    proxies); a component whose second mount holds more than its first left something of
+    the first behind, and ``warn(message)`` names it."""
+
+    probe: Callable[[], Mapping[str, int]]
+    warn: Callable[[str], None]
+    checked: int = 0
+    leaks: list[str] = field(default_factory=list)
+
+    def check(
+        self, name: str, before: Mapping[str, int], first: Mapping[str, int],
+        second: Mapping[str, int],
+    ) -> None:
+        self.checked += 1
+        # Held by the second mount minus held by the first, each counted from ``before``.
+        grown = {
+            key: second.get(key, 0) - first.get(key, 0) for key in sorted(set(first) | set(second))
+        }
+        grown = {k: v for k, v in grown.items() if v > 0}
+        if not grown:
+            return
+        held = ", ".join(f"{v} more {k}" for k, v in grown.items())
+        message = (
+            f"strict mode: {name} does not clean up after itself: its second mount holds "
+            f"{held} than its first (a subscription, listener or timer it made is not "
+            "undone when it is disposed)"
+        )
+        self.leaks.append(name)
+        self.warn(message)
+
+
+_strict: StrictMode | None = None
+
+
+def set_strict(mode: StrictMode | None) -> Undo:
+    """Turn strict mode on (``mode``) or off (``None``) for every later :func:`mount`;
+    returns the undo (the previous setting back)."""
+    global _strict
+    previous, _strict = _strict, mode
+
+    def undo() -> None:
+        global _strict
+        if _strict is mode:
+            _strict = previous
+
+    return undo
+
+
+def strict_mode() -> StrictMode | None:
+    return _strict
+
+
 def mount(
     render: Callable[[Scope], Any],
     *,
@@ -180,8 +237,35 @@ def mount(
 ) -> Mounted:
     """Render, attach, run effects. A render that raises is logged; its scope is disposed
     (releasing whatever it registered) and ``fallback(exc)`` - an error panel - is
-    attached instead, so navigation keeps working."""
+    attached instead, so navigation keeps working.
+
+    In strict mode (:func:`set_strict`) the component is mounted, disposed and mounted
+    again, and the second mount is what the caller gets. A node that is attached but
+    cannot be detached (``attach`` without ``detach``) is mounted once."""
     label = name or str(getattr(render, "__name__", "component"))
+    strict = _strict
+    if strict is None or (attach is not None and detach is None):
+        return _mount_once(render, label, attach, detach, parent, fallback)
+    before = strict.probe()
+    first = _mount_once(render, label, attach, detach, parent, fallback)
+    if first.scope.phase != "mounted":
+        return first  # the render failed: its fallback is shown, nothing to compare
+    after_first = strict.probe()
+    first.dispose()
+    second = _mount_once(render, label, attach, detach, parent, fallback)
+    if second.scope.phase == "mounted":
+        strict.check(label, before, after_first, strict.probe())
+    return second
+
+
+def _mount_once(
+    render: Callable[[Scope], Any],
+    label: str,
+    attach: Callable[[Any], Any] | None,
+    detach: Callable[[Any], Any] | None,
+    parent: Scope | None,
+    fallback: Callable[[Exception], Any] | None,
+) -> Mounted:
     scope = parent.child(label) if parent is not None else Scope(label)
     try:
         node = render(scope)
@@ -286,9 +370,12 @@ def use_order_events(
 __all__ = [
     "Mounted",
     "Scope",
+    "StrictMode",
     "Subscription",
     "event_id",
     "mount",
+    "set_strict",
+    "strict_mode",
     "use_order_events",
     "use_sse_events",
 ]

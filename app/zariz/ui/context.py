@@ -15,6 +15,7 @@ from zariz.auth import AuthClient
 from zariz.platform import Platform
 from zariz.types import EventClient, Undo
 from zariz.ui.component import Scope
+from zariz.ui.hot import HotData
 from zariz.ui.scheduler import FrameScheduler
 from zariz.ui.toasts import ToastModel
 
@@ -40,6 +41,8 @@ class Ctx:
     # The latest order events seen anywhere in this tab (the shell records them), so the
     # overview's feed is not empty just because the user was on another page.
     recent_events: deque[Any] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
+    # What the previous version of the UI handed over across a hot swap (dev mode).
+    hot: HotData = field(default_factory=HotData)
 
     def run(self, scope: Scope, coro: Coroutine[Any, Any, Any]) -> Undo:
         """Run ``coro`` on the event loop, cancelled if ``scope`` is disposed first (a

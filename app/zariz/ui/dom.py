@@ -261,3 +261,56 @@ def expose_global(name: str, fn: Callable[[], Any]) -> Callable[[], None]:
             release()
 
     return undo
+
+
+# --- dev mode: scroll hand-off, stylesheet swap, reload ---------------------------------
+
+def scroll_y() -> float:
+    return float(js.window.scrollY)
+
+
+def scroll_to(y: float) -> None:
+    js.window.scrollTo(0, y)
+
+
+def max_scroll_y() -> float:
+    """How far the page can scroll right now (its content may still be loading)."""
+    return max(0.0, float(js.document.documentElement.scrollHeight) - float(js.window.innerHeight))
+
+
+def meta_content(name: str) -> str | None:
+    """``<meta name=... content=...>`` of the page, or ``None``."""
+    node = query(f'meta[name="{name}"]')
+    return None if node is None else str(node.getAttribute("content") or "")
+
+
+def swap_stylesheet(path: str, version: str) -> bool:
+    """Point the ``<link rel=stylesheet>`` whose URL path is ``/path`` at ``?v=version``:
+    the new sheet is added beside the old one, which goes once the new one has loaded (no
+    unstyled flash). ``False`` when the page has no such link."""
+    for link in list(js.document.querySelectorAll('link[rel="stylesheet"]')):
+        replaced = link.getAttribute("data-dev-old") == "1"  # already on its way out
+        if str(js.URL.new(link.href).pathname) == "/" + path and not replaced:
+            _replace_link(link, f"/{path}?v={version}")
+            return True
+    return False
+
+
+def _replace_link(old: Node, href: str) -> None:
+    fresh = old.cloneNode(False)
+    fresh.href = href
+    old.setAttribute("data-dev-old", "1")
+    offs: list[Callable[[], None]] = []
+
+    def done(_e: Any) -> None:
+        old.remove()
+        for undo in offs:
+            undo()
+
+    offs.append(on(fresh, "load", done))
+    offs.append(on(fresh, "error", done))
+    old.after(fresh)
+
+
+def reload_page() -> None:
+    js.window.location.reload()

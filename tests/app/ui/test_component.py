@@ -155,3 +155,117 @@ async def test_hooks_leave_the_real_client_at_its_baseline(tab: Any) -> None:
     assert [ev.data for ev in got] == [{"id": 9}]
     m.dispose()
     assert tab.platform.open_sources == 1  # subscribing never opened anything
+
+
+# --- strict mode ------------------------------------------------------------------------
+
+
+class Counters:
+    """What strict mode's probe counts, for made-up components."""
+
+    def __init__(self) -> None:
+        self.subs: list[object] = []
+
+    def probe(self) -> dict[str, int]:
+        return {"subscriptions": len(self.subs), "listeners": 0, "timers": 0}
+
+    def subscribe(self) -> Any:
+        token = object()
+        self.subs.append(token)
+        return lambda: token in self.subs and self.subs.remove(token)
+
+
+@pytest.fixture
+def strict() -> Any:
+    from zariz.ui.component import StrictMode, set_strict
+
+    counters = Counters()
+    warnings: list[str] = []
+    mode = StrictMode(counters.probe, warnings.append)
+    undo = set_strict(mode)
+    try:
+        yield counters, warnings, mode
+    finally:
+        undo()
+
+
+def test_strict_mode_mounts_disposes_and_mounts_again(strict: Any) -> None:
+    counters, warnings, mode = strict
+    calls: list[str] = []
+
+    def clean(scope: Scope) -> str:
+        calls.append("render")
+        scope.effect(lambda: (calls.append("effect"), counters.subscribe())[1])
+        return "node"
+
+    attached: list[str] = []
+    mounted = mount(clean, attach=attached.append, detach=attached.remove, name="clean")
+    assert calls == ["render", "effect", "render", "effect"]
+    assert attached == ["node"]  # the first node was detached again
+    assert len(counters.subs) == 1 and warnings == [] and mode.checked == 1
+    mounted.dispose()
+    assert counters.subs == []
+
+
+def test_strict_mode_names_a_component_that_forgets_its_cleanup(strict: Any) -> None:
+    counters, warnings, mode = strict
+
+    def leaky(scope: Scope) -> str:
+        counters.subscribe()  # the undo is dropped
+        return "node"
+
+    mount(leaky, name="page:leaky")
+    assert len(warnings) == 1
+    assert "page:leaky" in warnings[0] and "1 more subscriptions" in warnings[0]
+    assert mode.leaks == ["page:leaky"]
+
+
+def test_strict_mode_does_not_double_a_render_that_fails_or_a_node_it_cannot_detach(
+    strict: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    _counters, warnings, mode = strict
+    renders: list[int] = []
+
+    def broken(scope: Scope) -> str:
+        renders.append(1)
+        raise RuntimeError("no")
+
+    mount(broken, fallback=lambda exc: "error panel")
+    assert len(renders) == 1
+    attached: list[str] = []
+    mount(lambda s: (renders.append(2), "x")[1], attach=attached.append)
+    assert renders == [1, 2] and attached == ["x"]
+    assert warnings == [] and mode.checked == 0
+
+
+def test_strict_mode_checks_nested_components_each(strict: Any) -> None:
+    counters, warnings, _mode = strict
+
+    def child(scope: Scope) -> str:
+        counters.subscribe()  # leaks
+        return "child"
+
+    def parent(scope: Scope) -> str:
+        mount(child, parent=scope, name="child")
+        return "parent"
+
+    mount(parent, name="parent")
+    assert any("child" in w for w in warnings)
+
+
+def test_hot_data_is_handed_over_and_withdrawn_with_its_scope() -> None:
+    from zariz.ui.hot import HotData
+
+    old = HotData()
+    page = Scope("page")
+    other = Scope("other")
+    old.keep(page, "orders", lambda: {"filter": "ready"})
+    old.keep(other, "gone", lambda: 1)
+    old.keep(page, "broken", lambda: 1 / 0)  # logged and left out
+    other.dispose()  # left normally: nothing of it is handed over
+    assert old.collect() == {"orders": {"filter": "ready"}}
+    new = HotData(old.collect())
+    assert new.take("orders") == {"filter": "ready"}
+    assert new.take("orders") == {"filter": "ready"}  # a strict second mount reads it too
+    new.settle()
+    assert new.take("orders") is None

@@ -60,11 +60,33 @@ class FormModal:
         dom.set_attr(self.form, "id", form_id)
         dom.set_attr(self.submit, "form", form_id)
         self.field_errors: dict[str, Any] = {}
+        self._filled: dict[str, str] = {}
         self.action: Callable[[], Awaitable[Any]] | None = None
         self.busy = False
         scope = self.modal.scope
         scope.use(dom.on(cancel, "click", lambda _e: self.close()))
         scope.use(dom.on(self.form, "submit", self._on_submit))
+
+    def _controls(self) -> dict[str, Any]:
+        return {
+            str(dom.attr(c, "name")): c
+            for c in self.fields.querySelectorAll("input[name], textarea[name], select[name]")
+        }
+
+    def values(self) -> dict[str, str]:
+        """What the form holds now (handed to the next version on a hot swap)."""
+        return {name: dom.input_value(c) for name, c in self._controls().items()}
+
+    def fill(self, values: dict[str, Any]) -> None:
+        """Put ``values`` back into the form; a control filled later (a ``<select>`` whose
+        options load) takes them with :meth:`refill`."""
+        self._filled = {str(k): str(v) for k, v in values.items() if isinstance(v, str)}
+        self.refill()
+
+    def refill(self) -> None:
+        for name, control in self._controls().items():
+            if name in self._filled:
+                control.value = self._filled[name]
 
     def error_slot(self, name: str) -> Any:
         node = h("span", {"class": "field-error", "hidden": True, "data-field-error": name})
@@ -219,6 +241,7 @@ def assign_modal(ctx: Ctx, parent: Scope, order: dict[str, Any]) -> FormModal:
             )
         dom.replace_children(select, options)
         dom.set_attr(select, "disabled", False)
+        fm.refill()
 
     ctx.run(fm.modal.scope, load())
 

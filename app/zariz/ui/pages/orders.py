@@ -80,6 +80,10 @@ async def fetch_all_orders(
         before = min(ids)
 
 
+HOT_KEY = "orders"
+ROW_MODALS = {"assign": assign_modal, "status": status_modal, "delete": delete_modal}
+
+
 def _lookup_id(raw: Any) -> Any:
     text = str(raw)
     return int(text) if text.isascii() and text.isdigit() else text  # "²".isdigit() is True
@@ -91,6 +95,15 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
     if initial in STATUSES:
         store.set_filter(initial)  # deep link from the overview cards
     state: dict[str, Any] = {"error": None}
+    # A hot swap (dev) hands over the filter, search, page and open dialog.
+    before = ctx.hot.take(HOT_KEY)
+    before = before if isinstance(before, dict) else {}
+    if before.get("filter") in (None, *STATUSES) and "filter" in before:
+        store.set_filter(before["filter"])
+    if isinstance(before.get("query"), str):
+        store.set_query(before["query"])
+    if isinstance(before.get("page"), int) and before["page"] > 0:
+        state["want_page"] = before["page"]  # applied once the rows are there
     rows: dict[Any, tuple[tuple[Any, ...], Any]] = {}
     couriers: dict[Any, str] = {}
 
@@ -103,6 +116,7 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
             "placeholder": "Search customer or address",
             "aria-label": "Search orders by customer or address",
             "data-testid": "orders-search",
+            "value": store.query,
         },
     )
     new_btn = button("+ New order", kind="primary", testid="new-order")
@@ -358,6 +372,8 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
             state["error"] = error_message(exc)
         else:
             store.finish_load(items, at=position)
+            if "want_page" in state:
+                store.set_page(state.pop("want_page"))
             state["error"] = None
             failed = False
         finally:
@@ -411,9 +427,42 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
         order = store.get(_lookup_id(dom.attr(tr, "data-order-id")))
         if order is None:
             return
-        action = str(dom.attr(btn, "data-action"))
-        opener = {"assign": assign_modal, "status": status_modal, "delete": delete_modal}[action]
-        opener(ctx, scope, dict(order))
+        open_modal(str(dom.attr(btn, "data-action")), dict(order))
+
+    def open_modal(
+        kind: str, order: dict[str, Any] | None = None, values: dict[str, Any] | None = None
+    ) -> None:
+        if kind == "create":
+            fm = create_order_modal(ctx, scope)
+        elif order is not None and kind in ROW_MODALS:
+            fm = ROW_MODALS[kind](ctx, scope, order)
+        else:
+            return
+        if values:
+            fm.fill(values)
+        state["modal"] = (kind, order, fm)
+
+        def forget() -> None:
+            if state.get("modal", (None, None, None))[2] is fm:
+                state.pop("modal")
+
+        fm.modal.scope.add_cleanup(forget)
+
+    def hand_off() -> dict[str, Any]:
+        modal = state.get("modal")
+        open_dialog = None
+        if modal is not None and not modal[2].modal.closed:
+            open_dialog = {"kind": modal[0], "order": modal[1], "values": modal[2].values()}
+        return {"filter": store.status_filter, "query": store.query, "page": store.page,
+                "modal": open_dialog}
+
+    def reopen() -> None:
+        dialog = before.get("modal")
+        if isinstance(dialog, dict) and isinstance(dialog.get("kind"), str):
+            order = dialog.get("order")
+            values = dialog.get("values")
+            open_modal(dialog["kind"], order if isinstance(order, dict) else None,
+                       values if isinstance(values, dict) else None)
 
     def go(delta: int) -> None:
         store.set_page(store.page + delta)
@@ -423,12 +472,14 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
     scope.use(dom.on(tabs, "click", on_tab))
     scope.use(dom.on(search, "input", on_search))
     scope.use(dom.on(tbody, "click", on_row_action))
-    scope.use(dom.on(new_btn, "click", lambda _e: create_order_modal(ctx, scope)))
+    scope.use(dom.on(new_btn, "click", lambda _e: open_modal("create")))
     scope.use(dom.on(prev_btn, "click", lambda _e: go(-1)))
     scope.use(dom.on(next_btn, "click", lambda _e: go(+1)))
     scope.use(dom.on(retry_btn, "click", lambda _e: refetcher.start()))
 
     use_order_events(scope, ctx.client, on_event)
+    ctx.hot.keep(scope, HOT_KEY, hand_off)
+    scope.effect(reopen)
     scope.effect(refetcher.start)
     scope.effect(lambda: ctx.run(scope, load_couriers()))
     render()
