@@ -5,7 +5,7 @@ PY := .venv/bin/python
 PYTEST_ARGS ?=
 
 .PHONY: serve dev test test-fast lint bench reliability setup clean soak slow-consumers \
-	shared-stream
+	shared-stream dev-reload
 
 setup:
 	@scripts/setup.sh python vendor
@@ -55,6 +55,12 @@ slow-consumers: setup
 shared-stream: setup
 	@scripts/setup.sh browser
 	$(PY) -m bench.shared_stream
+
+# Hot reload vs F5 on a dev server: save -> updated DOM, 20 page swaps, 10 swaps of a shared
+# module, 10 full reloads, interleaved; into bench/RESULTS.md. ~2 min.
+dev-reload: setup
+	@scripts/setup.sh browser
+	$(PY) -m bench.dev_reload
 
 clean:
 	rm -rf .venv node_modules static/vendor .stamps var .pytest_cache
