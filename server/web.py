@@ -67,6 +67,23 @@ def with_dev_meta(html: bytes, strict: bool) -> bytes:
     return html[:match.start()] + meta + html[match.start():]
 
 
+_STYLESHEET = re.compile(rb'href="/(static/css/[A-Za-z0-9_./-]+\.css)"')
+
+
+def with_css_versions(html: bytes, files: dict[str, str]) -> bytes:
+    """Each ``href="/static/css/X.css"`` stamped ``?v=<hash>`` from the manifest: the page
+    then knows which version of the sheet it loaded, so a save made while it booted (or
+    before a follower tab heard its first notice) is still swapped in."""
+
+    def stamp(match: re.Match[bytes]) -> bytes:
+        digest = files.get(match.group(1).decode())
+        if digest is None:
+            return match.group(0)
+        return b'href="/' + match.group(1) + b"?v=" + digest.encode() + b'"'
+
+    return _STYLESHEET.sub(stamp, html)
+
+
 async def index(request: Request) -> Response:
     path = _root(request) / "index.html"
     dev = _dev(request)
@@ -76,7 +93,8 @@ async def index(request: Request) -> Response:
         html = path.read_bytes()
     except (FileNotFoundError, IsADirectoryError) as exc:
         raise ApiError(404, "not_found", "index.html is missing on the server.") from exc
-    return Response(with_dev_meta(html, dev.strict), media_type="text/html; charset=utf-8",
+    html = with_css_versions(with_dev_meta(html, dev.strict), dev.files)
+    return Response(html, media_type="text/html; charset=utf-8",
                     headers={"Cache-Control": NO_CACHE})
 
 

@@ -120,8 +120,8 @@ def dispose_ui(rt: Runtime, *, hand_off: bool = False) -> dict[str, Any]:
 def _start_dev(rt: Runtime) -> None:
     """Dev mode (the server marked the page): the hot reloader and strict mode, once per
     tab; they outlive every mount."""
-    if rt.dev is not None:
-        return
+    if rt.dev is not None or js.document.querySelector('meta[name="zariz-dev"]') is None:
+        return  # a production page does not even import the dev package
     from zariz.dev.page import DevPage, dev_flags
 
     flags = dev_flags()

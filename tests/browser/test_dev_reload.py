@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import BOOT_TIMEOUT_MS, TabLog, max_concurrent_streams
-from tests.browser.support import open_authed, stats
+from tests.browser.support import GaugeSampler, open_authed, run_py, stats
 from tests.support.dev_tree import copy_tree
 from tests.support.live_server import LiveServer
 
@@ -97,8 +97,8 @@ def wait_overlay(page: Any, kind: str | None) -> None:
 
 
 def open_orders(open_tab: Callable[..., Any], server: LiveServer,
-                path: str = "/dashboard/orders") -> tuple[Any, TabLog]:
-    page, log, _tokens = open_authed(open_tab, server, path)
+                path: str = "/dashboard/orders", context: Any = None) -> tuple[Any, TabLog]:
+    page, log, _tokens = open_authed(open_tab, server, path, context=context)
     page.wait_for_selector("[data-testid=orders-page]", timeout=BOOT_TIMEOUT_MS)
     page.wait_for_function("window.__zarizDev !== undefined", timeout=BOOT_TIMEOUT_MS)
     # The notice the server sends on connect has been compared: the reloader is idle.
@@ -141,14 +141,17 @@ def test_thirty_edits_of_a_page_swap_in_place_on_the_one_connection(
 ) -> None:
     page, log = open_orders(open_tab, dev_server)
     first: dict[str, Any] | None = None
-    for n in range(1, 31):
-        tree.replace(ORDERS, SUBTITLE, f"Edit number {n}.")
-        wait_text(page, ".orders-page .page-header p", f"Edit number {n}.")
-        wait_swaps(page, n)
-        page.wait_for_selector("[data-testid=order-row], [data-testid=orders-empty]")
-        if n == 1:
-            first = settled_counts(page)
+    with GaugeSampler(dev_server) as gauge:
+        for n in range(1, 31):
+            tree.replace(ORDERS, SUBTITLE, f"Edit number {n}.")
+            wait_text(page, ".orders-page .page-header p", f"Edit number {n}.")
+            wait_swaps(page, n)
+            page.wait_for_selector("[data-testid=order-row], [data-testid=orders-empty]")
+            if n == 1:
+                first = settled_counts(page)
+        gauge.wait_samples(2)
     assert first is not None
+    assert set(gauge.samples) == {1}, sorted(set(gauge.samples))  # 1 all along
     assert settled_counts(page) == first
     assert page.evaluate("window.__sameWindow") == "yes"  # no navigation, no reload
     assert len(log.sse_requests) == 1, log.sse_requests
@@ -295,3 +298,72 @@ def test_an_edit_under_zariz_sse_offers_a_reload_and_swaps_nothing(
                            timeout=BOOT_TIMEOUT_MS)
     assert dev_stats(page).get("overlay") is None
     assert len(log.sse_requests) == 2  # one per page load
+
+
+def test_a_mount_error_outside_any_component_leaves_nothing_behind_and_a_revert_clears_it(
+    open_tab: Callable[..., Any], dev_server: LiveServer, tree: Tree
+) -> None:
+    """The shell's code raises after the app started its router and followed the session:
+    the half-mounted UI is disposed, the last good one runs again, and saving the file
+    back as it was clears the overlay."""
+    page, log = open_orders(open_tab, dev_server)
+    before = settled_counts(page)
+    tree.replace("app/zariz/ui/shell.py", "dom.set_title(", "dom.set_titel(")
+    wait_overlay(page, "mount")
+    assert "set_titel" in (page.text_content("[data-testid=dev-overlay-detail]") or "")
+    during = settled_counts(page)
+    # No second router, auth listener, subscription or timer; one listener more: the
+    # overlay's Dismiss button.
+    assert during == {**before, "listeners": before["listeners"] + 1}, (before, during)
+    page.click("[data-testid=nav-couriers]")  # the last good UI navigates
+    page.wait_for_selector("[data-testid=couriers-page]", timeout=SWAP_TIMEOUT_MS)
+    page.click("[data-testid=nav-orders]")
+    page.wait_for_selector("[data-testid=orders-page]", timeout=SWAP_TIMEOUT_MS)
+    tree.restore()  # Ctrl+Z, save
+    wait_overlay(page, None)
+    assert settled_counts(page) == before
+    assert log.errors == []
+
+
+def test_an_api_module_swap_rebuilds_the_rest_client(
+    open_tab: Callable[..., Any], dev_server: LiveServer, tree: Tree
+) -> None:
+    page, _log = open_orders(open_tab, dev_server)
+    order_id = create_order(dev_server, "Before the api swap")
+    wait_row(page, order_id)
+    swaps = dev_stats(page)["swaps"]
+    api = "app/zariz/api.py"
+    tree.write(api, tree.read(api) + "\nHOT_API_MARKER = 1\n")
+    wait_swaps(page, swaps + 1)
+    last = dev_stats(page)["last"][-1]
+    assert "zariz.api" in last["swapped"] and "zariz.ui.app" in last["swapped"]
+    # The remounted page (a new table) loaded its rows through the new ApiClient.
+    wait_row(page, order_id)
+    run_py(page, "import sys, js\nfrom zariz.boot import runtime\n"
+                 "js.window.__apiIsNew = type(runtime().api) is sys.modules['zariz.api'].ApiClient")
+    assert page.evaluate("window.__apiIsNew") is True
+
+
+def test_every_tab_of_the_browser_swaps_on_the_leaders_one_stream(
+    open_tab: Callable[..., Any], dev_server: LiveServer, tree: Tree, browser: Any
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        leader, leader_log = open_orders(open_tab, dev_server, context=context)
+        follower, follower_log = open_orders(open_tab, dev_server, context=context)
+        follower.wait_for_function(
+            "window.__zarizSSEClient.stats.role === 'follower'", timeout=BOOT_TIMEOUT_MS)
+        tree.replace(ORDERS, SUBTITLE, "Both tabs.")
+        for page in (leader, follower):
+            wait_text(page, ".orders-page .page-header p", "Both tabs.")
+        css = "static/css/app.css"
+        tree.write(css, tree.read(css) + "\n.page-header h1 { letter-spacing: 5px; }\n")
+        for page in (leader, follower):
+            page.wait_for_function(
+                "getComputedStyle(document.querySelector('.page-header h1')).letterSpacing"
+                " === '5px'", timeout=SWAP_TIMEOUT_MS)
+        # (The leader may reconnect once: the follower's login changed the shared token.)
+        assert max_concurrent_streams(leader_log) == 1 and follower_log.sse_requests == []
+        assert dev_server.metric("zariz_sse_open_streams") == 1
+    finally:
+        context.close()

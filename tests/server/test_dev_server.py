@@ -174,7 +174,10 @@ def test_dev_index_has_the_meta_right_before_head_end(
             assert response.headers["content-type"].startswith("text/html")
             meta = f'<meta name="zariz-dev" content="{content}">'
             original = (dev_root / "index.html").read_text()
-            assert response.text == original.replace("</head>", meta + "</head>", 1)
+            css = f'href="/static/css/app.css?v={short_hash(dev_root / CSS)}"'
+            assert response.text == original.replace("</head>", meta + "</head>", 1).replace(
+                'href="/static/css/app.css"', css
+            )
     finally:
         client.close()
 

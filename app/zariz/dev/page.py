@@ -65,7 +65,7 @@ class DevPage:
         self._overlay: Any = None
         self._shown: Problem | None = None
         app_dir = os.path.dirname(os.path.dirname(os.path.abspath(zariz.__file__)))
-        self.reloader = HotReloader(self, app_dir=app_dir)
+        self.reloader = HotReloader(self, app_dir=app_dir, baseline=dom.stylesheet_versions())
         self._offs: list[Undo] = [
             client.subscribe(lambda ev: self.reloader.notice(ev.data), events=["dev.reload"]),
             dom.expose_global(DEV_GLOBAL, self.stats),
@@ -97,11 +97,16 @@ class DevPage:
         return self._dispose_ui()
 
     def mount_ui(self, hand_off: dict[str, Any]) -> None:
+        warned = len(self.warnings)
         self._mount_ui(hand_off)
+        if self._shown is not None and self._shown.kind == "strict" and (
+            len(self.warnings) == warned
+        ):
+            self._render(None)  # the remount found no missing cleanup: the leak is fixed
 
     def show(self, problem: Problem | None) -> None:
         if problem is None and self._shown is not None and self._shown.kind == "strict":
-            return  # a good swap does not hide a strict-mode warning
+            return  # hidden by a clean remount (mount_ui) or Dismiss, not by any notice
         self._render(problem)
 
     # --- strict mode ---------------------------------------------------------------------

@@ -156,24 +156,30 @@ class HotReloader:
         app_dir: str,
         modules: MutableMapping[str, ModuleType] | None = None,
         clock: Any = time.perf_counter,
+        baseline: Mapping[str, str] | None = None,
     ) -> None:
+        """``baseline``: hashes of what the page loaded besides the package (the dev
+        server stamps each stylesheet link ``?v=<hash>``)."""
         self.host = host
         self.app_dir = app_dir.rstrip("/")
         self.modules = modules if modules is not None else sys.modules
         self._clock = clock
         self.version: int | None = None
         # Root-relative path -> hash of what this page runs (Python) or shows (CSS).
-        self.known: dict[str, str] = self._scan()
+        self.known: dict[str, str] = {**(baseline or {}), **self._scan()}
         self._baseline = False
         self._busy = False
         self._pending: Mapping[str, Any] | None = None
-        self._imports: dict[str, set[str]] = {}
+        # Per module / path, for the version that runs now only (a day of saves must not
+        # pile up code objects): (hash, imports) and (hash, code).
+        self._imports: dict[str, tuple[str, set[str]]] = {}
+        self._code: dict[str, tuple[str, Any]] = {}
+        self._task: asyncio.Future[None] | None = None
         self.problem: Problem | None = None
         self.swaps = 0
         self.history: list[Outcome] = []
         self._phases: dict[str, float] = {}
         self._lap_at = 0.0
-        self._code: dict[tuple[str, str], Any] = {}
         self.warmed = False
 
     # --- files ---------------------------------------------------------------------------
@@ -226,7 +232,7 @@ class HotReloader:
             self._pending = data
             return
         self._busy = True
-        asyncio.ensure_future(self._drain(data))
+        self._task = asyncio.ensure_future(self._drain(data))  # kept: not collected mid-run
 
     async def _drain(self, data: Mapping[str, Any]) -> None:
         try:
@@ -310,8 +316,9 @@ class HotReloader:
             outcome.css.append(path)
         python = {p: d for p, d in changes.items() if p.endswith(".py")}
         if not python:
-            if self.problem is not None and self.problem.kind == "reload":
-                self._set_problem(None)  # the declined change was reverted
+            if self.problem is not None:
+                # Every file is what runs: the broken or declined save was reverted.
+                self._set_problem(None)
             return outcome
         declined = self._declined(python)
         self._lap("plan")
@@ -345,7 +352,9 @@ class HotReloader:
                 digest = None if new_text is None else file_hash(new_text.encode())
                 self._forget_or_know(path, digest)
                 if digest is not None and path in codes:
-                    self._code[(path, digest)] = codes[path]
+                    self._code[path] = (digest, codes[path])
+                elif digest is None:
+                    self._code.pop(path, None)
             outcome.swapped = swapped
         self._set_problem(problem)
         return outcome
@@ -376,9 +385,10 @@ class HotReloader:
             else:
                 # What runs is what ``known`` hashed: no need to read the file to key it.
                 digest = self.known.get(path) or ""
-            key = f"{name}\0{digest}"
-            deps = self._imports.get(key)
-            if deps is None:
+            cached = self._imports.get(name)
+            if cached is not None and cached[0] == digest:
+                deps = cached[1]
+            else:
                 source = source if source is not None else self._read(path)
                 if source is None:
                     continue
@@ -386,7 +396,8 @@ class HotReloader:
                     deps = imports_of(source, name, is_package=name in packages, known=names)
                 except SyntaxError:
                     deps = set()
-                self._imports[key] = deps
+                if path not in overrides:  # a new version is cached once it runs
+                    self._imports[name] = (digest, deps)
             graph.imports[name] = deps
         return graph, packages
 
@@ -396,16 +407,17 @@ class HotReloader:
         digest = self.known.get(path)
         if digest is None:
             return None
-        code = self._code.get((path, digest))
-        if code is None:
-            text = self._read(path)
-            if text is None or file_hash(text.encode()) != digest:
-                return None
-            try:
-                code = compile_source(text, self._fs_path(path), path)
-            except SourceError:
-                return None
-            self._code[(path, digest)] = code
+        cached = self._code.get(path)
+        if cached is not None and cached[0] == digest:
+            return cached[1]
+        text = self._read(path)
+        if text is None or file_hash(text.encode()) != digest:
+            return None
+        try:
+            code = compile_source(text, self._fs_path(path), path)
+        except SourceError:
+            return None
+        self._code[path] = (digest, code)
         return code
 
     def warm(self) -> None:
@@ -458,11 +470,15 @@ class HotReloader:
     ) -> tuple[Problem | None, list[str]]:
         new_graph, packages = self._graph(sources)
         changed = {n for p in sources if (n := module_name(p)) is not None}
+        deleted = {n for p, t in sources.items() if t is None and (n := module_name(p))}
         stops = [m for m in new_graph.imports if _under(m, ENTRY)]
         reached = new_graph.reach(changed, stop=stops)
+        # A deleted module never runs again: its importers run, and fail if they still
+        # import it (the overlay says so, everything is put back).
         run = [
             n for n in new_graph.order(reached)
-            if not _under(n, ENTRY) and (n in self.modules or n in changed)
+            if not _under(n, ENTRY) and n not in deleted
+            and (n in self.modules or n in changed)
             and self._path_of(n, sources) is not None
         ]
         # A changed module nothing loaded yet is only written: the first import runs it.
@@ -487,6 +503,7 @@ class HotReloader:
                 try:
                     code = compile_source(self._read(where) or "", self._fs_path(where), where)
                 except SourceError as exc:
+                    swap.rollback()
                     self._restore(old_texts)
                     return exc.problem, []
             items.append((name, self._fs_path(where), code, name in packages))
@@ -511,9 +528,10 @@ class HotReloader:
         return any(name in graph.imports.get(m, set()) for m in run if m != name)
 
     def _path_of(self, name: str, sources: Mapping[str, str | None]) -> str | None:
+        """The file of module ``name`` (``None`` for one that is gone)."""
         for path in list(sources) + list(self.known):
             if path.endswith(".py") and module_name(path) == name:
-                return path
+                return None if path in sources and sources[path] is None else path
         return None
 
     def _restore(self, old_texts: Mapping[str, str | None]) -> None:

@@ -39,8 +39,8 @@ class Problem:
 
     ``kind``: ``syntax`` (a file does not compile: nothing was swapped), ``import`` (a
     module raised while running: the old modules are back), ``mount`` (the new UI failed:
-    the old one is back), ``render`` (an error after a swap, in a page) or ``reload``
-    (a change that needs a full page reload)."""
+    the old one is back), ``reload`` (a change that needs a full page reload) or
+    ``strict`` (strict mode found a missing cleanup)."""
 
     kind: str
     title: str
@@ -62,9 +62,11 @@ class Problem:
 def problem_from(kind: str, title: str, exc: BaseException, *, app_dir: str = "") -> Problem:
     """A problem for ``exc``: the innermost frame in the app's own files names the file
     and line (a ``SyntaxError`` names them itself)."""
-    detail = "".join(traceback.format_exception(exc)).rstrip()
     if isinstance(exc, SyntaxError):
+        # The error names the file, line and column itself; the frames would be ours.
+        detail = "".join(traceback.format_exception_only(exc)).rstrip()
         return Problem(kind, title, _display(exc.filename, app_dir), exc.lineno, detail)
+    detail = "".join(traceback.format_exception(exc)).rstrip()
     file, line = None, None
     for frame in traceback.extract_tb(exc.__traceback__):
         if f"/{ROOT_PACKAGE}/" in frame.filename.replace("\\", "/"):

@@ -238,7 +238,13 @@ def mount_app(
     :mod:`zariz.ui.hot`), and ``strict`` (see :class:`~zariz.ui.component.StrictMode`)."""
     app = App(root, platform=platform, auth=auth, client=client, api=api, hot=hot,
               strict=strict)
-    app.mount()
+    try:
+        app.mount()
+    except BaseException:
+        # Half mounted (router started, auth followed, timers set): undo all of it, or it
+        # lives on beside whatever mounts next.
+        app.dispose()
+        raise
     return app.dispose
 
 

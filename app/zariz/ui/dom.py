@@ -302,15 +302,29 @@ def _replace_link(old: Node, href: str) -> None:
     old.setAttribute("data-dev-old", "1")
     offs: list[Callable[[], None]] = []
 
-    def done(_e: Any) -> None:
-        old.remove()
+    def settle(keep: Any, drop: Any) -> None:
+        drop.remove()
+        keep.removeAttribute("data-dev-old")
         for undo in offs:
             undo()
 
-    offs.append(on(fresh, "load", done))
-    offs.append(on(fresh, "error", done))
+    offs.append(on(fresh, "load", lambda _e: settle(fresh, old)))
+    # A sheet that fails to load must not leave the page unstyled: the old one stays.
+    offs.append(on(fresh, "error", lambda _e: settle(old, fresh)))
     old.after(fresh)
 
 
 def reload_page() -> None:
     js.window.location.reload()
+
+
+def stylesheet_versions() -> dict[str, str]:
+    """``{"static/css/app.css": "<v>"}`` for each stylesheet link stamped ``?v=`` (the dev
+    server stamps them with the manifest's hash)."""
+    found: dict[str, str] = {}
+    for link in list(js.document.querySelectorAll('link[rel="stylesheet"]')):
+        url = js.URL.new(link.href)
+        version = url.searchParams.get("v")
+        if version:
+            found[str(url.pathname).lstrip("/")] = str(version)
+    return found

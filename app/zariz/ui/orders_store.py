@@ -36,7 +36,8 @@ from zariz.orders import STATUSES, UPSERT_EVENTS
 Order = dict[str, Any]
 # Named stream events that carry the id in force, not an event of their own: "the stream
 # has delivered everything up to here". An id beyond the store's means events it missed.
-MARKER_EVENTS = frozenset({"position", "ping"})
+# ``dev.reload`` (dev mode) has no id of its own either: the browser hands it the last one.
+MARKER_EVENTS = frozenset({"position", "ping", "dev.reload"})
 
 
 def parse_event_id(raw_id: Any) -> int | None:

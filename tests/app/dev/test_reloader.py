@@ -338,13 +338,75 @@ async def test_a_new_module_imported_by_a_changed_page_is_loaded(sandbox: Sandbo
     assert "zariz.ui.extra" in sys.modules
 
 
-async def test_deleting_a_module_still_imported_fails_and_restores_it(sandbox: Sandbox) -> None:
+@pytest.mark.parametrize("warm", [False, True])
+async def test_deleting_a_module_still_imported_fails_and_restores_it(
+    sandbox: Sandbox, warm: bool
+) -> None:
+    if warm:  # the page warms its caches after boot: the old code must not come back
+        sandbox.reloader.warm()
     widgets = sys.modules["zariz.ui.widgets"]
     outcome = await sandbox.reloader.handle(sandbox.edit("zariz/ui/widgets.py", None))
     assert outcome.problem is not None and outcome.problem.kind == "import"
     assert sys.modules["zariz.ui.widgets"] is widgets
     assert sandbox.running("zariz/ui/widgets.py") == FILES["zariz/ui/widgets.py"]
     assert sandbox.host.screen == ["[v1]"]
+    assert "badge" in outcome.problem.detail or "widgets" in outcome.problem.detail
+
+
+async def test_deleting_a_module_nothing_imports_any_more_swaps(sandbox: Sandbox) -> None:
+    sandbox.reloader.warm()
+    inline = PAGE_V2.replace("from zariz.ui.widgets import badge\n",
+                             "def badge(text):\n    return f'({text})'\n")
+    await sandbox.reloader.handle(sandbox.edit("zariz/ui/page.py", inline))
+    assert sandbox.host.screen == ["(v2) typed"]
+    outcome = await sandbox.reloader.handle(sandbox.edit("zariz/ui/widgets.py", None))
+    assert outcome.problem is None and "zariz.ui.widgets" not in outcome.swapped
+    assert "zariz.ui.widgets" not in sys.modules
+    assert not (sandbox.fs / "zariz/ui/widgets.py").exists()
+    assert "app/zariz/ui/widgets.py" not in sandbox.reloader.known
+
+
+@pytest.mark.parametrize("kind", ["syntax", "import", "mount", "reload"])
+async def test_saving_the_file_back_as_it_was_clears_the_overlay(
+    sandbox: Sandbox, kind: str
+) -> None:
+    path, text = {
+        "syntax": ("zariz/ui/page.py", FILES["zariz/ui/page.py"] + "\ndef oops(:\n"),
+        "import": ("zariz/ui/widgets.py", "raise RuntimeError('x')\n"),
+        "mount": ("zariz/ui/page.py", FILES["zariz/ui/page.py"].replace(
+            "def render(hand_off):\n", "def render(hand_off):\n    raise ValueError('m')\n")),
+        "reload": ("zariz/sse/client.py", FILES["zariz/sse/client.py"] + "\nX = 1\n"),
+    }[kind]
+    outcome = await sandbox.reloader.handle(sandbox.edit(path, text))
+    assert outcome.problem is not None and outcome.problem.kind == kind
+    outcome = await sandbox.reloader.handle(sandbox.edit(path, FILES[path]))  # Ctrl+Z, save
+    assert outcome.problem is None and outcome.swapped == []
+    assert sandbox.host.shown[-1] is None and sandbox.reloader.problem is None
+
+
+async def test_caches_keep_only_the_version_that_runs(sandbox: Sandbox) -> None:
+    sandbox.reloader.warm()
+    for n in range(5):
+        text = FILES["zariz/ui/page.py"].replace("'v1'", f"'v{n + 2}'")
+        assert (await sandbox.reloader.handle(sandbox.edit("zariz/ui/page.py", text))).problem \
+            is None
+    paths = [p for p in sandbox.reloader._code if p.endswith("page.py")]
+    assert paths == ["app/zariz/ui/page.py"]
+    assert sandbox.reloader._code["app/zariz/ui/page.py"][0] == digest(text)
+
+
+async def test_a_stylesheet_the_page_loaded_is_known_from_its_stamp(sandbox: Sandbox) -> None:
+    css = sandbox.src / "static" / "css" / "app.css"
+    css.parent.mkdir(parents=True)
+    css.write_text("a { color: red }", encoding="utf-8")
+    # A follower tab never hears a connect notice; it loaded the sheet stamped ?v=<hash>.
+    reloader = HotReloader(sandbox.host, app_dir=str(sandbox.fs),
+                           baseline={"static/css/app.css": digest("a { color: red }")})
+    css.write_text("a { color: blue }", encoding="utf-8")
+    outcome = await reloader.handle({"version": 9, "previous": 8, "changed": {
+        "static/css/app.css": digest("a { color: blue }")}})  # previous is not ours
+    assert outcome.css == ["static/css/app.css"]
+    assert sandbox.host.css == [("static/css/app.css", digest("a { color: blue }"))]
 
 
 async def test_notices_are_handled_one_at_a_time_and_the_newest_wins(sandbox: Sandbox) -> None:
