@@ -152,5 +152,9 @@ def main() -> Runtime:
         root.dataset.boot = "error"
         root.replaceChildren(js.document.createTextNode(f"The app failed to start: {exc!r}"))
         return rt
+    # A User Timing mark (the first mount only): benchmarks and monitors read when the
+    # UI was up, beside zariz:boot-start, zariz:pyodide-ready and zariz:sse-open.
+    if rt.mounts == 1:
+        js.performance.mark("zariz:app-mounted")
     log.info("[app] mounted (mount #%d)", rt.mounts)
     return rt
