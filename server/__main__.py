@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import errno
 import gc
 import logging
 import pathlib
+import socket
 import sys
 from collections.abc import Sequence
 from types import FrameType
@@ -77,6 +79,21 @@ def parse_args(argv: Sequence[str] | None, base: Settings) -> Settings:
     )
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything says where to go: a port in use is
+    reported as such, not after "serving on ..." (uvicorn binds late). Raises OSError."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.set_inheritable(True)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = parse_args(argv, Settings.from_env()).validated()
@@ -86,6 +103,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    try:
+        sock = bind(settings.host, settings.port)
+    except OSError as exc:
+        hint = ""
+        if exc.errno == errno.EADDRINUSE:
+            hint = f" (another server? stop it, or use PORT={settings.port + 1})"
+        print(f"zariz server: cannot listen on {settings.host}:{settings.port}: "
+              f"{exc.strerror}{hint}", file=sys.stderr)
+        return 1
     app = create_app(settings)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
@@ -128,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # expiry makes every stream reconnect) does not pile up between full passes.
     gc.freeze()
     gc.set_threshold(100_000, 10, 10)
-    Server(config, app).run()
+    Server(config, app).run(sockets=[sock])
     return 0
 
 
