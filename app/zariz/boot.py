@@ -19,6 +19,7 @@ import js
 from zariz.api import ApiClient
 from zariz.auth import AuthClient
 from zariz.platform.browser import BrowserPlatform, configure_logging, make_facade, unwrap_facade
+from zariz.platform.jsffi import is_null
 from zariz.sse.client import SSEClient
 from zariz.sse.shared import SharedStream
 from zariz.sse.singleton import get_client
@@ -120,8 +121,8 @@ def dispose_ui(rt: Runtime, *, hand_off: bool = False) -> dict[str, Any]:
 def _start_dev(rt: Runtime) -> None:
     """Dev mode (the server marked the page): the hot reloader and strict mode, once per
     tab; they outlive every mount."""
-    if rt.dev is not None or js.document.querySelector('meta[name="zariz-dev"]') is None:
-        return  # a production page does not even import the dev package
+    if rt.dev is not None or is_null(js.document.querySelector('meta[name="zariz-dev"]')):
+        return  # a production page does not even import the dev package (JS null: jsnull)
     from zariz.dev.page import DevPage, dev_flags
 
     flags = dev_flags()

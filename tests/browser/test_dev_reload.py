@@ -367,3 +367,14 @@ def test_every_tab_of_the_browser_swaps_on_the_leaders_one_stream(
         assert dev_server.metric("zariz_sse_open_streams") == 1
     finally:
         context.close()
+
+
+def test_a_production_page_does_not_load_the_dev_package(
+    open_tab: Callable[..., Any], tmp_path: pathlib.Path
+) -> None:
+    with LiveServer(tmp_path) as server:
+        page, _log, _tokens = open_authed(open_tab, server, "/dashboard/orders")
+        run_py(page, "import sys, js\njs.window.__devLoaded = "
+                     "any(m.startswith('zariz.dev') for m in sys.modules)")
+        assert page.evaluate("window.__devLoaded") is False
+        assert page.evaluate("window.__zarizDev === undefined") is True

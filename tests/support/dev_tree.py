@@ -18,6 +18,7 @@ def copy_tree(target: pathlib.Path, *, vendor: bool = False) -> pathlib.Path:
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(PROJECT_ROOT / "app", target / "app", ignore=ignore)
     shutil.copytree(PROJECT_ROOT / "static" / "css", target / "static" / "css")
+    shutil.copytree(PROJECT_ROOT / "static" / "boot", target / "static" / "boot")
     for name in ("index.html", "pyscript.toml"):
         shutil.copy(PROJECT_ROOT / name, target / name)
     if vendor:
