@@ -5,12 +5,13 @@ PY := .venv/bin/python
 PYTEST_ARGS ?=
 
 .PHONY: serve dev test test-fast lint bench reliability setup clean soak slow-consumers \
-	shared-stream dev-reload
+	shared-stream dev-reload snapshot boot
 
 setup:
 	@scripts/setup.sh python vendor
 
 serve: setup
+	@scripts/setup.sh snapshot
 	HOST=$(HOST) PORT=$(PORT) $(PY) -m server --host $(HOST) --port $(PORT)
 
 # Hot reload; STRICT=0 turns off the strict double mounts.
@@ -19,7 +20,7 @@ dev: setup
 		--demo-traffic 5 $(if $(filter 0,$(STRICT)),--no-dev-strict)
 
 test: setup
-	@scripts/setup.sh browser
+	@scripts/setup.sh browser snapshot
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # CPython-only tests (no browser): quick feedback while editing.
@@ -61,6 +62,19 @@ shared-stream: setup
 dev-reload: setup
 	@scripts/setup.sh browser
 	$(PY) -m bench.dev_reload
+
+# Boot: snapshot vs ?boot=plain vs stock PyScript vs plain JS - stream open cold/warm,
+# 10,000 orders rendered, first paint + longest main-thread block (+ Chrome traces),
+# memory per tab; into bench/RESULTS.md. ~7 min (--max-s bounds it).
+boot: setup
+	@scripts/setup.sh browser snapshot
+	$(PY) -m bench.boot
+
+# The Pyodide memory snapshot the page boots from (var/snapshot/), rebuilt even if current;
+# `serve` and `test` build it when their inputs changed. Needs chromium.
+snapshot: setup
+	@scripts/setup.sh browser
+	@SNAPSHOT_FORCE=1 scripts/setup.sh snapshot
 
 clean:
 	rm -rf .venv node_modules static/vendor .stamps var .pytest_cache

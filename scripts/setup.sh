@@ -3,6 +3,9 @@
 #   scripts/setup.sh python   - .venv with the pinned Python deps (requirements.lock)
 #   scripts/setup.sh vendor   - npm ci (package-lock.json) and static/vendor/ copies
 #   scripts/setup.sh browser  - Debian's chromium (apt-get when root, else a clear message)
+#   scripts/setup.sh snapshot - the Pyodide memory snapshot the page boots from
+#                               (scripts/build_snapshot.py); without chromium it says so and
+#                               skips, and a failed build warns: the app then boots plain
 # Each step records a stamp in .stamps/ holding the hash of its inputs, so a second run
 # is a no-op until a lockfile changes.
 set -euo pipefail
@@ -65,11 +68,44 @@ setup_browser() {
     apt_install chromium
 }
 
+setup_snapshot() {
+    # SNAPSHOT_FORCE=1 (`make snapshot`): rebuild even when current, and fail on failure.
+    local force=${SNAPSHOT_FORCE:-0}
+    local chromium=${ZARIZ_CHROMIUM:-/usr/bin/chromium}
+    if [[ ! -x "$chromium" ]]; then
+        echo "snapshot: no chromium at $chromium; skipped (the app boots without a snapshot;" \
+             "\`make test\` installs chromium)" >&2
+        [[ $force == 1 ]] && exit 1
+        return
+    fi
+    # Inputs: the vendored Pyodide (its lockfile stamp), the app's sources (the bundle),
+    # the builder, the loader that checks the build, and the server code that names it.
+    local hash
+    hash=$( (cat .stamps/vendor 2>/dev/null
+             find app/zariz -name '*.py' -not -path '*/__pycache__/*' -print0 | sort -z \
+                 | xargs -0 sha256sum
+             sha256sum scripts/build_snapshot.py static/boot/zariz-loader.mjs server/web.py) \
+           | sha256sum | cut -d' ' -f1)
+    if [[ $force != 1 ]] && stamp_ok snapshot "$hash" \
+        && compgen -G "var/snapshot/*.json" >/dev/null; then return; fi
+    local status=0
+    # --force: the builder itself may have changed what goes into the snapshot.
+    .venv/bin/python scripts/build_snapshot.py --force || status=$?
+    if [[ $status -eq 0 ]]; then
+        echo "$hash" > .stamps/snapshot
+    elif [[ $force == 1 ]]; then
+        exit "$status"
+    else
+        echo "snapshot: not built (exit $status); the app boots without a snapshot" >&2
+    fi
+}
+
 for step in "$@"; do
     case "$step" in
         python) setup_python ;;
         vendor) setup_vendor ;;
         browser) setup_browser ;;
+        snapshot) setup_snapshot ;;
         *) echo "unknown setup step: $step" >&2; exit 2 ;;
     esac
 done

@@ -121,4 +121,5 @@ def create_app(settings: Settings) -> Starlette:
     app.state.dev = dev
     app.state.orders = orders.OrderService(db, hub)
     app.state.bundle_cache = web.BundleCache()
+    app.state.snapshots = web.SnapshotIndex()
     return app

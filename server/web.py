@@ -5,17 +5,28 @@ version, so they are cached for a year; everything else is revalidated (no-cache
 
 In dev mode (``server.dev``) ``index.html`` carries ``<meta name="zariz-dev"
 content="strict|no-strict">`` before ``</head>`` and ``GET /__dev/manifest`` answers;
-without it the page is the file byte for byte and the manifest is a 404.
+without it the manifest is a 404.
+
+Out of dev mode, when ``var/snapshot/`` holds a Pyodide memory snapshot built
+(``scripts/build_snapshot.py``) for the vendored Pyodide *and* the current app bundle,
+``index.html`` carries ``<meta name="zariz-snapshot">`` and a ``<link rel=preload>`` of it
+before ``</head>``: the boot loader (``static/boot/zariz-loader.mjs``) restores the
+interpreter from it instead of initialising one. Otherwise the page is the file byte for
+byte and the loader boots plain.
 """
 
 from __future__ import annotations
 
+import hashlib
+import html as html_escape
 import io
+import json
 import mimetypes
 import pathlib
 import re
 import threading
 import zipfile
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -57,14 +68,18 @@ def dev_meta(strict: bool) -> bytes:
     return b'<meta name="zariz-dev" content="%s">' % (b"strict" if strict else b"no-strict")
 
 
-def with_dev_meta(html: bytes, strict: bool) -> bytes:
-    """``html`` with the dev meta right before its first ``</head>`` (at the end of the
-    document if it has none: the page still finds it with ``querySelector``)."""
-    meta = dev_meta(strict)
+def with_head_tags(html: bytes, tags: bytes) -> bytes:
+    """``html`` with ``tags`` right before its first ``</head>`` (at the end of the
+    document if it has none: the page still finds them with ``querySelector``)."""
     match = _HEAD_END.search(html)
     if match is None:
-        return html + meta
-    return html[:match.start()] + meta + html[match.start():]
+        return html + tags
+    return html[:match.start()] + tags + html[match.start():]
+
+
+def with_dev_meta(html: bytes, strict: bool) -> bytes:
+    """``html`` with the dev meta right before its first ``</head>``."""
+    return with_head_tags(html, dev_meta(strict))
 
 
 _STYLESHEET = re.compile(rb'href="/(static/css/[A-Za-z0-9_./-]+\.css)"')
@@ -87,13 +102,19 @@ def with_css_versions(html: bytes, files: dict[str, str]) -> bytes:
 async def index(request: Request) -> Response:
     path = _root(request) / "index.html"
     dev = _dev(request)
-    if dev is None:
+    # ?boot=plain: the loader will not restore, so the page must not preload 30 MB for it.
+    plain = request.query_params.get("boot") == "plain"
+    snapshot = None if dev is not None or plain else current_snapshot(request)
+    if dev is None and snapshot is None:
         return _file(path, "index.html", "text/html; charset=utf-8")
     try:
         html = path.read_bytes()
     except (FileNotFoundError, IsADirectoryError) as exc:
         raise ApiError(404, "not_found", "index.html is missing on the server.") from exc
-    html = with_css_versions(with_dev_meta(html, dev.strict), dev.files)
+    if dev is not None:
+        html = with_css_versions(with_dev_meta(html, dev.strict), dev.files)
+    elif snapshot is not None:
+        html = with_head_tags(html, snapshot.head_tags())
     return Response(html, media_type="text/html; charset=utf-8",
                     headers={"Cache-Control": NO_CACHE})
 
@@ -123,23 +144,26 @@ class CachingStaticFiles(StaticFiles):
         return response
 
 
+def bundle_files(package: pathlib.Path) -> list[pathlib.Path]:
+    """The sources the bundle ships: ``**/*.py`` of the package, no ``__pycache__``."""
+    return sorted(
+        p for p in package.rglob("*.py") if "__pycache__" not in p.parts and p.is_file()
+    )
+
+
 class BundleCache:
     """Zip of ``app/zariz/**.py`` (arcnames ``zariz/...``), rebuilt when any file's
-    mtime, size or the file set changes."""
+    mtime, size or the file set changes; ``digest`` is the SHA-256 (hex) of its names and
+    contents (not of the zip, whose bytes hold mtimes): what a snapshot is built for."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._key: tuple[tuple[str, int, int], ...] | None = None
         self._data = b""
+        self._digest = ""
 
-    @staticmethod
-    def _files(package: pathlib.Path) -> list[pathlib.Path]:
-        return sorted(
-            p for p in package.rglob("*.py") if "__pycache__" not in p.parts and p.is_file()
-        )
-
-    def get(self, package: pathlib.Path) -> bytes:
-        files = self._files(package)
+    def _refresh(self, package: pathlib.Path) -> tuple[bytes, str]:
+        files = bundle_files(package)
         key = tuple(
             (p.relative_to(package).as_posix(), p.stat().st_mtime_ns, p.stat().st_size)
             for p in files
@@ -147,12 +171,191 @@ class BundleCache:
         with self._lock:
             if key != self._key:
                 buffer = io.BytesIO()
+                digest = hashlib.sha256()
                 with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
                     for path in files:
                         arcname = "zariz/" + path.relative_to(package).as_posix()
-                        archive.write(path, arcname)
+                        data = path.read_bytes()
+                        digest.update(b"%s\0%d\0" % (arcname.encode(), len(data)))
+                        digest.update(data)
+                        info = zipfile.ZipInfo.from_file(path, arcname)
+                        info.compress_type = zipfile.ZIP_DEFLATED
+                        archive.writestr(info, data)
                 self._key, self._data = key, buffer.getvalue()
-            return self._data
+                self._digest = digest.hexdigest()
+            return self._data, self._digest
+
+    def get(self, package: pathlib.Path) -> bytes:
+        return self._refresh(package)[0]
+
+    def digest(self, package: pathlib.Path) -> str:
+        return self._refresh(package)[1]
+
+
+# -- Pyodide memory snapshots ------------------------------------------------------------
+
+SNAPSHOT_DIR = pathlib.PurePosixPath("var/snapshot")
+"""Under the root: ``<name>.bin`` (+ ``<name>.bin.gz``) and ``<name>.json``, the manifest
+the builder writes last, so a snapshot without one is incomplete and never announced."""
+SNAPSHOT_URL = "/app/snapshot/"
+_BUILD_ID = re.compile(rb'BUILD_ID:"([0-9a-f]{16,128})"')
+_SNAPSHOT_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.bin")
+
+
+@dataclass(frozen=True)
+class PyodideBuild:
+    version: str
+    build_id: str
+
+
+def pyodide_build(root: pathlib.Path) -> PyodideBuild | None:
+    """The vendored Pyodide's version (its package.json) and build id (in pyodide.mjs; a
+    snapshot only restores into the build that made it), or ``None`` if unreadable."""
+    folder = root / "static" / "vendor" / "pyodide"
+    try:
+        version = json.loads((folder / "package.json").read_text(encoding="utf-8"))["version"]
+        match = _BUILD_ID.search((folder / "pyodide.mjs").read_bytes())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if match is None or not isinstance(version, str) or not re.fullmatch(r"[\w.+-]+", version):
+        return None
+    return PyodideBuild(version=version, build_id=match.group(1).decode())
+
+
+def snapshot_name(build: PyodideBuild, bundle_digest: str) -> str:
+    """``pyodide-<version>-<build id>-app-<bundle digest>``: a snapshot restores only into
+    its Pyodide build and holds the modules of one bundle, so either change renames it."""
+    return f"pyodide-{build.version}-{build.build_id[:12]}-app-{bundle_digest[:16]}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    name: str
+    size: int  # bytes of the (uncompressed) snapshot
+    sha256: str  # base64 (as in Subresource Integrity); the loader checks it
+
+    @property
+    def url(self) -> str:
+        # The content hash in the query: a rebuild for the same inputs (new bytes, same
+        # name) is a new URL, so the loader never checks the new hash against old bytes
+        # the browser cached as immutable (and falls back to a plain boot on every load).
+        return f"{SNAPSHOT_URL}{self.name}.bin?v={_url_safe(self.sha256)[:16]}"
+
+    def head_tags(self) -> bytes:
+        url = html_escape.escape(self.url)
+        # The preload starts the download while the HTML is parsed (PyScript and Pyodide
+        # load meanwhile); the loader's fetch (same URL and mode) takes the preloaded
+        # response. No integrity= on it: Chromium ignores it for as="fetch" (and warns),
+        # and a fetch with integrity is slow: the loader checks the SHA-256 itself.
+        return (
+            f'<meta name="zariz-snapshot" content="{url}" data-bytes="{self.size}" '
+            f'data-sha256="{html_escape.escape(self.sha256)}">'
+            f'<link rel="preload" href="{url}" as="fetch" crossorigin="anonymous">'
+        ).encode()
+
+
+def _url_safe(b64: str) -> str:
+    return b64.replace("+", "-").replace("/", "_").rstrip("=")
+
+
+class SnapshotIndex:
+    """Finds the current snapshot of a root: the manifest named for today's Pyodide build
+    and bundle digest. The build id is read once per version of pyodide.mjs; the manifest
+    (a few hundred bytes) on every page load, so a rebuilt or deleted one counts at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._build_key: tuple[int, int] | None = None
+        self._build: PyodideBuild | None = None
+
+    def build(self, root: pathlib.Path) -> PyodideBuild | None:
+        mjs = root / "static" / "vendor" / "pyodide" / "pyodide.mjs"
+        try:
+            stat = mjs.stat()
+        except OSError:
+            return None
+        key = (stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if key != self._build_key:
+                self._build_key, self._build = key, pyodide_build(root)
+            return self._build
+
+    def current(self, root: pathlib.Path, bundle_digest: str) -> Snapshot | None:
+        build = self.build(root)
+        if build is None:
+            return None
+        name = snapshot_name(build, bundle_digest)
+        folder = root / SNAPSHOT_DIR
+        snapshot = _read_manifest(folder / f"{name}.json", name)
+        if snapshot is None or not (folder / f"{name}.bin").is_file():
+            return None
+        return snapshot
+
+
+def _read_manifest(path: pathlib.Path, name: str) -> Snapshot | None:
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        snapshot = Snapshot(name=name, size=int(body["bytes"]), sha256=str(body["sha256"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if body.get("name") != name or not re.fullmatch(r"[A-Za-z0-9+/]{43}=", snapshot.sha256):
+        return None
+    return snapshot
+
+
+def current_snapshot(request: Request) -> Snapshot | None:
+    """The snapshot the page may boot from, or ``None`` (none built, stale, incomplete)."""
+    root = _root(request)
+    package = root / "app" / "zariz"
+    if not package.is_dir():
+        return None
+    digest = request.app.state.bundle_cache.digest(package)
+    return request.app.state.snapshots.current(root, digest)  # type: ignore[no-any-return]
+
+
+def _accepts(request: Request, coding: str) -> bool:
+    for item in request.headers.get("accept-encoding", "").split(","):
+        name, _, params = item.strip().partition(";")
+        if name.strip().lower() == coding:
+            q = params.strip()
+            return not re.fullmatch(r"q\s*=\s*0(\.0*)?", q)
+    return False
+
+
+async def snapshot_file(request: Request) -> Response:
+    """``/app/snapshot/<name>.bin``: immutable (a new build or bundle is a new name, a new
+    build of the same inputs a new ``?v=``); gzip-encoded when the client takes it."""
+    name = request.path_params["name"]
+    folder = _root(request) / SNAPSHOT_DIR
+    path = folder / name
+    if not _SNAPSHOT_FILE.fullmatch(name) or not path.is_file():
+        raise ApiError(404, "not_found", f"No snapshot {name!r} on the server.")
+    headers = {"Cache-Control": IMMUTABLE, "Vary": "Accept-Encoding"}
+    gz = folder / f"{name}.gz"
+    if _accepts(request, "gzip") and gz.is_file():
+        headers["Content-Encoding"] = "gzip"
+        return FileResponse(gz, media_type="application/octet-stream", headers=headers)
+    return FileResponse(path, media_type="application/octet-stream", headers=headers)
+
+
+LOADER = pathlib.PurePosixPath("static/boot/zariz-loader.mjs")
+_OWN_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def loader_path(root: pathlib.Path) -> pathlib.Path:
+    """The boot loader of ``root``; a root without one (a copy of the page's files made
+    before the loader existed) gets this server's: it speaks this server's snapshot
+    routes and meta, so it is never wrong for it."""
+    path = root / LOADER
+    return path if path.is_file() else _OWN_ROOT / LOADER
+
+
+async def boot_loader(request: Request) -> Response:
+    """The boot loader lives with our sources (static/boot) but is served from Pyodide's
+    folder: PyScript takes the folder of the ``interpreter`` module as Pyodide's
+    ``indexURL``. Not immutable like the vendor files beside it: it is ours and changes."""
+    return _file(loader_path(_root(request)), "zariz-loader.mjs",
+                 "text/javascript; charset=utf-8")
 
 
 async def bundle(request: Request) -> Response:
@@ -182,6 +385,8 @@ def routes(root: pathlib.Path) -> list[Route | Mount]:
         Route("/pyscript.toml", pyscript_toml, methods=["GET"]),
         Route("/__dev/manifest", dev_manifest, methods=["GET"]),
         Route("/app/bundle.zip", bundle, methods=["GET"]),
+        Route(SNAPSHOT_URL + "{name}", snapshot_file, methods=["GET"]),
         Route("/app/{path:path}", app_file, methods=["GET"]),
+        Route("/static/vendor/pyodide/zariz-loader.mjs", boot_loader, methods=["GET"]),
         Mount("/static", app=CachingStaticFiles(root / "static"), name="static"),
     ]

@@ -1,0 +1,190 @@
+// Boot loader: PyScript's `interpreter` (pyscript.toml). The server serves this file from
+// Pyodide's folder, /static/vendor/pyodide/, because PyScript passes the folder of the
+// interpreter module as Pyodide's indexURL.
+//
+// loadPyodide(options) restores the interpreter from the memory snapshot the page names
+// (<meta name="zariz-snapshot" content=URL data-bytes=N data-sha256=B64>, present only
+// when the server holds a snapshot built for this Pyodide and this app bundle), which skips
+// Python's start-up and the imports of the app. It boots Pyodide the ordinary way instead,
+// saying why once in the console, when:
+//   - the URL has ?boot=plain, or localStorage['zariz.boot'] is 'plain';
+//   - the page is in dev mode (hot reload swaps modules a snapshot would hold) or names
+//     no snapshot (none built, or built for another bundle: the server leaves it out);
+//   - anything at all goes wrong with the snapshot: fetch, size, hash, restore.
+// Either way globalThis.__zarizBoot is set before any Python of the page runs:
+//   mode        "snapshot" | "plain"
+//   reason      why plain ('' for a snapshot boot)
+//   fetch_ms    snapshot: this module evaluated -> snapshot downloaded and checked;
+//               plain: the time a failed snapshot attempt cost (0 if none was made)
+//   restore_ms  snapshot: bytes in hand (or loadPyodide called, if later) -> interpreter
+//               restored; plain: loadPyodide's own time
+//   total_ms    this module evaluated -> interpreter ready
+// with the User Timing marks zariz:boot-start (this module evaluated) and
+// zariz:pyodide-ready (loadPyodide resolved).
+import { loadPyodide as pyodideLoad } from "./pyodide.mjs";
+
+export * from "./pyodide.mjs";
+
+const BOOT_KEY = "zariz.boot";
+const SNAPSHOT_MAGIC = 1886286592; // Pyodide's snapshot header (src/js/snapshot.ts)
+
+performance.mark("zariz:boot-start");
+const bootStart = performance.now();
+
+function plainReason() {
+  try {
+    if (new URLSearchParams(location.search).get("boot") === "plain") return "?boot=plain";
+  } catch {
+    // no location (not a page): fall through
+  }
+  try {
+    if (localStorage.getItem(BOOT_KEY) === "plain") return `localStorage['${BOOT_KEY}'] = 'plain'`;
+  } catch {
+    // storage refused (privacy mode, sandbox): no override
+  }
+  if (typeof document === "undefined") return "no document";
+  if (document.querySelector('meta[name="zariz-dev"]')) return "dev mode";
+  const meta = document.querySelector('meta[name="zariz-snapshot"]');
+  if (!meta || !meta.getAttribute("content")) {
+    return "no current snapshot on the server (none built, or built for another bundle)";
+  }
+  return "";
+}
+
+function snapshotMeta() {
+  const meta = document.querySelector('meta[name="zariz-snapshot"]');
+  return {
+    url: meta.getAttribute("content"),
+    size: Number(meta.dataset.bytes) || 0,
+    sha256: meta.dataset.sha256 || "",
+  };
+}
+
+function base64(buffer) {
+  let text = "";
+  for (const byte of new Uint8Array(buffer)) text += String.fromCharCode(byte);
+  return btoa(text);
+}
+
+// Started when the module is evaluated, not when PyScript calls loadPyodide: the download
+// (begun by the page's <link rel=preload>) overlaps PyScript's own setup. Same URL and mode
+// as the preload, so the fetch takes the preloaded response.
+async function fetchSnapshot({ url, size, sha256 }) {
+  const response = await fetch(url, { mode: "cors", credentials: "same-origin" });
+  if (!response.ok) throw new Error(`fetching ${url}: HTTP ${response.status}`);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if (size && bytes.length !== size) {
+    throw new Error(`${url} has ${bytes.length} bytes, the page expected ${size}`);
+  }
+  const header = new Uint32Array(bytes.buffer, 0, Math.min(4, bytes.length >> 2));
+  if (header[0] !== SNAPSHOT_MAGIC || !(header[1] > 0 && header[1] < bytes.length)) {
+    throw new Error(`${url} is not a Pyodide snapshot`);
+  }
+  // A damaged heap would not fail to restore: it would break Python later, at random.
+  // WebCrypto hashes 30 MB in ~40 ms off the main thread (fetch's integrity= took 10x
+  // that, measured); it exists in secure contexts only (https, localhost), elsewhere
+  // the size and header checks are all there is.
+  if (sha256 && globalThis.crypto?.subtle) {
+    const digest = base64(await crypto.subtle.digest("SHA-256", bytes));
+    if (digest !== sha256) throw new Error(`${url} is damaged (SHA-256 mismatch)`);
+  }
+  return { bytes, at: performance.now(), heap: bytes.length - header[1] };
+}
+
+let reason = plainReason();
+// One restore per page: once used, nothing here may keep the 30 MB alive.
+let snapshot = reason ? null : fetchSnapshot(snapshotMeta());
+// Handled in loadPyodide; until then a rejection must not count as unhandled.
+snapshot?.catch(() => {});
+
+// A restored interpreter carries the random state of the interpreter that made the
+// snapshot: every tab would draw the same numbers. Reseed from the browser's CSPRNG.
+function reseed(pyodide) {
+  const words = crypto.getRandomValues(new Uint32Array(8));
+  const hex = Array.from(words, (w) => w.toString(16).padStart(8, "0")).join("");
+  pyodide.runPython(
+    `import sys\nif "random" in sys.modules: sys.modules["random"].seed(0x${hex})\ndel sys`,
+  );
+}
+
+// Pyodide sizes the heap to the snapshot by setting INITIAL_MEMORY, which its module does
+// not read: a snapshot whose heap grew past the initial size would not fit. Grow the
+// fresh module's memory to the snapshot's heap before Pyodide copies it in.
+function growingModuleFactory(indexURL, snapshotReady) {
+  const factory = import(`${indexURL}pyodide.asm.mjs`).then((m) => m.default);
+  return async (settings) => {
+    const { heap } = await snapshotReady;
+    settings.preRun = [
+      (module) => {
+        if (module.HEAP8.length < heap && !module.growMemory(heap)) {
+          throw new Error(`cannot grow the heap to the snapshot's ${heap} bytes`);
+        }
+      },
+      ...(settings.preRun || []),
+    ];
+    return (await factory)(settings);
+  };
+}
+
+let told = false;
+function tellPlain(why) {
+  if (told) return;
+  told = true;
+  console.info(`[boot] plain Pyodide boot (no snapshot): ${why}`);
+}
+
+function indexURLOf(options) {
+  const url = options.indexURL || new URL(".", import.meta.url).href;
+  return url.endsWith("/") ? url : `${url}/`;
+}
+
+export async function loadPyodide(options = {}) {
+  const pending = snapshot;
+  snapshot = null;
+  if (!pending && !reason) reason = "the page's snapshot went to its first interpreter";
+  const state = { mode: "plain", reason, fetch_ms: 0, restore_ms: 0, total_ms: 0 };
+  if (pending) {
+    const called = performance.now();
+    try {
+      const indexURL = indexURLOf(options);
+      // The snapshot as a promise: Pyodide fetches and compiles its wasm meanwhile.
+      const pyodide = await pyodideLoad({
+        ...options,
+        indexURL,
+        _loadSnapshot: pending.then((s) => s.bytes),
+        createPyodideModule: growingModuleFactory(indexURL, pending),
+      });
+      // Pyodide keeps its options for good; these two hold the snapshot's bytes.
+      const config = pyodide._api?.config;
+      if (config) {
+        delete config._loadSnapshot;
+        delete config.createPyodideModule;
+      }
+      reseed(pyodide);
+      const { at } = await pending;
+      Object.assign(state, {
+        mode: "snapshot",
+        fetch_ms: at - bootStart,
+        restore_ms: performance.now() - Math.max(at, called),
+      });
+      return ready(state, pyodide);
+    } catch (error) {
+      reason = `snapshot failed: ${error && error.message ? error.message : error}`;
+      state.reason = reason;
+      state.fetch_ms = performance.now() - called;
+    }
+  }
+  tellPlain(state.reason);
+  const started = performance.now();
+  const pyodide = await pyodideLoad(options);
+  state.restore_ms = performance.now() - started;
+  return ready(state, pyodide);
+}
+
+function ready(state, pyodide) {
+  performance.mark("zariz:pyodide-ready");
+  state.total_ms = performance.now() - bootStart;
+  for (const key of ["fetch_ms", "restore_ms", "total_ms"]) state[key] = Math.round(state[key]);
+  globalThis.__zarizBoot = state;
+  return pyodide;
+}

@@ -1,0 +1,303 @@
+"""Booting from a Pyodide memory snapshot, and every way back to a plain boot.
+
+The snapshot is built once for this module by ``scripts/build_snapshot.py`` into a copy of
+the page's files (never the project's var/); each scenario serves its own copy, so a
+damaged or stale snapshot never leaks into another test.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import wait_booted
+from tests.browser.support import run_py, wait_client, wait_until
+from tests.support.dev_tree import copy_tree
+from tests.support.live_server import PROJECT_ROOT, LiveServer
+
+# The module's first test also waits for the snapshot build (10-30 s on a busy machine).
+pytestmark = pytest.mark.timeout(300)
+
+BUILDER = PROJECT_ROOT / "scripts" / "build_snapshot.py"
+PLAIN_LINE = "[boot] plain Pyodide boot (no snapshot): "
+RECONNECT_LINE = re.compile(r"\[SSE\] reconnect in (\d+) ms \(attempt (\d+)\)")
+MARKS = ("zariz:boot-start", "zariz:pyodide-ready", "zariz:app-mounted", "zariz:sse-open")
+
+# A heap that grew past Pyodide's initial 30 MB while the snapshot was made: Pyodide
+# alone fails to restore it ("offset is out of bounds"); the loader grows memory first.
+BALLAST = """
+import sys
+sys.argv = ["build_snapshot.py", "--root", sys.argv[1]]
+sys.path.insert(0, {scripts!r})
+import build_snapshot
+build_snapshot.IMPORT_CODE = (
+    "import builtins\\nbuiltins.__zariz_ballast = bytearray(40 << 20)\\n"
+    + build_snapshot.IMPORT_CODE
+)
+sys.exit(build_snapshot.main())
+"""
+
+
+def page_tree(target: pathlib.Path) -> pathlib.Path:
+    root = copy_tree(target, vendor=True)
+    shutil.copytree(PROJECT_ROOT / "static" / "boot", root / "static" / "boot")
+    return root
+
+
+def build(root: pathlib.Path, *code: str) -> dict[str, Any]:
+    command = [sys.executable, *(["-c", *code] if code else [str(BUILDER)])]
+    command += [str(root)] if code else ["--root", str(root)]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (manifest,) = (root / "var" / "snapshot").glob("*.json")
+    return json.loads(manifest.read_text())  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, dict[str, Any]]:
+    root = page_tree(tmp_path_factory.mktemp("snapshot") / "root")
+    return root, build(root)
+
+
+def copy_of(built: tuple[pathlib.Path, dict[str, Any]], target: pathlib.Path) -> pathlib.Path:
+    root = page_tree(target)
+    shutil.copytree(built[0] / "var" / "snapshot", root / "var" / "snapshot")
+    return root
+
+
+def open_app(open_tab: Callable[..., Any], server: LiveServer, path: str = "/dashboard/orders",
+             context: Any = None) -> tuple[Any, Any, list[str]]:
+    """A logged-in tab on ``path``, connected; also returns the snapshot requests it made."""
+    tokens = server.login()
+    state = json.dumps({"access_token": tokens["access_token"],
+                        "refresh_token": tokens["refresh_token"]})
+    page, log = open_tab(server.url, context=context)
+    snapshots: list[str] = []
+    page.on("request", lambda r: snapshots.append(r.url) if "/app/snapshot/" in r.url else None)
+    page.add_init_script(f"localStorage.setItem('zariz.auth', {json.dumps(state)})")
+    page.goto(server.url + path)
+    wait_client(page, "connected")
+    return page, log, snapshots
+
+
+def boot_of(page: Any) -> dict[str, Any]:
+    return page.evaluate("JSON.parse(JSON.stringify(globalThis.__zarizBoot))")  # type: ignore[no-any-return]
+
+
+def plain_lines(log: Any) -> list[str]:
+    return [line for line in log.console if PLAIN_LINE in line]
+
+
+def errors(log: Any) -> list[str]:
+    return log.errors + [c for c in log.console if c.startswith("error")] + log.outside
+
+
+def test_boots_from_the_snapshot_and_the_orders_page_works(
+    built: tuple[pathlib.Path, dict[str, Any]], open_tab: Callable[..., Any],
+    live_server_factory: Callable[..., LiveServer],
+) -> None:
+    server = live_server_factory(root=built[0])
+    page, log, snapshots = open_app(open_tab, server)
+    boot = boot_of(page)
+    assert boot["mode"] == "snapshot" and boot["reason"] == "", boot
+    assert boot["total_ms"] > 0 and boot["restore_ms"] > 0 and boot["fetch_ms"] > 0, boot
+    assert plain_lines(log) == []
+    # The loader's fetch took the preloaded response: one download, no unused preload.
+    assert len(snapshots) == 1, snapshots
+    wait_until(lambda: page.evaluate(
+        "performance.getEntriesByName('zariz:sse-open').length") > 0, 10, "sse-open", page)
+    marks = {name: page.evaluate(f"performance.getEntriesByName('{name}')[0].startTime")
+             for name in MARKS}
+    assert marks["zariz:boot-start"] <= marks["zariz:pyodide-ready"]
+    assert marks["zariz:pyodide-ready"] <= marks["zariz:app-mounted"]
+    # The app's modules came out of the snapshot, not out of the unpacked bundle.
+    run_py(page, "import sys, js\njs.window.__fromSnapshot = sys.modules['zariz.boot']"
+                 ".__spec__.origin")
+    assert page.evaluate("window.__fromSnapshot").endswith("zariz/boot.py")
+
+    page.wait_for_selector("[data-testid=orders-empty]")
+    order = server.create_order(server.login()["access_token"], customer="From Snapshot")
+    page.wait_for_selector(f"[data-testid=order-row][data-order-id='{order['id']}']")
+    assert errors(log) == []
+    assert not [c for c in log.console if "preloaded" in c], log.console
+
+
+def test_the_snapshot_bytes_are_not_kept_after_the_restore(
+    built: tuple[pathlib.Path, dict[str, Any]], open_tab: Callable[..., Any],
+    live_server_factory: Callable[..., LiveServer], tmp_path: pathlib.Path,
+) -> None:
+    """30 MB per tab otherwise: Pyodide keeps its options (``_loadSnapshot``) for good."""
+    root = copy_of(built, tmp_path / "weak")
+    loader = root / "static" / "boot" / "zariz-loader.mjs"
+    source = loader.read_text()
+    anchor = "  return { bytes, at: performance.now(),"
+    assert anchor in source
+    # Instrument this copy only: a weak reference to the downloaded bytes.
+    loader.write_text(source.replace(anchor, "  globalThis.__snapshotBytes = new WeakRef(bytes);\n"
+                                     + anchor))
+    server = live_server_factory(root=root)
+    page, log = open_tab(server.url)
+    page.goto(server.url + "/login")
+    wait_booted(page)
+    assert boot_of(page)["mode"] == "snapshot"
+    cdp = page.context.new_cdp_session(page)
+
+    def collected() -> bool:
+        cdp.send("HeapProfiler.collectGarbage")
+        return bool(page.evaluate("globalThis.__snapshotBytes.deref() === undefined"))
+
+    wait_until(collected, 10, "the snapshot's bytes to be garbage", page)
+
+
+@pytest.mark.parametrize(("damage", "why"), [
+    ("flipped", "damaged (SHA-256 mismatch)"),
+    ("truncated", "the page expected"),
+])
+def test_a_corrupt_snapshot_boots_plain_and_connects(
+    built: tuple[pathlib.Path, dict[str, Any]], open_tab: Callable[..., Any],
+    live_server_factory: Callable[..., LiveServer], tmp_path: pathlib.Path,
+    damage: str, why: str,
+) -> None:
+    root = copy_of(built, tmp_path / "corrupt")
+    (snapshot,) = (root / "var" / "snapshot").glob("*.bin")
+    data = bytearray(snapshot.read_bytes())
+    if damage == "flipped":
+        data[len(data) // 2] ^= 0xFF  # one byte of the heap: would break Python later
+    else:
+        del data[len(data) // 2:]
+    snapshot.write_bytes(bytes(data))
+    snapshot.with_name(snapshot.name + ".gz").write_bytes(gzip.compress(bytes(data)))
+
+    server = live_server_factory(root=root)
+    page, log, _ = open_app(open_tab, server)
+    boot = boot_of(page)
+    assert boot["mode"] == "plain" and why in boot["reason"], boot
+    assert [line.split(PLAIN_LINE)[1] for line in plain_lines(log)] == [boot["reason"]]
+    assert errors(log) == []
+    page.wait_for_selector("[data-testid=orders-empty]")
+
+
+def test_a_stale_snapshot_boots_plain_and_connects(
+    built: tuple[pathlib.Path, dict[str, Any]], open_tab: Callable[..., Any],
+    live_server_factory: Callable[..., LiveServer], tmp_path: pathlib.Path,
+) -> None:
+    root = copy_of(built, tmp_path / "stale")
+    module = root / "app" / "zariz" / "types.py"
+    module.write_text(module.read_text() + "\n# changed after the snapshot was built\n")
+    server = live_server_factory(root=root)
+    page, log, snapshots = open_app(open_tab, server)
+    boot = boot_of(page)
+    assert boot["mode"] == "plain" and "no current snapshot" in boot["reason"], boot
+    assert len(plain_lines(log)) == 1 and snapshots == []
+    assert errors(log) == []
+
+
+def test_two_tabs_from_one_snapshot_draw_different_numbers(
+    built: tuple[pathlib.Path, dict[str, Any]], open_tab: Callable[..., Any],
+    live_server_factory: Callable[..., LiveServer],
+) -> None:
+    # ``random`` is in the snapshot: without a reseed both tabs would share its state.
+    assert "random" in built[1]["sys_modules"]
+    server = live_server_factory(root=built[0])
+    tabs = [open_app(open_tab, server, "/dashboard") for _ in range(2)]  # own contexts
+    draws = []
+    for page, _log, _ in tabs:
+        assert boot_of(page)["mode"] == "snapshot"
+        run_py(page, "import json, random, js\n"
+                     "js.window.__draws = json.dumps([random.random() for _ in range(4)])")
+        draws.append(json.loads(page.evaluate("window.__draws")))
+    assert draws[0] != draws[1], draws
+
+    # The reconnect backoff's jitter (platform.random) after the server goes away.
+    server.kill()
+
+    def delays(log: Any) -> list[tuple[int, int]]:
+        return [(int(m.group(2)), int(m.group(1)))
+                for line in log.console if (m := RECONNECT_LINE.search(line))]
+
+    for page, log, _ in tabs:
+        wait_until(lambda log=log: len(delays(log)) >= 3, 60, "three backoff delays", page)
+    first, second = (delays(log)[:3] for _page, log, _ in tabs)
+    assert [a for a, _ in first] == [a for a, _ in second] == [1, 2, 3]
+    assert first != second, (first, second)
+
+
+@pytest.mark.parametrize(("how", "why"), [
+    ("query", "?boot=plain"),
+    ("storage", "localStorage['zariz.boot'] = 'plain'"),
+])
+def test_the_boot_switch_forces_a_plain_boot(
+    built: tuple[pathlib.Path, dict[str, Any]], open_tab: Callable[..., Any],
+    live_server_factory: Callable[..., LiveServer], how: str, why: str,
+) -> None:
+    server = live_server_factory(root=built[0])
+    page, log = open_tab(server.url)
+    snapshots: list[str] = []
+    page.on("request", lambda r: snapshots.append(r.url) if "/app/snapshot/" in r.url else None)
+    if how == "storage":
+        page.add_init_script("localStorage.setItem('zariz.boot', 'plain')")
+    page.goto(server.url + "/login" + ("?boot=plain" if how == "query" else ""))
+    wait_booted(page)
+    boot = boot_of(page)
+    assert boot == {**boot, "mode": "plain", "reason": why}, boot
+    assert len(plain_lines(log)) == 1
+    if how == "query":
+        assert snapshots == []  # the server left the preload out
+    assert log.errors == []
+
+
+def test_dev_mode_boots_plain(
+    built: tuple[pathlib.Path, dict[str, Any]], open_tab: Callable[..., Any],
+    live_server_factory: Callable[..., LiveServer],
+) -> None:
+    server = live_server_factory(root=built[0], ZARIZ_DEV="1")
+    page, log = open_tab(server.url)
+    page.goto(server.url + "/login")
+    wait_booted(page)
+    assert boot_of(page)["mode"] == "plain" and boot_of(page)["reason"] == "dev mode"
+
+
+def test_a_snapshot_whose_heap_grew_restores(
+    open_tab: Callable[..., Any], live_server_factory: Callable[..., LiveServer],
+    tmp_path: pathlib.Path,
+) -> None:
+    root = page_tree(tmp_path / "grown")
+    manifest = build(root, BALLAST.format(scripts=str(BUILDER.parent)))
+    assert manifest["heap_bytes"]["end"] > manifest["heap_bytes"]["start"], manifest
+    server = live_server_factory(root=root)
+    page, log = open_tab(server.url)
+    page.goto(server.url + "/login")
+    wait_booted(page)
+    assert boot_of(page)["mode"] == "snapshot", boot_of(page)
+    run_py(page, "import builtins, js\njs.window.__ballast = len(builtins.__zariz_ballast)")
+    assert page.evaluate("window.__ballast") == 40 << 20
+    assert log.errors == []
+
+
+def test_the_builder_skips_a_current_snapshot_and_names_by_bundle(
+    built: tuple[pathlib.Path, dict[str, Any]], tmp_path: pathlib.Path,
+) -> None:
+    """Up to date is a no-op (no browser started); the name follows the bundle."""
+    root, manifest = built
+    result = subprocess.run([sys.executable, str(BUILDER), "--root", str(root)],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "is current" in result.stdout, result
+    assert (root / "var" / "snapshot" / f"{manifest['name']}.json").is_file()
+    other = copy_of(built, tmp_path / "other")
+    module = other / "app" / "zariz" / "types.py"
+    module.write_text(module.read_text() + "\n# changed\n")
+    name = subprocess.run([sys.executable, str(BUILDER), "--root", str(other), "--print-name"],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert name.returncode == 0
+    assert name.stdout.strip() != manifest["name"]
+    assert name.stdout.strip().rsplit("-app-", 1)[0] == manifest["name"].rsplit("-app-", 1)[0]
