@@ -247,9 +247,13 @@ class Snapshot:
         # load meanwhile); the loader's fetch (same URL and mode) takes the preloaded
         # response. No integrity= on it: Chromium ignores it for as="fetch" (and warns),
         # and a fetch with integrity is slow: the loader checks the SHA-256 itself.
+        # data-pyodide: a browser that still runs an older, cached pyodide.mjs (vendor
+        # files are immutable-cached) cannot restore this build: the loader then boots
+        # plain without downloading it.
+        pyodide = html_escape.escape(self.name.split("-")[1])
         return (
             f'<meta name="zariz-snapshot" content="{url}" data-bytes="{self.size}" '
-            f'data-sha256="{html_escape.escape(self.sha256)}">'
+            f'data-sha256="{html_escape.escape(self.sha256)}" data-pyodide="{pyodide}">'
             f'<link rel="preload" href="{url}" as="fetch" crossorigin="anonymous">'
         ).encode()
 

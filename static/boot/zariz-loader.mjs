@@ -21,7 +21,7 @@
 //   total_ms    this module evaluated -> interpreter ready
 // with the User Timing marks zariz:boot-start (this module evaluated) and
 // zariz:pyodide-ready (loadPyodide resolved).
-import { loadPyodide as pyodideLoad } from "./pyodide.mjs";
+import { loadPyodide as pyodideLoad, version as pyodideVersion } from "./pyodide.mjs";
 
 export * from "./pyodide.mjs";
 
@@ -47,6 +47,10 @@ function plainReason() {
   const meta = document.querySelector('meta[name="zariz-snapshot"]');
   if (!meta || !meta.getAttribute("content")) {
     return "no current snapshot on the server (none built, or built for another bundle)";
+  }
+  const built = meta.dataset.pyodide;
+  if (built && built !== pyodideVersion) {
+    return `the snapshot is for Pyodide ${built}, this page runs a cached ${pyodideVersion}`;
   }
   return "";
 }
@@ -145,15 +149,14 @@ export async function loadPyodide(options = {}) {
   const state = { mode: "plain", reason, fetch_ms: 0, restore_ms: 0, total_ms: 0 };
   if (pending) {
     const called = performance.now();
+    const attempt = { ...options };
     try {
       const indexURL = indexURLOf(options);
       // The snapshot as a promise: Pyodide fetches and compiles its wasm meanwhile.
-      const pyodide = await pyodideLoad({
-        ...options,
-        indexURL,
-        _loadSnapshot: pending.then((s) => s.bytes),
-        createPyodideModule: growingModuleFactory(indexURL, pending),
-      });
+      attempt.indexURL = indexURL;
+      attempt._loadSnapshot = pending.then((s) => s.bytes);
+      attempt.createPyodideModule = growingModuleFactory(indexURL, pending);
+      const pyodide = await pyodideLoad(attempt);
       // Pyodide keeps its options for good; these two hold the snapshot's bytes.
       const config = pyodide._api?.config;
       if (config) {
@@ -169,6 +172,10 @@ export async function loadPyodide(options = {}) {
       });
       return ready(state, pyodide);
     } catch (error) {
+      // A failed attempt must not keep the bytes (nor its module factory) alive beside
+      // the plain interpreter that follows.
+      delete attempt._loadSnapshot;
+      delete attempt.createPyodideModule;
       reason = `snapshot failed: ${error && error.message ? error.message : error}`;
       state.reason = reason;
       state.fetch_ms = performance.now() - called;

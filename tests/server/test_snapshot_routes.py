@@ -109,7 +109,7 @@ def test_current_snapshot_is_announced_and_preloaded(
     version = sha.replace("+", "-").replace("/", "_").rstrip("=")[:16]
     url = f"/app/snapshot/{name}.bin?v={version}"
     tags = (f'<meta name="zariz-snapshot" content="{url}" data-bytes="{len(SNAPSHOT)}" '
-            f'data-sha256="{sha}">'
+            f'data-sha256="{sha}" data-pyodide="{name.split("-")[1]}">'
             f'<link rel="preload" href="{url}" as="fetch" crossorigin="anonymous">')
     assert response.text == INDEX.replace("</head>", tags + "</head>")
 
