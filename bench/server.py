@@ -6,7 +6,9 @@
   the real ``/v1/events/ticket`` (so our client's connect path runs unchanged) but does not
   check it: this is a throughput probe, never deployed.
 
-Run: ``python -m bench.server --port 8123 --db /tmp/bench.db`` (loopback only).
+Run: ``python -m bench.server --port 8123 --db /tmp/bench.db`` (loopback only);
+``--seed-orders N`` fills an empty database with N demo orders, ``--event-retention N`` keeps
+the newest N rows of the event log (``bench.latency`` reads every run's stamps from it).
 """
 
 from __future__ import annotations
@@ -81,8 +83,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db", type=pathlib.Path, required=True)
     parser.add_argument("--events", type=int, default=int(os.environ.get("BENCH_EVENTS", 20000)))
+    parser.add_argument("--seed-orders", type=int, default=0)
+    parser.add_argument("--event-retention", type=int, default=Settings.event_retention)
     args = parser.parse_args()
-    settings = Settings(host="127.0.0.1", port=args.port, db_path=args.db)
+    settings = Settings(host="127.0.0.1", port=args.port, db_path=args.db,
+                        seed_orders=args.seed_orders,
+                        event_retention=args.event_retention)
     app = BenchApp(create_app(settings), args.events)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning",
                 timeout_graceful_shutdown=2)

@@ -5,12 +5,25 @@ import json
 import js
 from pyodide.ffi import create_proxy, to_js
 
-mode = str(js.URLSearchParams.new(js.location.search).get("mode") or "open")
+params = js.URLSearchParams.new(js.location.search)
+mode = str(params.get("mode") or "open")
+subs = int(params.get("subs") or 1)
 auth = json.loads(str(js.localStorage.getItem("zariz.auth")))
 bench = js.Object.new()
 bench.count = 0
 js.window.__bench = bench
-subscribers = [lambda ev: None]
+
+
+def counter():
+    seen = [0]
+
+    def on_event(ev):
+        seen[0] += 1
+
+    return on_event
+
+
+subscribers = [counter() for _ in range(subs)]
 
 
 async def start():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -316,3 +317,85 @@ async def test_position_is_adopted_even_when_lower_but_never_from_a_relay(tab: T
     tab.platform.source.emit("position", {"last_id": 3}, id=3)
     assert client.last_event_id == "3"
     assert client.feed(RawEvent("message", '{"type": "order.created", "data": {}}', "4"))
+
+
+# --- a platform's batch (the browser adapter hands a task's events over at once) ----------
+def _flat(*events: tuple[str, str, str]) -> list[str]:
+    return [field for event in events for field in event]
+
+
+MIXED = (
+    ("message", json.dumps(order(1)), "1"),
+    ("ping", "{}", "1"),
+    ("message", json.dumps(order(1)), "1"),  # a duplicate
+    ("message", "not json", "2"),
+    ("message", json.dumps(order(3)), "²"),  # an id that names no position
+    ("position", '{"last_id": 9}', ""),
+    ("message", " " + json.dumps(order(10)) + "\n", "10"),  # JSON with whitespace around
+    ("reset", '{"last_id": 2}', "2"),
+    ("message", json.dumps(order(3)), "3"),
+)
+
+
+async def test_a_batch_is_handled_as_its_events_one_by_one(make_tab: Any) -> None:
+    one, batch = make_tab(), make_tab()
+    got: dict[str, list[Any]] = {"one": [], "batch": []}
+    for name, tab in (("one", one), ("batch", batch)):
+        client = await tab.connected()
+        client.subscribe(lambda ev, name=name: got[name].append((ev.to_dict(), ev.origin)))
+    for sse_type, data, ev_id in MIXED:
+        one.platform.source.handlers.on_event(RawEvent(sse_type, data, ev_id))
+    batch.platform.source.handlers.on_events(_flat(*MIXED))
+    assert got["batch"] == got["one"] and len(got["one"]) == len(MIXED) - 1
+    a, b = one.clients[0].stats, batch.clients[0].stats
+    assert a == b and a["duplicates_dropped"] == 1 and a["last_event_id"] == "3"
+
+
+async def test_a_subscriber_that_reconnects_drops_the_rest_of_its_batch(tab: Tab) -> None:
+    client = await tab.connected()
+    seen: list[str | None] = []
+
+    def on_event(ev: SSEEvent) -> None:
+        seen.append(ev.id)
+        if ev.id == "2":
+            client.reconnect("test")
+
+    client.subscribe(on_event)
+    handlers = tab.platform.source.handlers
+    handlers.on_events(_flat(*(("message", json.dumps(order(i)), str(i)) for i in (1, 2, 3, 4))))
+    assert seen == ["1", "2"] and client.stats["events"] == 2
+    handlers.on_events(_flat(("message", json.dumps(order(5)), "5")))  # the old source's
+    assert seen == ["1", "2"]
+
+
+async def test_a_failure_inside_one_event_of_a_batch_spares_the_others(
+    tab: Tab, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await tab.connected()
+    seen: list[str | None] = []
+    client.subscribe(lambda ev: seen.append(ev.id))
+
+    def relay(message: dict[str, str]) -> None:  # the relay to other tabs breaks once
+        if message["id"] == "2":
+            raise RuntimeError("relay broke")
+
+    client._relay_post = relay
+    tab.platform.source.handlers.on_events(
+        _flat(*(("message", json.dumps(order(i)), str(i)) for i in (1, 2, 3))))
+    assert seen == ["1", "3"] and client.status == "connected"
+    assert "event handler failed (id=2)" in caplog.text and "relay broke" in caplog.text
+
+
+async def test_debug_lines_of_a_batch_follow_the_log_level(
+    tab: Tab, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await tab.connected()
+    handlers = tab.platform.source.handlers
+    handlers.on_events(_flat(("message", json.dumps(order(1)), "1"),
+                             ("message", json.dumps(order(1)), "1")))
+    assert "message order.created id=1" in caplog.text
+    assert "duplicate id=1 from source dropped" in caplog.text
+    caplog.clear()
+    logging.getLogger("zariz").setLevel(logging.INFO)
+    handlers.on_events(_flat(("message", json.dumps(order(2)), "2")))
+    assert "message order.created" not in caplog.text and client.stats["events"] == 2

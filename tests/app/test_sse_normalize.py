@@ -1,12 +1,20 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from zariz.sse.normalize import SSEEvent, normalize
+from zariz.sse.normalize import (
+    SSEEvent,
+    event_id,
+    is_json,
+    json_depth_exceeds,
+    normalize,
+    parse_json,
+)
 
 
 @pytest.mark.parametrize(
@@ -100,3 +108,55 @@ def test_type_becomes_event(type_name: str, extra: dict[str, Any]) -> None:
         assert ev.data == payload["data"]
     else:
         assert ev.data == payload
+
+
+# --- the fast paths give the definitions' answers ------------------------------------------
+def _loads_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return _NONE
+
+
+_NONE = object()
+_padding = st.sampled_from(["", " ", "\n", "\t ", "x", " 1", "]", "\ufeff"])
+
+
+@given(json_values, _padding, _padding, st.booleans())
+def test_parse_json_agrees_with_json_loads(
+    value: Any, before: str, after: str, compact: bool
+) -> None:
+    text = before + json.dumps(value, separators=(",", ":") if compact else None) + after
+    got = parse_json(text)
+    expected = _loads_or_none(text)
+    if expected is _NONE:
+        assert not is_json(got)
+    else:
+        assert is_json(got) and got == expected
+
+
+@given(st.text(max_size=30))
+def test_parse_json_agrees_with_json_loads_on_any_text(text: str) -> None:
+    expected = _loads_or_none(text)
+    got = parse_json(text)
+    if expected is _NONE or json_depth_exceeds(text):
+        assert not is_json(got)
+    elif expected == expected:  # NaN is not equal to itself
+        assert got == expected
+
+
+_ID = re.compile(r"[0-9]{1,18}")
+
+
+@given(st.one_of(st.text(max_size=20), st.from_regex(r"\A0*[0-9]{0,20}\Z"),
+                 st.sampled_from(["²", "٣", "0", "00", "007", "9" * 18, "9" * 19, " 7"])))
+def test_event_id_is_at_most_18_ascii_digits_without_leading_zeros(value: str) -> None:
+    expected = str(int(value)) if _ID.fullmatch(value) else None
+    assert event_id(value) == expected
+
+
+def test_event_id_of_a_str_subclass_still_follows_the_rule() -> None:
+    class Text(str):
+        pass
+
+    assert event_id(Text("0042")) == "42" and event_id(Text("4x")) is None

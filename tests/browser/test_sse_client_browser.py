@@ -7,6 +7,7 @@ The measured gaps and recovery times are printed (``-s``) for the closing notes.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -298,3 +299,158 @@ def test_two_tabs_refreshing_at_once_share_one_request_through_web_locks(
               second.evaluate("localStorage.getItem('zariz.auth')")]
     assert tokens[0] == tokens[1]
     wait_until(lambda: live_server.metric("zariz_sse_open_streams") == 2, 5, "two streams")
+
+
+# --- the adapter's batch: one crossing per task, as UTF-8 --------------------------------
+# A scripted EventSource: a whole burst is dispatched in one JS task (a real server cannot
+# promise that), with text a real stream can carry and text only a synthetic event can.
+FAKE_SOURCE = """() => {
+  window.__fakes = [];
+  window.EventSource = class extends EventTarget {
+    constructor(url) { super(); this.url = url; this.readyState = 0; window.__fakes.push(this); }
+    close() { this.readyState = 2; }
+  };
+}"""
+BATCH_SETUP = """
+import builtins, js
+from zariz.platform.browser import BrowserPlatform
+platform = BrowserPlatform()
+class Handlers:
+    def on_open(self): pass
+    def on_error(self, closed): pass
+    def on_event(self, ev):
+        js.window.zBatches.push("per-event")
+    def on_events(self, items):
+        js.window.zBatches.push(js.JSON.parse(__import__("json").dumps(list(items))))
+js.window.zBatches = js.Array.new()
+builtins.__batch_close = platform.open_event_source("/x", Handlers(), ["ping"])
+"""
+DISPATCH = """(events) => {
+  const f = window.__fakes[window.__fakes.length - 1];
+  for (const [type, data, id] of events)
+    f.dispatchEvent(new MessageEvent(type, {data, lastEventId: id}));
+}"""
+TEXTS = [
+    '{"type":"order.created","data":{"customer":"דנה לוי","notes":"🚚 x\\u2028y"}}',
+    "עברית · 😀 · \u0000 nul · \u2028 · \"quotes\" \\ backslash",
+    "x" * 100_000,
+    "",
+]
+
+
+def _batches(page: Any, n: int) -> list[Any]:
+    page.wait_for_function("n => window.zBatches.length >= n", arg=n, timeout=10_000)
+    return page.evaluate("Array.from(window.zBatches)")  # type: ignore[no-any-return]
+
+
+def test_a_burst_crosses_as_one_batch_with_every_text_intact(
+    open_tab: Callable[..., Any], live_server: LiveServer
+) -> None:
+    page, _log, _ = open_authed(open_tab, live_server)
+    page.evaluate(FAKE_SOURCE)
+    run_py(page, BATCH_SETUP)
+    events = [["message", text, str(i)] for i, text in enumerate(TEXTS, 1)]
+    events.append(["ping", "{}", "4"])
+    page.evaluate(DISPATCH, events)
+    batches = _batches(page, 1)
+    assert batches == [[field for event in events for field in event]]
+
+
+def test_a_field_with_a_cr_or_a_non_string_still_arrives_intact(
+    open_tab: Callable[..., Any], live_server: LiveServer
+) -> None:
+    """A real stream cannot carry a CR in a field (its lines end at CR), the batch's
+    separator; a synthetic event can. Such a batch goes over as an array instead."""
+    page, _log, _ = open_authed(open_tab, live_server)
+    page.evaluate(FAKE_SOURCE)
+    run_py(page, BATCH_SETUP)
+    page.evaluate(DISPATCH, [["message", "a\rb", "1"], ["message", "plain", "2\r"]])
+    page.evaluate(DISPATCH, [["message", "after", "3"]])  # the next batch: UTF-8 again
+    assert _batches(page, 2) == [["message", "a\rb", "1", "message", "plain", "2\r"],
+                                 ["message", "after", "3"]]
+    page.evaluate("""() => { const f = window.__fakes[window.__fakes.length - 1];
+      f.dispatchEvent(new MessageEvent('message', {data: 42, lastEventId: '5'})); }""")
+    assert _batches(page, 3)[2] == ["message", 42, "5"]
+
+
+CLIENT_ON_FAKE = """
+import builtins, js
+from zariz.boot import runtime
+from zariz.sse.client import SSEClient
+rt = runtime()
+client = SSEClient(rt.platform, rt.auth, sse_path="/fake/stream")
+def broken(ev):
+    if ev.id == "2":
+        raise RuntimeError("boom in a subscriber")
+def record(ev):
+    js.window.__seen.push(ev.id or "")
+    if ev.id == "4":
+        client.disconnect()
+js.window.__seen = js.Array.new()
+client.subscribe(broken)
+client.subscribe(record)
+client.connect()
+builtins.__fake_client = client
+"""
+
+
+def test_the_client_on_the_batch_isolates_a_subscriber_and_stops_at_a_close(
+    open_tab: Callable[..., Any], live_server: LiveServer
+) -> None:
+    page, log, _ = open_authed(open_tab, live_server)
+    page.evaluate(FAKE_SOURCE)
+    run_py(page, CLIENT_ON_FAKE)
+    page.wait_for_function("window.__fakes.length === 1", timeout=10_000)
+    page.evaluate("() => { const f = window.__fakes[0]; f.readyState = 1;"
+                  " f.dispatchEvent(new Event('open')); }")
+    page.evaluate(DISPATCH, [["message", f'{{"type":"order.created","data":{{"id":{i}}}}}',
+                              str(i)] for i in range(1, 7)])
+    page.wait_for_function("window.__seen.length >= 4", timeout=10_000)
+    run_py(page, "import builtins, js\n"
+                 "js.window.__live = builtins.__fake_client.stats['live_proxies']")
+    assert page.evaluate("Array.from(window.__seen)") == ["1", "2", "3", "4"]
+    assert any("boom in a subscriber" in line for line in log.console)
+    assert page.evaluate("window.__live") == page.evaluate(
+        "window.__zarizSSEClient.stats.live_proxies")  # the closed source's are released
+
+
+RECORD_POSTS = """() => {
+  window.zPosted = [];
+  const Base = window.BroadcastChannel;
+  window.BroadcastChannel = class extends Base {
+    postMessage(m) { window.zPosted.push(m); super.postMessage(m); }
+  };
+}"""
+CHANNEL = """
+import builtins, js, json
+from zariz.platform.browser import BrowserPlatform
+sender, receiver = BrowserPlatform(), BrowserPlatform()
+js.window.zHeard = js.Array.new()
+_, stop = receiver.open_channel("zariz-test", lambda m: js.window.zHeard.push(json.dumps(m)))
+post, close = sender.open_channel("zariz-test", lambda m: None)
+before = sender.live_proxies()
+for i in range(3):
+    post({"n": i, "none": None})
+js.window.zPostedInTask = len(js.window.zPosted)  # posts leave at the end of the task
+close()  # and what was posted before a close still goes
+post({"n": 99})  # after the close: dropped
+last, last_close = BrowserPlatform().open_channel("zariz-test", lambda m: None)
+last({"n": "end"})
+js.window.zLive = [before, sender.live_proxies()]
+builtins.__channel_stop = (stop, last_close)
+"""
+
+
+def test_channel_posts_leave_in_order_at_the_end_of_the_task_and_survive_a_close(
+    open_tab: Callable[..., Any], live_server: LiveServer
+) -> None:
+    page, log, _ = open_authed(open_tab, live_server)
+    page.evaluate(RECORD_POSTS)
+    run_py(page, CHANNEL)
+    page.wait_for_function("window.zHeard.length >= 4", timeout=10_000)
+    heard = [json.loads(m) for m in page.evaluate("Array.from(window.zHeard)")]
+    assert heard == [{"n": i, "none": None} for i in range(3)] + [{"n": "end"}]
+    assert page.evaluate("window.zPostedInTask") == 0
+    before, after = page.evaluate("Array.from(window.zLive)")
+    assert after == before - 2  # the listener's and the flush's proxies are released
+    assert not [line for line in log.console if "rror" in line]

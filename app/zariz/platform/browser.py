@@ -45,22 +45,68 @@ _DOCUMENT_EVENTS = {"visibilitychange"}
 
 # Events are queued in JS and handed to Python in batches, once per task: a burst of
 # thousands of events costs a handful of JS->Python crossings instead of one each (the
-# crossing, not our Python, dominated the per-event cost: bench/RESULTS.md). A
-# MessageChannel post schedules the flush as the very next task (no 4 ms timer clamp).
+# crossing, not our Python, dominated the per-event cost: bench/RESULTS.md).
+#
+# The flush is the next task, and a user-blocking one where the browser has
+# ``scheduler.postTask``: a normal-priority task (a MessageChannel message, the fallback: no
+# 4 ms timer clamp) waited behind the frame and the tasks queued meanwhile, ~18 ms at the
+# median at 500 events/s against ~3 ms now (bench/latency.py, event listener -> subscriber).
+#
+# A batch crosses as one UTF-8 buffer, its fields joined by CR: Pyodide converts a JS string
+# to a Python one with a JS loop over its characters (~30 ns each, a third of the client's
+# time per event in a Chrome profile), while TextEncoder, the copy of the bytes and
+# ``bytes.decode`` run natively. CR is the separator because no EventSource field can hold
+# one (the stream is split into lines at CR and LF), and TextEncoder is lossless here
+# because the stream is decoded from UTF-8 (no lone surrogates). A batch with a field that
+# is not such a string (a synthetic event) goes as an array instead: ``count`` -1.
 _BATCHER_JS = """
 (source, names, deliver) => {
+  const encoder = new TextEncoder();
+  // One reused buffer (a fresh multi-MB array per burst made V8 collect garbage often);
+  // a batch too big for a buffer worth keeping gets a one-off array.
+  let buffer = new Uint8Array(1 << 16);
+  const encode = (text) => {
+    const need = text.length * 3;  // the most UTF-8 bytes a UTF-16 unit can take
+    if (need > buffer.length) {
+      if (need > (1 << 22)) return encoder.encode(text);
+      buffer = new Uint8Array(Math.max(need, buffer.length * 2));
+    }
+    return buffer.subarray(0, encoder.encodeInto(text, buffer).written);
+  };
   let queue = [];
+  let joinable = true;
   let armed = false;
-  const channel = new MessageChannel();
   const flush = () => {
     armed = false;
-    if (queue.length) { const batch = queue; queue = []; deliver(batch); }
+    if (!queue.length) return;
+    const batch = queue;
+    const plain = joinable;
+    queue = [];
+    joinable = true;
+    if (plain) deliver(encode(batch.join("\\r")), batch.length / 3);
+    else deliver(batch, -1);
   };
-  channel.port1.onmessage = flush;
+  let arm, port = null;
+  const tasks = globalThis.scheduler;
+  if (tasks && typeof tasks.postTask === "function") {
+    const run = () => {
+      if (!armed) return;  // flushed meanwhile (an error event flushes first)
+      try { flush(); } catch (e) { console.error("[SSE] event batch lost:", e); }
+    };
+    arm = () => { tasks.postTask(run, {priority: "user-blocking"}); };
+  } else {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = flush;
+    port = channel.port1;
+    arm = () => { channel.port2.postMessage(0); };
+  }
   const listeners = names.map((name) => {
     const fn = (e) => {
-      queue.push(name, e.data, e.lastEventId);
-      if (!armed) { armed = true; channel.port2.postMessage(0); }
+      const data = e.data, id = e.lastEventId;
+      if (joinable && (typeof data !== "string" || typeof id !== "string"
+                       || data.includes("\\r") || id.includes("\\r"))) joinable = false;
+      queue.push(name, data, id);
+      if (!armed) { armed = true; arm(); }
     };
     source.addEventListener(name, fn);
     return [name, fn];
@@ -69,8 +115,7 @@ _BATCHER_JS = """
     flush,
     close() {
       for (const [name, fn] of listeners) source.removeEventListener(name, fn);
-      channel.port1.onmessage = null;
-      channel.port1.close();
+      if (port !== null) { port.onmessage = null; port.close(); }
       queue = [];
     },
   };
@@ -78,6 +123,31 @@ _BATCHER_JS = """
 """
 _batcher_fn: Any = None
 _ignore: Any = None
+
+# Runs ``fn`` once in a microtask however many times ``arm`` is called before it runs: the
+# end of the current task. ``close`` makes a pending run a no-op (its proxy may be gone).
+_MICROTASK_JS = """
+(fn) => {
+  let armed = false;
+  let live = true;
+  return {
+    arm() {
+      if (armed || !live) return;
+      armed = true;
+      queueMicrotask(() => { armed = false; if (live) fn(); });
+    },
+    close() { live = false; },
+  };
+}
+"""
+_microtask_fn: Any = None
+
+
+def _microtask() -> Any:
+    global _microtask_fn
+    if _microtask_fn is None:
+        _microtask_fn = run_js(_MICROTASK_JS)
+    return _microtask_fn
 
 # hold_lock's protocol, in JS so that nothing Python is reachable from a promise reaction
 # the adapter no longer controls: the request promise settles after the undo (a withdrawn
@@ -307,13 +377,13 @@ class BrowserPlatform:
                 while undos:
                     undos.pop()()
 
-        def guarded(fn: Callable[[Any], None]) -> Callable[[Any], None]:
-            def call(e: Any) -> None:
+        def guarded(fn: Callable[..., None]) -> Callable[..., None]:
+            def call(*args: Any) -> None:
                 if state["closed"]:
                     return
                 state["depth"] += 1
                 try:
-                    fn(e)
+                    fn(*args)
                 finally:
                     state["depth"] -= 1
                     release_if_idle()
@@ -325,9 +395,25 @@ class BrowserPlatform:
             js.performance.mark("zariz:sse-open")
             handlers.on_open()
 
-        def on_batch(batch: Any) -> None:
-            # One JS->Python crossing per batch: a flat [name, data, id, ...] array.
-            items = batch.to_py()
+        # The client's batch entry, when it has one: per-batch work (clocks, log level) once.
+        on_events: Callable[[list[str]], None] | None = getattr(handlers, "on_events", None)
+
+        def on_batch(batch: Any, count: int) -> None:
+            # One JS->Python crossing per batch (see _BATCHER_JS): [name, data, id, ...].
+            if count >= 0:
+                items: list[Any] = batch.to_bytes().decode("utf-8").split("\r")
+                if len(items) != 3 * count:  # a CR in a field: the JS side rules it out
+                    log.error("[SSE] batch of %d events arrived as %d fields: dropped",
+                              count, len(items))
+                    return
+            else:
+                items = batch.to_py()
+            if on_events is not None:
+                try:
+                    on_events(items)
+                except Exception:
+                    log.exception("[SSE] event batch handler failed")
+                return
             for i in range(0, len(items), 3):
                 if state["closed"]:
                     return  # the client closed the source while handling an event
@@ -447,19 +533,44 @@ class BrowserPlatform:
 
         off = self._pool.listen(channel, "message", handler)
         done = False
+        # Posts go out in order at the end of the current task, not inside the caller: a
+        # leader tab relays every event of its stream, and converting and cloning each one
+        # (~0.2 ms a message in a profile at 500 events/s) before the next event of a batch
+        # reached this tab's own subscribers was latency the operator saw. ``post`` takes
+        # the message over (callers hand over fresh dicts).
+        pending: list[Any] = []
+
+        def flush() -> None:
+            while pending:
+                batch = pending[:]
+                pending.clear()
+                for message in batch:
+                    try:
+                        channel.postMessage(to_plain_js(message))
+                    except Exception:  # a message that cannot be cloned: the rest still go
+                        log.exception("[channel] %s: a message could not be posted", name)
+
+        flush_proxy, release_flush = self._pool.own(flush)
+        later = _microtask()(flush_proxy)
 
         def post(message: Any) -> None:
             if not done:
-                channel.postMessage(to_plain_js(message))
+                pending.append(message)
+                later.arm()
 
         def close() -> None:
             nonlocal done
             if not done:
-                done = True
                 try:
-                    off()
+                    flush()  # what was posted before the close is sent, as it was
                 finally:
-                    channel.close()
+                    done = True
+                    later.close()
+                    release_flush()
+                    try:
+                        off()
+                    finally:
+                        channel.close()
 
         return post, close
 

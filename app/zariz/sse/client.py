@@ -26,7 +26,7 @@ Usage::
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import urlencode
 
@@ -114,6 +114,11 @@ class _SourceHandlers:
 
     def on_event(self, event: RawEvent) -> None:
         self._client._on_source_event(self._gen, event)
+
+    def on_events(self, items: Sequence[str]) -> None:
+        """A platform's batch: ``[type, data, id, type, data, id, ...]``, handled as
+        ``on_event`` for each in order (a platform may call either)."""
+        self._client._on_source_events(self._gen, items)
 
     def on_error(self, closed: bool) -> None:
         self._client._on_error(self._gen, closed)
@@ -555,6 +560,26 @@ class SSEClient:
         self._last_activity = self._platform.now()
         self._ingest(raw, "source")
 
+    def _on_source_events(self, gen: int, items: Sequence[str]) -> None:
+        # What is the same for every event of one batch (one JS task) is read once: the
+        # clocks, the log level. Per event, a handler may close the source (a reconnect
+        # from a subscriber): the rest of the batch is then dropped, as the platform drops
+        # the events of a closed source. A failure in one event is isolated, as one
+        # platform call per event would isolate it.
+        if gen != self._gen:
+            return
+        self._last_activity = self._platform.now()
+        received_at = float(self._platform.wall_ms())
+        debug = self._log.isEnabledFor(logging.DEBUG)
+        ingest = self._ingest_fields
+        for i in range(0, len(items) - 2, 3):
+            if gen != self._gen:
+                return
+            try:
+                ingest(items[i], items[i + 1], items[i + 2], "source", received_at, debug)
+            except Exception:
+                self._log.exception("[SSE] event handler failed (id=%s)", items[i + 2])
+
     def _on_error(self, gen: int, closed: bool) -> None:
         if gen != self._gen:
             return
@@ -712,29 +737,45 @@ class SSEClient:
         return self._ingest(raw, origin)
 
     def _ingest(self, raw: RawEvent, origin: Origin) -> SSEEvent | None:
-        sse_type = raw.type or DEFAULT_EVENT_TYPE
-        before = self._position.last
-        if not self._position.accept(
-            sse_type, raw.last_event_id or None, raw.data, origin,
-            relay_is_our_stream=self.role == "follower",
+        return self._ingest_fields(
+            raw.type, raw.data, raw.last_event_id, origin, float(self._platform.wall_ms()),
+            self._log.isEnabledFor(logging.DEBUG),
+        )
+
+    def _ingest_fields(
+        self, raw_type: str, data: str, raw_id: str, origin: Origin, received_at: float,
+        debug: bool,
+    ) -> SSEEvent | None:
+        # The per-event path (thousands a second in a burst): ``debug`` is the logger's
+        # verdict for the batch, so a disabled debug line costs no call per event.
+        sse_type = raw_type or DEFAULT_EVENT_TYPE
+        ev_id = raw_id or None
+        position = self._position
+        before = position.last
+        if not position.accept(
+            sse_type, ev_id, data, origin, relay_is_our_stream=self.role == "follower",
         ):
             self._counts["duplicates_dropped"] += 1
-            self._log.debug("[SSE] duplicate id=%s from %s dropped", raw.last_event_id, origin)
+            if debug:
+                self._log.debug("[SSE] duplicate id=%s from %s dropped", raw_id, origin)
             return None
-        if sse_type in POSITION_EVENTS and self._position.last != before:
+        if sse_type in POSITION_EVENTS and position.last != before:
             self._log.info(
-                "[SSE] %s: resuming from id %s (was %s)", sse_type, self._position.last, before
+                "[SSE] %s: resuming from id %s (was %s)", sse_type, position.last, before
             )
         # The reset itself is never a duplicate and names no event of its own.
-        ev_id = None if sse_type == "reset" else (raw.last_event_id or None)
-        ev = normalize(sse_type, raw.data, ev_id, float(self._platform.wall_ms()), origin)
-        self._counts["events"] += 1
+        ev = normalize(
+            sse_type, data, None if sse_type == "reset" else ev_id, received_at, origin
+        )
+        counts = self._counts
+        counts["events"] += 1
         if origin == "relay":
-            self._counts["relayed_in"] += 1
-        self._log.debug("[SSE] message %s id=%s", ev.event, ev.id)
+            counts["relayed_in"] += 1
+        if debug:
+            self._log.debug("[SSE] message %s id=%s", ev.event, ev.id)
         if origin == "source" and self._relay_post is not None and sse_type != "ping":
-            self._counts["relayed_out"] += 1
-            self._relay_post(relay_message(sse_type, raw.data, raw.last_event_id))
+            counts["relayed_out"] += 1
+            self._relay_post(relay_message(sse_type, data, raw_id))
         self._fanout.dispatch(ev)
         return ev
 

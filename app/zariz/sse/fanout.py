@@ -14,9 +14,9 @@ at once, new ones start with the next event.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Coroutine, Iterable
+from types import CoroutineType
 from typing import Any
 
 from zariz.listeners import Listeners
@@ -57,6 +57,7 @@ class Fanout:
         self._log = logger
         self._spawn = spawn
         self._subs: list[_Subscription] = []
+        self._snapshot: tuple[_Subscription, ...] | None = None
         self._status = Listeners[Status](logger, "[SSE] status listener")
         self.handler_errors = 0
 
@@ -78,11 +79,13 @@ class Fanout:
         wanted = None if events is None else frozenset(event_names(events, "events"))
         sub = _Subscription(handler, wanted)
         self._subs.append(sub)
+        self._snapshot = None
 
         def unsubscribe() -> None:
             if sub.active:
                 sub.active = False
                 self._subs.remove(sub)
+                self._snapshot = None
 
         return unsubscribe
 
@@ -90,13 +93,20 @@ class Fanout:
         return self._status.add(fn)
 
     def dispatch(self, ev: SSEEvent) -> None:
-        for sub in tuple(self._subs):
-            if not sub.active or (sub.events is not None and ev.event not in sub.events):
+        # The snapshot is rebuilt only after a (un)subscribe, not per event: the same walk
+        # over the subscribers as of the event's start, without a tuple per event.
+        subs = self._snapshot
+        if subs is None:
+            subs = self._snapshot = tuple(self._subs)
+        name = ev.event
+        for sub in subs:
+            if not sub.active or (sub.events is not None and name not in sub.events):
                 continue
             try:
                 result = sub.handler(ev)
-                if inspect.iscoroutine(result):
-                    # an ``async def`` handler: run it, and still isolate its failures
+                # an ``async def`` handler: run it, and still isolate its failures
+                # (``inspect.iscoroutine`` is this test, at the cost of a Python call)
+                if result is not None and type(result) is CoroutineType:
                     self._spawn(self._run_async(result, sub.handler, ev))
             except Exception:
                 self.handler_errors += 1
@@ -117,6 +127,7 @@ class Fanout:
         for sub in self._subs:
             sub.active = False
         self._subs.clear()
+        self._snapshot = None
         self._status.clear()
 
 

@@ -25,6 +25,7 @@ as the client's position rules ignore it (:mod:`zariz.sse.position`).
 from __future__ import annotations
 
 import json
+import json.scanner
 import re
 from itertools import accumulate
 from typing import Any
@@ -58,6 +59,15 @@ _DEPTH_CHUNK = 1 << 16
 
 
 _NOT_JSON = object()
+
+# ``json.loads`` is three Python-level calls (``loads`` -> ``decode`` -> ``raw_decode``, plus
+# two whitespace regex matches) around one C scan; in Pyodide those wrappers cost more than
+# the scan of a 300-byte event (profiled: bench/RESULTS.md). The C scanner of a default
+# decoder is what ``json.loads`` runs: called directly, it gives the same value for text that
+# is one JSON value from the first to the last character; anything else (whitespace around
+# it, trailing garbage, a BOM, not JSON at all) goes through ``json.loads`` for its exact
+# verdict.
+_scan_once = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
 
 def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
@@ -97,6 +107,14 @@ def parse_json(text: str) -> Any:
     if not isinstance(text, str) or json_depth_exceeds(text):
         return _NOT_JSON
     try:
+        value, end = _scan_once(text, 0)
+        if end == len(text):
+            return value
+    except StopIteration:
+        pass
+    except _PARSE_ERRORS:
+        return _NOT_JSON
+    try:
         return json.loads(text)
     except _PARSE_ERRORS:
         return _NOT_JSON
@@ -118,6 +136,11 @@ def event_id(value: Any) -> str | None:
     >>> [event_id(v) for v in ("42", "007", "", "-1", "²", " 7", "1_0", "9" * 19, True, 5)]
     ['42', '7', None, None, None, None, None, None, None, '5']
     """
+    if type(value) is str:  # the hot path: every event's id (a str subclass: below)
+        # ``isascii() and isdigit()`` is ``[0-9]+`` (only ASCII digits are both), in C.
+        if 0 < len(value) <= MAX_ID_DIGITS and value.isascii() and value.isdigit():
+            return value if value[0] != "0" or len(value) == 1 else str(int(value))
+        return None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -184,8 +207,12 @@ def normalize(
     if isinstance(parsed, dict):
         name = parsed.get("event") or parsed.get("type")
         if name:
-            payload = parsed["data"] if parsed.get("data") is not None else parsed
-            return SSEEvent(_event_name(name), payload, ev_id, received_at, text, origin)
+            payload = parsed.get("data")
+            if payload is None:
+                payload = parsed
+            if not isinstance(name, str):
+                name = _event_name(name)
+            return SSEEvent(name, payload, ev_id, received_at, text, origin)
     return SSEEvent(UNKNOWN, value, ev_id, received_at, text, origin)
 
 

@@ -27,6 +27,7 @@ True
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -146,11 +147,22 @@ class Page:
 
 
 class OrdersStore:
+    """See the module doc. The newest-first order and the counts per status are kept up to
+    date change by change (an index sorted by :func:`_sort_key`, counters), not recomputed
+    from every order on each view: a page renders once per frame, and sorting 10,000 orders
+    per frame cost more than the frame (profiled in Pyodide, bench/RESULTS.md)."""
+
     def __init__(self, page_size: int = 50) -> None:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
         self.page_size = page_size
         self._orders: dict[Any, Order] = {}
+        # Ascending (sort key, order key) of every order (newest last), and each order's
+        # entry, the very tuple in the list: found by bisection, or by identity when a
+        # hostile key (a NaN created_at) does not order.
+        self._index: list[tuple[Any, Any]] = []
+        self._entries: dict[Any, tuple[Any, Any]] = {}
+        self._status_counts: dict[str, int] = {}
         self.version = 0  # bumps on every visible change; views are cached on it
         self.loaded = False
         self.loading = False
@@ -162,8 +174,6 @@ class OrdersStore:
         self.page = 0
         self._cache_key: tuple[Any, ...] | None = None
         self._cache: list[Order] = []
-        self._counts_version = -1
-        self._counts: dict[str, int] = {}
 
     @property
     def last_event_id(self) -> int | None:
@@ -180,6 +190,7 @@ class OrdersStore:
         said), then replay the events buffered meanwhile that came after it."""
         buffered, self._buffer = self._buffer or [], None
         self._orders = {key: dict(o) for o in items if (key := _order_key(o)) is not None}
+        self._reindex()
         self.needs_refetch = False  # only a load that succeeded makes the data whole again
         if at is not None:
             self.cursor.at(at)
@@ -235,7 +246,7 @@ class OrdersStore:
         if oid is None or not isinstance(data, Mapping):
             return False
         if name == "order.deleted":
-            return self._orders.pop(oid, None) is not None
+            return self._drop(oid)
         if name not in UPSERT_EVENTS:
             return False
         current = self._orders.get(oid)
@@ -246,9 +257,9 @@ class OrdersStore:
             merged = {**current, **order}
             if merged == current:
                 return False
-            self._orders[oid] = merged
+            self._put(oid, merged)
         else:
-            self._orders[oid] = order
+            self._put(oid, order)
         return True
 
     def upsert(self, order: Mapping[str, Any]) -> bool:
@@ -258,10 +269,59 @@ class OrdersStore:
         return changed
 
     def remove(self, order_id: Any) -> bool:
-        changed = self._orders.pop(order_id, None) is not None
+        changed = self._drop(order_id)
         if changed:
             self._touch()
         return changed
+
+    # --- the index: newest-first order and counts, kept with every change -----------------
+    def _reindex(self) -> None:
+        self._index = sorted((_sort_key(o), k) for k, o in self._orders.items())
+        self._entries = {entry[1]: entry for entry in self._index}
+        self._status_counts = {}
+        for order in self._orders.values():
+            self._count(order.get("status"), 1)
+
+    def _count(self, status: Any, delta: int) -> None:
+        if isinstance(status, str):
+            left = self._status_counts.get(status, 0) + delta
+            if left:
+                self._status_counts[status] = left
+            else:
+                del self._status_counts[status]
+
+    def _put(self, oid: Any, order: Order) -> None:
+        old = self._orders.get(oid)
+        self._orders[oid] = order
+        key = _sort_key(order)
+        if old is not None:
+            self._count(old.get("status"), -1)
+            if self._entries[oid][0] != key:
+                self._unlink(oid)
+        self._count(order.get("status"), 1)
+        if oid not in self._entries:
+            entry = (key, oid)
+            insort(self._index, entry)
+            self._entries[oid] = entry
+
+    def _drop(self, oid: Any) -> bool:
+        order = self._orders.pop(oid, None)
+        if order is None:
+            return False
+        self._count(order.get("status"), -1)
+        self._unlink(oid)
+        return True
+
+    def _unlink(self, oid: Any) -> None:
+        entry = self._entries.pop(oid)
+        i = bisect_left(self._index, entry)
+        if i < len(self._index) and self._index[i] is entry:
+            del self._index[i]
+            return
+        for i, candidate in enumerate(self._index):  # a key that does not order (NaN)
+            if candidate is entry:
+                del self._index[i]
+                return
 
     def _touch(self) -> None:
         self.version += 1
@@ -274,7 +334,9 @@ class OrdersStore:
         return self._orders.get(order_id)
 
     def all(self) -> list[Order]:
-        return sorted(self._orders.values(), key=_sort_key, reverse=True)
+        """Every order, newest first (by ``created_at``, then id)."""
+        orders = self._orders
+        return [orders[oid] for _key, oid in reversed(self._index)]
 
     def set_filter(self, status: str | None) -> None:
         if status is not None and status not in STATUSES:
@@ -292,14 +354,11 @@ class OrdersStore:
         self.page = max(0, page)
 
     def counts(self) -> dict[str, int]:
-        if self._counts_version != self.version:
-            counts = dict.fromkeys(STATUSES, 0)
-            for order in self._orders.values():
-                status = order.get("status")
-                if isinstance(status, str):
-                    counts[status] = counts.get(status, 0) + 1
-            self._counts, self._counts_version = counts, self.version
-        return dict(self._counts)
+        """Orders per status: every known status (0 when none), then any other status
+        some order has."""
+        counts = dict.fromkeys(STATUSES, 0)
+        counts.update(self._status_counts)
+        return counts
 
     def filtered(self) -> list[Order]:
         key = (self.version, self.status_filter, self.query.strip().lower())
@@ -314,16 +373,28 @@ class OrdersStore:
         return self._cache
 
     def view(self) -> Page:
-        rows = self.filtered()
-        pages = max(1, -(-len(rows) // self.page_size))
-        self.page = min(self.page, pages - 1)
-        start = self.page * self.page_size
+        size = self.page_size
+        if self.status_filter is None and not self.query.strip():
+            # Everything matches: the page is a slice of the index, whatever the total.
+            total = len(self._index)
+            pages = max(1, -(-total // size))
+            self.page = min(self.page, pages - 1)
+            end = total - self.page * size
+            orders = self._orders
+            items = [orders[oid] for _key, oid in reversed(self._index[max(0, end - size):end])]
+        else:
+            rows = self.filtered()
+            total = len(rows)
+            pages = max(1, -(-total // size))
+            self.page = min(self.page, pages - 1)
+            start = self.page * size
+            items = rows[start : start + size]
         return Page(
-            items=rows[start : start + self.page_size],
-            total=len(rows),
+            items=items,
+            total=total,
             page=self.page,
             pages=pages,
-            page_size=self.page_size,
+            page_size=size,
             counts=self.counts(),
         )
 

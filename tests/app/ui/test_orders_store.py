@@ -6,7 +6,10 @@ import time
 from typing import Any
 
 import pytest
-from zariz.ui.orders_store import OrdersStore, StatusCounts, matches_query
+from hypothesis import given
+from hypothesis import strategies as st
+from zariz.orders import STATUSES
+from zariz.ui.orders_store import OrdersStore, StatusCounts, _sort_key, matches_query
 
 
 def order(i: int, status: str = "new", **kw: Any) -> dict[str, Any]:
@@ -266,3 +269,56 @@ def test_a_failed_refetch_after_a_gap_still_needs_one() -> None:
     s.begin_load()
     s.finish_load([order(1), order(2), order(3), order(4)], at=13)
     assert not s.needs_refetch and len(s) == 4
+
+
+# --- the incremental index against the definition it replaces ----------------------------
+def _reference(orders: dict[Any, dict[str, Any]], status: str | None, query: str,
+               page: int, size: int) -> tuple[list[Any], int, dict[str, int]]:
+    """What a view was before the index: sort everything, filter, slice, count."""
+    rows = [o for o in sorted(orders.values(), key=_sort_key, reverse=True)
+            if (status is None or o.get("status") == status) and matches_query(o, query)]
+    pages = max(1, -(-len(rows) // size))
+    page = min(page, pages - 1)
+    counts = dict.fromkeys(STATUSES, 0)
+    for o in orders.values():
+        if isinstance(o.get("status"), str):
+            counts[o["status"]] = counts.get(o["status"], 0) + 1
+    return [o["id"] for o in rows[page * size:(page + 1) * size]], len(rows), counts
+
+
+_created = st.one_of(
+    st.sampled_from([f"2026-01-01T10:00:{s:02d}.000Z" for s in range(6)]),
+    st.integers(0, 5), st.none(), st.just("x"))
+_ops = st.lists(st.tuples(
+    st.sampled_from(["order.created", "order.updated", "order.status_changed",
+                     "order.deleted"]),
+    st.one_of(st.integers(0, 12), st.sampled_from(["a", "b", "7"])),
+    st.sampled_from([*STATUSES, "lost"]), _created), max_size=60)
+
+
+@given(_ops, st.sampled_from([None, "new", "assigned"]), st.sampled_from(["", "1", "x"]),
+       st.integers(0, 3))
+def test_views_and_counts_equal_a_full_sort_after_any_changes(
+    ops: list[tuple[str, Any, str, Any]], status: str | None, query: str, page: int
+) -> None:
+    s = loaded(*(order(i) for i in range(0, 12, 3)), page_size=3)
+    for name, oid, st_, created in ops:
+        s.apply(name, {"id": oid, "customer": f"c{oid}", "status": st_, "created_at": created})
+    s.set_filter(status)
+    s.set_query(query)
+    s.set_page(page)
+    view = s.view()
+    ids, total, counts = _reference(s._orders, status, query, page, 3)
+    assert [o["id"] for o in view.items] == ids
+    assert view.total == total and view.counts == counts
+    assert [o["id"] for o in s.all()] == [
+        o["id"] for o in sorted(s._orders.values(), key=_sort_key, reverse=True)]
+
+
+def test_an_order_whose_created_at_does_not_order_is_still_moved_and_removed() -> None:
+    nan = float("nan")
+    s = loaded(order(1), {**order(2), "created_at": nan}, order(3))
+    assert s.apply("order.updated", {**order(2), "created_at": nan, "status": "assigned"})
+    assert s.apply("order.deleted", {"id": 2})
+    assert [o["id"] for o in s.view().items] == [3, 1]
+    assert s.view().counts["new"] == 2 and s.view().counts["assigned"] == 0

@@ -1,0 +1,30 @@
+"""A small run of ``python -m bench.latency`` (one sample per contender, 1 s at 40 events/s)
+so the command keeps working: every order of the run was handled and painted by both pages,
+the server stamps were found, the report renders. Latency itself lives in bench/RESULTS.md."""
+
+from __future__ import annotations
+
+import pytest
+
+import bench.latency as bench
+
+
+@pytest.mark.bench
+@pytest.mark.browser
+@pytest.mark.timeout(300)
+def test_latency_smoke() -> None:
+    lines: list[str] = []
+    result = bench.run(runs=1, rate=40, seconds=1.0, warmup=0.5, seed=60, retries=0,
+                       log=lines.append)
+    for who in bench.CONTENDERS:
+        (sample,) = result["samples"][who]
+        assert sample["orders"] == 40 and sample["errors"] == []
+        assert sample["unhandled"] == 0 and sample["unpainted"] == 0, sample
+        for metric in ("handler", "painted", "next_raf"):
+            assert sample[metric]["n"] == 40 and sample[metric]["p50"] > 0
+        # A row is painted after its event was handled (same clock, same order).
+        assert sample["painted"]["p50"] >= sample["handler"]["p50"]
+    assert len(lines) == 2 and result["repeated"] == 0
+    text = bench.render(result, "python -m bench.latency --runs 1")
+    assert "## Latency: server publish -> handler and -> row painted" in text
+    assert "zariz orders page" in text and "plain JS page (baseline)" in text
