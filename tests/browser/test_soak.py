@@ -88,8 +88,11 @@ import gc
 from zariz.ui.orders_store import OrdersStore
 _store = max((o for o in gc.get_objects() if isinstance(o, OrdersStore)), key=lambda s: s.version)
 _ids = sorted(_store._orders)
-_store._orders.pop(_ids[0])
-_store._orders[_ids[1]] = {**_store._orders[_ids[1]], "status": "cancelled", "updated_at": "x"}
+# Through the store's own bookkeeping (as a lost or misapplied event would), so its
+# newest-first index stays consistent with what it holds.
+_store._drop(_ids[0])
+_store._put(_ids[1], {**_store._orders[_ids[1]], "status": "cancelled", "updated_at": "x"})
+_store._touch()
 """
 
 
