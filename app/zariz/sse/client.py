@@ -775,7 +775,13 @@ class SSEClient:
             self._log.debug("[SSE] message %s id=%s", ev.event, ev.id)
         if origin == "source" and self._relay_post is not None and sse_type != "ping":
             counts["relayed_out"] += 1
-            self._relay_post(relay_message(sse_type, data, raw_id))
+            try:
+                self._relay_post(relay_message(sse_type, data, raw_id))
+            except Exception:
+                # The position has moved past this event: if the relay's failure stopped
+                # it here, this tab's subscribers would never get it (the stream will not
+                # replay it). The other tabs recover by their own gap check.
+                self._log.exception("[SSE] relaying id=%s to other tabs failed", raw_id)
         self._fanout.dispatch(ev)
         return ev
 

@@ -97,9 +97,15 @@ def _sort_key(order: Mapping[str, Any]) -> tuple[Any, ...]:
     created = order.get("created_at")
     oid = order.get("id")
     return (
-        (1, created) if isinstance(created, int | float) else (2, str(created or "")),
-        (1, oid) if isinstance(oid, int | float) else (2, str(oid)),
+        (1, created) if _orders_as_number(created) else (2, str(created or "")),
+        (1, oid) if _orders_as_number(oid) else (2, str(oid)),
     )
+
+
+def _orders_as_number(value: Any) -> bool:
+    # NaN (JSON's ``NaN`` literal parses) compares false with everything: in the sorted
+    # index it would misplace every later insert for good, so it sorts as text instead.
+    return isinstance(value, int | float) and value == value
 
 
 def _older(incoming: Any, current: Any) -> bool:
@@ -158,8 +164,8 @@ class OrdersStore:
         self.page_size = page_size
         self._orders: dict[Any, Order] = {}
         # Ascending (sort key, order key) of every order (newest last), and each order's
-        # entry, the very tuple in the list: found by bisection, or by identity when a
-        # hostile key (a NaN created_at) does not order.
+        # entry, the very tuple in the list, found by bisection (every key orders:
+        # _sort_key tags types and never yields a NaN).
         self._index: list[tuple[Any, Any]] = []
         self._entries: dict[Any, tuple[Any, Any]] = {}
         self._status_counts: dict[str, int] = {}
@@ -318,10 +324,9 @@ class OrdersStore:
         if i < len(self._index) and self._index[i] is entry:
             del self._index[i]
             return
-        for i, candidate in enumerate(self._index):  # a key that does not order (NaN)
-            if candidate is entry:
-                del self._index[i]
-                return
+        # Unreachable while every key orders; if one ever does not, a stale entry would
+        # make all() raise, so it is found by identity instead.
+        self._index = [candidate for candidate in self._index if candidate is not entry]
 
     def _touch(self) -> None:
         self.version += 1

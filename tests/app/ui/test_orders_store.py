@@ -288,7 +288,9 @@ def _reference(orders: dict[Any, dict[str, Any]], status: str | None, query: str
 
 _created = st.one_of(
     st.sampled_from([f"2026-01-01T10:00:{s:02d}.000Z" for s in range(6)]),
-    st.integers(0, 5), st.none(), st.just("x"))
+    st.integers(0, 5), st.none(), st.just("x"),
+    # NaN (JSON's NaN literal parses) and infinities: the index must stay ordered.
+    st.sampled_from([float("nan"), float("inf"), -float("inf"), 2.5]))
 _ops = st.lists(st.tuples(
     st.sampled_from(["order.created", "order.updated", "order.status_changed",
                      "order.deleted"]),
@@ -322,3 +324,15 @@ def test_an_order_whose_created_at_does_not_order_is_still_moved_and_removed() -
     assert s.apply("order.deleted", {"id": 2})
     assert [o["id"] for o in s.view().items] == [3, 1]
     assert s.view().counts["new"] == 2 and s.view().counts["assigned"] == 0
+
+
+def test_a_nan_created_at_never_misplaces_later_orders() -> None:
+    """A NaN compares false with everything: kept as a number in the sorted index it put
+    every later insert in the wrong place, and deleting it did not repair the order."""
+    s = OrdersStore(page_size=50)
+    s.finish_load([{"id": 1, "created_at": 10, "status": "new"},
+                   {"id": 2, "created_at": float("nan"), "status": "new"}], at=0)
+    for i, created in enumerate([30, 5, 20, 1], start=3):
+        s.apply("order.created", {"id": i, "created_at": created, "status": "new"}, i - 2)
+    s.apply("order.deleted", {"id": 2}, 5)
+    assert [o["id"] for o in s.view().items] == [3, 5, 1, 4, 6]
