@@ -24,7 +24,7 @@ from zariz.api import ApiClient
 from zariz.auth import AuthClient
 from zariz.platform import Platform
 from zariz.types import EventClient
-from zariz.ui import dom, routes
+from zariz.ui import dom, i18n, routes
 from zariz.ui.component import Mounted, StrictMode, mount, set_strict
 from zariz.ui.context import Ctx
 from zariz.ui.hot import HotData
@@ -89,6 +89,7 @@ class App:
 
     # --- lifecycle ----------------------------------------------------------------------
     def mount(self) -> None:
+        apply_locale()
         dom.clear(self.root)  # the plain-HTML skeleton goes
         # Strict mode (dev) applies to this UI's mounts, and ends with it.
         self._offs.append(set_strict(self.strict))
@@ -226,6 +227,21 @@ class App:
                 self._logging_out = False
 
         self.ctx.platform.spawn(run())
+
+
+LANG_KEY = "zariz.lang"
+"""``localStorage`` key of the user's language switch (static/boot/early.js reads it too,
+to lay the skeleton out before Python runs)."""
+
+
+def apply_locale() -> str:
+    """The UI's language: ``?lang=`` in the URL, else the user's switch, else the
+    browser's languages; ``<html lang dir>`` follow it."""
+    lang = i18n.set_locale(
+        i18n.pick_locale(dom.query_param("lang"), dom.storage_get(LANG_KEY), *dom.languages())
+    )
+    dom.set_document_locale(lang, i18n.direction(lang))
+    return lang
 
 
 def mount_app(

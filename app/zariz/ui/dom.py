@@ -318,6 +318,52 @@ def reload_page() -> None:
     js.window.location.reload()
 
 
+# --- the viewer's preferences: language, direction, theme ------------------------------
+def storage_get(key: str) -> str | None:
+    """``localStorage[key]``; ``None`` when absent or storage is unavailable (a privacy
+    mode throws on access)."""
+    try:
+        value = js.window.localStorage.getItem(key)
+    except Exception:
+        return None
+    return None if value is None or is_null(value) else str(value)
+
+
+def storage_set(key: str, value: str | None) -> None:
+    """Store (``None`` removes) ``key``; a full or disabled storage is ignored."""
+    try:
+        if value is None:
+            js.window.localStorage.removeItem(key)
+        else:
+            js.window.localStorage.setItem(key, value)
+    except Exception:
+        return
+
+
+def query_param(name: str) -> str | None:
+    value = js.URLSearchParams.new(js.window.location.search).get(name)
+    return None if value is None or is_null(value) else str(value)
+
+
+def languages() -> list[str]:
+    """The browser's preferred languages, best first (``navigator.languages``)."""
+    langs = getattr(js.navigator, "languages", None)
+    found = [str(x) for x in langs] if langs is not None and not is_null(langs) else []
+    return found or [str(js.navigator.language or "")]
+
+
+def set_document_locale(lang: str, direction: str) -> None:
+    """``<html lang=... dir=...>``: the browser's bidi layout, fonts and screen readers
+    follow it."""
+    root = js.document.documentElement
+    root.setAttribute("lang", lang)
+    root.setAttribute("dir", direction)
+
+
+def media_matches(query_text: str) -> bool:
+    return bool(js.window.matchMedia(query_text).matches)
+
+
 def stylesheet_versions() -> dict[str, str]:
     """``{"static/css/app.css": "<v>"}`` for each stylesheet link stamped ``?v=`` (the dev
     server stamps them with the manifest's hash)."""
