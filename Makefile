@@ -5,7 +5,7 @@ PY := .venv/bin/python
 PYTEST_ARGS ?=
 
 .PHONY: serve dev test test-fast lint bench reliability setup clean soak slow-consumers \
-	shared-stream dev-reload snapshot boot
+	shared-stream dev-reload snapshot boot latency
 
 setup:
 	@scripts/setup.sh python vendor
@@ -34,6 +34,13 @@ lint: setup
 bench: setup
 	@scripts/setup.sh browser
 	$(PY) -m bench
+	$(PY) -m bench.latency
+
+# Publish -> handler and publish -> painted row, p50/p99 at 500 events/s: the app vs a
+# plain JS page, interleaved; into bench/RESULTS.md.
+latency: setup
+	@scripts/setup.sh browser
+	$(PY) -m bench.latency
 
 # The fault matrix (every fault, 3 rounds) and a 2-minute outage, through a fault-injecting
 # proxy; rewrites the README's Reliability section and bench/RESULTS.md. ~10 minutes.
