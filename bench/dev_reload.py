@@ -45,7 +45,8 @@ PAGE = "/dashboard/orders"
 ORDERS = "app/zariz/ui/pages/orders.py"
 FORMAT = "app/zariz/ui/format.py"
 SUBTITLE = "Live: changes from every dispatcher appear here as they happen."
-LABEL = '"new": "New",'
+SUBTITLE_CODE = 't("orders.subtitle")'  # where the orders page shows SUBTITLE
+LABEL = '        return t(f"status.{status}")\n'  # format.status_label's catalogue lookup
 TIMEOUT_MS = 120_000
 GOAL_MS = 300.0
 
@@ -189,8 +190,8 @@ def run(swaps: int = 20, deep_swaps: int = 10, reloads: int = 10, rounds: int = 
                         if time.monotonic() - started > max_s:
                             break
                         text = f"Hot edit {n_hot}."
-                        ms, last = rig.swap(ORDERS, SUBTITLE, text, text)
-                        rig.edit(ORDERS, text, SUBTITLE)  # back, for the next sample
+                        ms, last = rig.swap(ORDERS, SUBTITLE_CODE, f'"{text}"', text)
+                        rig.edit(ORDERS, f'"{text}"', SUBTITLE_CODE)  # back, for the next one
                         rig.wait_idle()
                         page.wait_for_function("t => document.body.textContent.includes(t)",
                                                arg=SUBTITLE, timeout=TIMEOUT_MS)
@@ -205,8 +206,10 @@ def run(swaps: int = 20, deep_swaps: int = 10, reloads: int = 10, rounds: int = 
                         if time.monotonic() - started > max_s:
                             break
                         label = f"New{n_deep}x"
-                        ms, last = rig.swap(FORMAT, LABEL, f'"new": "{label}",', label)
-                        rig.edit(FORMAT, f'"new": "{label}",', LABEL)
+                        edited = (f'        return "{label}" if status == "new" '
+                                  'else t(f"status.{status}")\n')
+                        ms, last = rig.swap(FORMAT, LABEL, edited, label)
+                        rig.edit(FORMAT, edited, LABEL)
                         rig.wait_idle()
                         deep.append(ms)
                         modules["shared"].append(len(last.get("swapped") or []))
@@ -215,8 +218,8 @@ def run(swaps: int = 20, deep_swaps: int = 10, reloads: int = 10, rounds: int = 
                         if time.monotonic() - started > max_s:
                             break
                         text = f"Reload edit {n_f5}."
-                        f5.append(rig.reload(ORDERS, SUBTITLE, text, text))
-                        rig.edit(ORDERS, text, SUBTITLE)
+                        f5.append(rig.reload(ORDERS, SUBTITLE_CODE, f'"{text}"', text))
+                        rig.edit(ORDERS, f'"{text}"', SUBTITLE_CODE)
                         rig.wait_idle()
                         page.wait_for_function("t => document.body.textContent.includes(t)",
                                                arg=SUBTITLE, timeout=TIMEOUT_MS)

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -27,6 +27,9 @@ from server.db import (
 )
 from server.errors import ApiError
 from server.events import EventHub
+from server.phones import EXAMPLE as PHONE_EXAMPLE
+from server.phones import RULE as PHONE_RULE
+from server.phones import validate_phone
 from server.security import Principal
 
 Status = Literal["new", "assigned", "picked_up", "delivered", "cancelled"]
@@ -41,7 +44,20 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 Customer = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+# The length check runs first, so phonenumbers never parses a long string; the value
+# is then stored in its canonical form (server.phones says which numbers and why).
+Phone = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
+    AfterValidator(validate_phone),
+    Field(
+        description="An Israeli mobile, landline or 07X number in any common form "
+        "(050-1234567, 0501234567, +972-50-123-4567, +972501234567), stored as "
+        f"{PHONE_EXAMPLE}. Anything else is a 422 whose detail has type `invalid_phone` "
+        f"and the message: {PHONE_RULE}",
+        examples=[PHONE_EXAMPLE, "+972-3-555-0101"],
+    ),
+]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
 

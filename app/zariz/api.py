@@ -1,7 +1,9 @@
 """A thin REST client for orders and couriers over :meth:`AuthClient.authorized_request`.
 
 Every method returns the decoded JSON body, or raises :class:`ApiError` for a non-2xx
-answer (``NetworkError`` passes through untouched).
+answer (``NetworkError`` passes through untouched). :meth:`ApiClient.on_answer` hears of
+every answer the server itself gave (a status below 500): the SSE client takes it as a
+sign that the server is reachable again and stops waiting out its backoff.
 
 Usage::
 
@@ -13,11 +15,16 @@ Usage::
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from zariz.auth import AuthClient, error_fields
 from zariz.platform import HttpResponse
+from zariz.types import Undo
+
+log = logging.getLogger("zariz.api")
 
 
 class ApiError(Exception):
@@ -50,9 +57,36 @@ class ApiClient:
             raise TypeError("prefix must be a str")
         self._auth = auth
         self._prefix = prefix.rstrip("/")
+        self._answer_listeners: dict[object, Callable[[], Any]] = {}
+
+    def on_answer(self, fn: Callable[[], Any]) -> Undo:
+        """Call ``fn()`` after each request the server answered (any status below 500: a
+        4xx is an answer too; a 5xx may be a proxy whose upstream is down). Returns an
+        idempotent ``off``.
+
+        >>> off = api.on_answer(lambda: client.nudge("rest"))  # doctest: +SKIP
+        """
+        if not callable(fn):
+            raise TypeError("on_answer() takes a callable")
+        key = object()  # one fn registered twice is two listeners, each with its off
+        self._answer_listeners[key] = fn
+
+        def off() -> None:
+            self._answer_listeners.pop(key, None)
+
+        return off
+
+    def _answered(self) -> None:
+        for fn in list(self._answer_listeners.values()):
+            try:
+                fn()
+            except Exception:  # a listener's bug must not fail the request it heard of
+                log.exception("[API] answer listener failed")
 
     async def _call(self, method: str, path: str, json_body: Any = None) -> Any:
         resp = await self._auth.authorized_request(method, self._prefix + path, json_body)
+        if resp.status < 500:
+            self._answered()
         if not resp.ok:
             raise ApiError.from_response(resp)
         return resp.body

@@ -9,8 +9,10 @@ runtime holder, and the previous UI is disposed before the next one mounts.
 from __future__ import annotations
 
 import builtins
+import json
 import logging
 import sys
+import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,6 +138,32 @@ def _start_dev(rt: Runtime) -> None:
     )
 
 
+def boot_error_report(exc: BaseException) -> str:
+    """What the boot overlay shows for ``exc`` (JSON): its type, message and traceback; the
+    overlay maps the traceback's paths (``/home/pyodide/zariz/...``) to the repository's."""
+    return json.dumps({
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc)),
+    })
+
+
+def show_boot_error(exc: BaseException) -> None:
+    """Show a Python error at start-up in the page's boot overlay (static/boot/boot-error.js,
+    plain JS: it works whatever broke here); a page without it gets one line of text."""
+    root = js.document.getElementById("app")
+    if not is_null(root):
+        root.dataset.boot = "error"
+    try:
+        overlay = js.globalThis.__zarizBootError
+    except AttributeError:
+        overlay = None
+    if overlay is not None and not is_null(overlay):
+        overlay.python(boot_error_report(exc))
+    elif not is_null(root):
+        root.replaceChildren(js.document.createTextNode(f"The app failed to start: {exc!r}"))
+
+
 def main() -> Runtime:
     configure_logging()
     rt = runtime()
@@ -149,9 +177,7 @@ def main() -> Runtime:
     except Exception as exc:
         # The event client keeps running (it was started above); say plainly what broke.
         log.exception("[app] mounting the UI failed")
-        root = js.document.getElementById("app")
-        root.dataset.boot = "error"
-        root.replaceChildren(js.document.createTextNode(f"The app failed to start: {exc!r}"))
+        show_boot_error(exc)
         return rt
     # A User Timing mark (the first mount only): benchmarks and monitors read when the
     # UI was up, beside zariz:boot-start, zariz:pyodide-ready and zariz:sse-open.

@@ -82,6 +82,16 @@ class EventClient(Protocol):
 
     def reconnect_now(self) -> bool: ...
 
+    @property
+    def caught_up(self) -> bool:
+        """Connected, and the stream has stated its position since it opened."""
+        ...
+
+    def nudge(self, reason: str = "signal", *, spread: bool = True) -> bool:
+        """A sign the stream may be possible again: if waiting, retry (soon) without
+        resetting the backoff."""
+        ...
+
 __all__ = [
     "JSON",
     "CONNECTION_STATUSES",

@@ -22,6 +22,9 @@
   var lang = pick(langs);
   root.setAttribute("lang", lang);
   root.setAttribute("dir", lang === "he" ? "rtl" : "ltr");
+  // zariz.ui.prefs: "light" / "dark" pin the theme; anything else (absent) follows the
+  // system's prefers-color-scheme, which app.css reads itself (color-scheme: light dark).
   var theme = stored("zariz.theme");
   if (theme === "dark" || theme === "light") root.setAttribute("data-theme", theme);
+  else root.removeAttribute("data-theme");
 })();

@@ -142,7 +142,19 @@ function indexURLOf(options) {
   return url.endsWith("/") ? url : `${url}/`;
 }
 
+// A runtime that fails to load (a file missing or unreachable, a broken build) is said on
+// the page by the boot overlay (static/boot/boot-error.js), not left as a skeleton; absent
+// on pages without it (the snapshot builder's).
 export async function loadPyodide(options = {}) {
+  try {
+    return await loadInterpreter(options);
+  } catch (error) {
+    globalThis.__zarizBootError?.runtimeFailed(error);
+    throw error;
+  }
+}
+
+async function loadInterpreter(options) {
   const pending = snapshot;
   snapshot = null;
   if (!pending && !reason) reason = "the page's snapshot went to its first interpreter";

@@ -18,6 +18,7 @@ from tests.support.live_server import LiveServer
 
 ORDERS = "app/zariz/ui/pages/orders.py"
 SUBTITLE = "Live: changes from every dispatcher appear here as they happen."
+SUBTITLE_CODE = 't("orders.subtitle")'  # where the page shows SUBTITLE (the catalogue's)
 SWAP_TIMEOUT_MS = 20_000
 
 
@@ -143,7 +144,7 @@ def test_thirty_edits_of_a_page_swap_in_place_on_the_one_connection(
     first: dict[str, Any] | None = None
     with GaugeSampler(dev_server) as gauge:
         for n in range(1, 31):
-            tree.replace(ORDERS, SUBTITLE, f"Edit number {n}.")
+            tree.replace(ORDERS, SUBTITLE_CODE, f'"Edit number {n}."')
             wait_text(page, ".orders-page .page-header p", f"Edit number {n}.")
             wait_swaps(page, n)
             page.wait_for_selector("[data-testid=order-row], [data-testid=orders-empty]")
@@ -180,9 +181,9 @@ def test_a_broken_edit_shows_the_overlay_and_the_old_ui_keeps_working(
     page, log = open_orders(open_tab, dev_server)
     swaps = dev_stats(page)["swaps"]
     source = tree.read(ORDERS)
-    line = source[: source.index(SUBTITLE)].count("\n") + 1
+    line = source[: source.index(SUBTITLE_CODE)].count("\n") + 1
     # A syntax error on the subtitle's line.
-    tree.replace(ORDERS, f'"{SUBTITLE}"', '"Broken" +')
+    tree.replace(ORDERS, SUBTITLE_CODE, '"Broken" +')
     wait_overlay(page, "syntax")
     where = page.text_content("[data-testid=dev-overlay-where]")
     assert where is not None and where.startswith(f"{ORDERS}:")
@@ -192,7 +193,7 @@ def test_a_broken_edit_shows_the_overlay_and_the_old_ui_keeps_working(
     wait_row(page, create_order(dev_server, "Under the overlay"))
     assert page.is_visible(f"text={SUBTITLE}")
     # The fix: overlay gone, new UI shown.
-    tree.replace(ORDERS, SUBTITLE, "Fixed subtitle.")
+    tree.replace(ORDERS, SUBTITLE_CODE, '"Fixed subtitle."')
     wait_overlay(page, None)
     wait_text(page, ".orders-page .page-header p", "Fixed subtitle.")
     assert dev_stats(page)["swaps"] == swaps + 1
@@ -206,7 +207,7 @@ def test_a_broken_edit_shows_the_overlay_and_the_old_ui_keeps_working(
     page.wait_for_selector("[data-testid=orders-table]")
     assert page.is_visible("text=Fixed subtitle.")  # the last good code
     wait_row(page, create_order(dev_server, "After the failed mount"))
-    tree.replace(ORDERS, SUBTITLE, "Fixed again.")
+    tree.replace(ORDERS, SUBTITLE_CODE, '"Fixed again."')
     wait_overlay(page, None)
     wait_text(page, ".orders-page .page-header p", "Fixed again.")
     assert len(log.sse_requests) == 1
@@ -229,10 +230,12 @@ def test_route_filter_search_scroll_and_the_open_dialog_survive_a_swap(
     page.evaluate("window.scrollTo(0, 600)")
     page.wait_for_function("window.scrollY >= 590")
     swaps = dev_stats(page)["swaps"]
-    tree.replace(ORDERS, SUBTITLE, "Swapped with state.")
+    tree.replace(ORDERS, SUBTITLE_CODE, '"Swapped with state."')
     wait_swaps(page, swaps + 1)
     wait_text(page, ".orders-page .page-header p", "Swapped with state.")
-    assert page.evaluate("location.pathname + location.search") == "/dashboard/orders?from=test"
+    # The list's state lives in the URL too (replaceState, never a navigation).
+    assert page.evaluate("location.pathname + location.search") == (
+        "/dashboard/orders?from=test&status=new&q=Scroll")
     assert page.get_attribute("[data-testid=filter-new]", "aria-pressed") == "true"
     assert page.input_value("[data-testid=orders-search]") == "Scroll"
     page.wait_for_selector("[data-testid=create-order-modal]")
@@ -254,7 +257,8 @@ def test_a_css_edit_applies_without_a_page_reload(
         timeout=SWAP_TIMEOUT_MS,
     )
     assert page.evaluate("window.__sameWindow") == "yes"
-    assert page.locator("link[rel=stylesheet]").count() == 1  # the old sheet went
+    # The old sheet went (the page links several; each once).
+    assert page.locator("link[rel=stylesheet][href*='/static/css/app.css']").count() == 1
     assert dev_stats(page)["swaps"] == 0  # no Python ran again
     assert len(log.sse_requests) == 1
 
@@ -353,7 +357,7 @@ def test_every_tab_of_the_browser_swaps_on_the_leaders_one_stream(
         follower, follower_log = open_orders(open_tab, dev_server, context=context)
         follower.wait_for_function(
             "window.__zarizSSEClient.stats.role === 'follower'", timeout=BOOT_TIMEOUT_MS)
-        tree.replace(ORDERS, SUBTITLE, "Both tabs.")
+        tree.replace(ORDERS, SUBTITLE_CODE, '"Both tabs."')
         for page in (leader, follower):
             wait_text(page, ".orders-page .page-header p", "Both tabs.")
         css = "static/css/app.css"

@@ -74,7 +74,7 @@ def test_eight_tabs_load_share_one_stream_and_each_gets_every_event_once(
         for follower in (p for p, r in zip(pages, roles, strict=True) if r == "follower"):
             # The indicator renders in the next animation frame: wait for it.
             follower.wait_for_function(
-                "() => (document.querySelector('[data-testid=sse-status]')?.innerText || '')"
+                "() => (document.querySelector('[data-testid=sse-status]')?.textContent || '')"
                 ".includes('via another tab')", timeout=15_000)
         for page in pages:
             track_dispatches(page)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pathlib
+import re
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -173,11 +174,16 @@ def test_dev_index_has_the_meta_right_before_head_end(
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/html")
             meta = f'<meta name="zariz-dev" content="{content}">'
-            original = (dev_root / "index.html").read_text()
-            css = f'href="/static/css/app.css?v={short_hash(dev_root / CSS)}"'
-            assert response.text == original.replace("</head>", meta + "</head>", 1).replace(
-                'href="/static/css/app.css"', css
+            expected = (dev_root / "index.html").read_text().replace(
+                "</head>", meta + "</head>", 1
             )
+            # Every stylesheet of ours is stamped with its content hash.
+            sheets = re.findall(r'href="/(static/css/[^"?]+\.css)"', expected)
+            assert CSS in sheets
+            for sheet in sheets:
+                stamped = f'href="/{sheet}?v={short_hash(dev_root / sheet)}"'
+                expected = expected.replace(f'href="/{sheet}"', stamped)
+            assert response.text == expected
     finally:
         client.close()
 

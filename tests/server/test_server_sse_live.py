@@ -277,7 +277,7 @@ def test_seam_resume_while_publishing_has_no_gap_and_no_duplicate(
             while not stop.is_set():
                 response = client.post(
                     f"{shared_server.url}/v1/orders", headers=bearer(token),
-                    json={"customer": "seam", "phone": "1", "address": "a"},
+                    json={"customer": "seam", "phone": "050-1234567", "address": "a"},
                 )
                 written.append(response.json()["id"])
 
@@ -435,7 +435,8 @@ def test_slow_consumer_is_dropped_and_resumes_by_id_without_loss(
                 for _ in range(20):
                     response = client.post(
                         f"{server.url}/v1/orders", headers=bearer(token),
-                        json={"customer": "slow", "phone": "1", "address": "a", "notes": notes},
+                        json={"customer": "slow", "phone": "050-1234567", "address": "a",
+                              "notes": notes},
                     )
                     created.append(response.json()["id"])
         wait_for(lambda: server.metric("zariz_sse_open_streams") == 0, what="dropped stream")

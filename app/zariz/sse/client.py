@@ -10,6 +10,18 @@ Phases and the status they show::
      └─ no session ── waiting (backoff timer, connecting) ◄────┘
                       offline (disconnected; no attempts burnt until ``online``)
 
+Leaving a wait early: a user's :meth:`reconnect_now` tries at once *and* starts the backoff
+over (a failure right after waits at most ``backoff_base``, not the grown ceiling). A sign
+that the network or the server may be back — :meth:`nudge`: ``online``, the tab shown
+again, a REST call that got an answer — skips the wait without resetting the backoff (a
+sign that lies must not become a retry loop); ``online`` and REST answers come to every
+tab at once, so those retry after a random spread of up to ``signal_spread`` s (the storm
+rule, as the full-jitter backoff is for blind retries).
+
+``caught_up`` tells the UI whether the data is current: connected, and the stream has
+stated its position (the ``position``/``reset`` frame every stream opens with; its replay
+follows in order) — in a follower tab, the leader's stream has.
+
 Every attempt gets a generation number; callbacks of an older generation (a closed source,
 a cancelled ticket request, a stale timer) are ignored, which is what keeps ``disconnect()``
 during a backoff wait or an in-flight ticket request closed for good.
@@ -56,10 +68,14 @@ OPENING: Phase = "opening"
 OPEN: Phase = "open"
 WAITING: Phase = "waiting"
 OFFLINE: Phase = "offline"
+WAITING_FOR_CONNECTION = "connection"
+"""``waiting_for`` when a ticket request timed out: no free connection (too many tabs?)."""
 Role = Literal["per-tab", "leader", "follower"]
 """``per-tab``: this tab's own stream; ``leader``: ours, relayed to the other tabs;
 ``follower``: no stream of ours, events and status relayed by the leader tab."""
 _WINDOW_EVENTS = ("online", "offline", "visibilitychange", "pageshow")
+# A follower has no stream to retry, but its tab being shown is the leader's cue too.
+_FOLLOWER_EVENTS = ("visibilitychange", "pageshow")
 
 
 @runtime_checkable
@@ -146,6 +162,7 @@ class SSEClient:
         ping_interval: float = 15.0,
         stall_factor: float = 2.5,
         ticket_timeout: float = 10.0,
+        signal_spread: float = 1.0,
         relay: bool = False,
         channel_name: str = "zariz-sse",
         logger: logging.Logger | None = None,
@@ -179,6 +196,11 @@ class SSEClient:
         )
         self._stall_factor = float(stall_factor)
         self.ticket_timeout = _positive("ticket_timeout", ticket_timeout)
+        if isinstance(signal_spread, bool) or not isinstance(signal_spread, int | float) or (
+            not 0 <= signal_spread <= 60
+        ):
+            raise ValueError(f"signal_spread must be 0..60 seconds, got {signal_spread!r}")
+        self.signal_spread = float(signal_spread)
         self.stall_window = _positive("ping_interval", ping_interval) * self._stall_factor
         self._log = logger or logging.getLogger(LOGGER_NAME)
 
@@ -191,6 +213,9 @@ class SSEClient:
         self._watchdog_undo: Undo | None = None
         self._ticket_timer_undo: Undo | None = None
         self._window_offs: list[Undo] = []
+        self._follower_offs: list[Undo] = []
+        # This stream stated its position since it opened (a follower: the leader's did).
+        self._synced = False
         self._open_started = 0.0
         self._last_activity = 0.0
         self._position = Position()
@@ -230,6 +255,12 @@ class SSEClient:
     def last_event_id(self) -> str | None:
         return self._position.last
 
+    @property
+    def caught_up(self) -> bool:
+        """Connected and current: the stream stated its position since it opened (what
+        it replays follows that frame in order), or in a follower, the leader's did."""
+        return self._status == "connected" and self._synced
+
     def retry_in(self) -> float | None:
         """Seconds until the pending retry (for a UI countdown); None when none is pending."""
         if self.next_retry_at is None:
@@ -249,6 +280,7 @@ class SSEClient:
             last_event_id=self._position.last,
             status=self._status,
             phase=self._phase,
+            caught_up=self.caught_up,
             open_sources=0 if self._close_source is None else 1,
             role=self.role,
             leader=self.leader_id,
@@ -330,15 +362,47 @@ class SSEClient:
         self._begin_attempt()
 
     def reconnect_now(self) -> bool:
-        """Skip a pending backoff (or offline) wait. False when nothing was waiting."""
+        """A user's "reconnect now": skip a pending backoff (or offline) wait, try at once
+        and start the backoff over. False when nothing was waiting."""
         self._check_alive("reconnect_now")
         if self.role == "follower":
             return self._request_leader("reconnect_now")
+        return self._skip_wait("reconnect now (user)", reset=True)
+
+    def nudge(self, reason: str = "signal", *, spread: bool = True) -> bool:
+        """A sign the stream may be possible again (``online``, the tab shown, a REST
+        call answered): if waiting, retry now — after a random ``signal_spread`` when
+        ``spread`` (a sign every tab gets at once) — without resetting the backoff.
+        False when nothing was waiting (or the retry was due sooner anyway). A follower
+        passes it to the leader tab."""
+        self._check_alive("nudge")
+        if self.role == "follower":
+            return self._request_leader("nudge" if spread else "wake")
+        return self._skip_wait(reason, spread=self.signal_spread if spread else 0.0)
+
+    def _skip_wait(self, why: str, *, spread: float = 0.0, reset: bool = False) -> bool:
         if self._phase not in (WAITING, OFFLINE):
             return False
-        self._log.info("[SSE] reconnect now, skipping the wait")
+        if reset:
+            self._backoff.reset()
+        elif self._phase == OFFLINE and not self._platform.is_online():
+            return False  # still no network: an attempt now would pause again
+        delay = self._platform.random() * spread if spread > 0 else 0.0
+        now = self._platform.now()
+        if (delay > 0 and self._phase == WAITING and self.next_retry_at is not None
+                and self.next_retry_at <= now + delay):
+            return False
         self._teardown()
-        self._begin_attempt()
+        if delay <= 0:
+            self._log.info("[SSE] %s: skipping the wait", why)
+            self._begin_attempt()
+            return True
+        self._log.info("[SSE] %s: retrying in %d ms", why, round(delay * 1000))
+        self._phase = WAITING
+        self.next_retry_at = now + delay
+        gen = self._gen
+        self._retry_undo = self._platform.schedule(delay, lambda: self._retry_due(gen))
+        self._set_status("connecting")
         return True
 
     # --- roles (one stream per browser: see zariz.sse.shared) ------------------------------
@@ -356,17 +420,20 @@ class SSEClient:
             self.disconnect()
         self._ask_leader = ask_leader
         self._relay_post = None
+        self._synced = False
+        self._listen_as_follower()
         self._set_status(status)
 
     def show_leader_status(
         self, status: Status, leader_id: str | None, *, retry_in: float | None = None,
-        waiting_for: str | None = None,
+        waiting_for: str | None = None, caught_up: bool = True,
     ) -> None:
         """A follower's view of the stream: the leader tab's real status, its retry
-        countdown and why it waits (shown as if they were ours)."""
+        countdown, why it waits and whether it caught up (shown as if they were ours)."""
         if self.role == "follower":
             self.leader_id = leader_id
             self.waiting_for = waiting_for
+            self._synced = caught_up
             self.next_retry_at = (
                 None if retry_in is None else self._platform.now() + max(0.0, retry_in)
             )
@@ -384,6 +451,7 @@ class SSEClient:
         other tabs; None: ``per-tab``). Connects when started and logged in, resuming
         from the newest id this tab has seen — relayed ones included."""
         self._check_alive("lead")
+        self._unlisten_follower()
         self.role = "per-tab" if relay_post is None else "leader"
         self.leader_id = None
         self._ask_leader = None
@@ -407,6 +475,7 @@ class SSEClient:
         if self._disposed:
             return
         self.stop()
+        self._unlisten_follower()
         if self._auth_off is not None:
             self._auth_off()
             self._auth_off = None
@@ -449,7 +518,7 @@ class SSEClient:
         self._ticket_timer_undo = None
         # Over HTTP/1.1 the likeliest cause is the browser's six connections per origin,
         # all pinned by other tabs' streams (per-tab mode): say so rather than "opening".
-        self.waiting_for = "a connection — too many tabs open?"
+        self.waiting_for = WAITING_FOR_CONNECTION
         self._fail(gen, f"ticket request timed out after {self.ticket_timeout:g} s")
 
     async def _attempt(self, gen: int) -> None:
@@ -536,6 +605,7 @@ class SSEClient:
     def _open_source(self, gen: int, ticket: str) -> None:
         self._close_current_source()  # belt and braces: never two sources at once
         self._phase = OPENING
+        self._synced = False
         self._open_started = self._last_activity = self._platform.now()
         self._close_source = self._platform.open_event_source(
             self._stream_url(ticket), _SourceHandlers(self, gen), self.named_events
@@ -687,7 +757,7 @@ class SSEClient:
     def _on_online(self) -> None:
         if self._phase in (WAITING, OFFLINE):
             self._log.info("[SSE] back online")
-            self.reconnect_now()
+            self._skip_wait("online", spread=self.signal_spread)
 
     def _on_offline(self) -> None:
         if self._phase != IDLE and self._phase != OFFLINE:
@@ -700,13 +770,32 @@ class SSEClient:
     def _wake(self, why: str) -> None:
         """The tab came back (visible, bfcache restore): retry now if waiting, and check
         for a stall the sleeping timers could not see."""
-        if self._phase == WAITING or (self._phase == OFFLINE and self._platform.is_online()):
-            self._log.info("[SSE] %s: skipping the wait", why)
-            self.reconnect_now()
+        if self._phase in (WAITING, OFFLINE):
+            self._skip_wait(why)
         elif self._phase in (OPENING, OPEN):
             idle = self._platform.now() - self._last_activity
             if idle + 1e-9 >= self.stall_window:
                 self._stalled(idle)
+
+    def _listen_as_follower(self) -> None:
+        if self._follower_offs:
+            return
+        self._follower_offs = [
+            self._platform.on_window_event(name, self._follower_wake) for name in _FOLLOWER_EVENTS
+        ]
+
+    def _unlisten_follower(self) -> None:
+        offs, self._follower_offs = self._follower_offs, []
+        for off in offs:
+            off()
+
+    def _follower_wake(self) -> None:
+        # The user looks at this tab: the leader (maybe hidden, its timers throttled)
+        # should not keep them waiting out its backoff.
+        if self.role == "follower" and self._platform.is_visible() and (
+            self._status != "connected"
+        ):
+            self._request_leader("wake")
 
     # --- auth ---------------------------------------------------------------------------
     def _on_auth(self, state: Any) -> None:
@@ -759,10 +848,15 @@ class SSEClient:
             if debug:
                 self._log.debug("[SSE] duplicate id=%s from %s dropped", raw_id, origin)
             return None
-        if sse_type in POSITION_EVENTS and position.last != before:
-            self._log.info(
-                "[SSE] %s: resuming from id %s (was %s)", sse_type, position.last, before
-            )
+        if sse_type in POSITION_EVENTS:
+            # The stream (ours, or the leader's relayed to us) stated where it continues:
+            # from here on it delivers in order what we missed, then what is new.
+            if origin == "source" or self.role == "follower":
+                self._synced = True
+            if position.last != before:
+                self._log.info(
+                    "[SSE] %s: resuming from id %s (was %s)", sse_type, position.last, before
+                )
         # The reset itself is never a duplicate and names no event of its own.
         ev = normalize(
             sse_type, data, None if sse_type == "reset" else ev_id, received_at, origin
@@ -800,4 +894,11 @@ class SSEClient:
         self._fanout.notify_status(status)
 
 
-__all__ = ["LOGGER_NAME", "NAMED_EVENTS", "AuthLike", "SSEClient", "set_log_level"]
+__all__ = [
+    "LOGGER_NAME",
+    "NAMED_EVENTS",
+    "WAITING_FOR_CONNECTION",
+    "AuthLike",
+    "SSEClient",
+    "set_log_level",
+]

@@ -197,6 +197,7 @@ class SharedStream:
             "last_id": self._client.last_event_id,
             "window": None if window == float("inf") else window,
             "retry_in": self._client.retry_in(), "waiting_for": self._client.waiting_for,
+            "caught_up": self._client.caught_up,
             "term": self.term, **extra,
         }
         self._post(message)
@@ -218,6 +219,9 @@ class SharedStream:
                 ):
                     # What a click on our own indicator would do: the stream gave up.
                     self._client.reconnect("a user asked in another tab")
+                elif what in ("nudge", "wake"):
+                    # A sign seen in another tab (a REST answer, the tab shown): ours too.
+                    self._client.nudge(f"{what} from another tab", spread=what == "nudge")
                 elif kind == "hello":
                     self._send("status")
             return
@@ -245,11 +249,14 @@ class SharedStream:
         if isinstance(status, str) and status in CONNECTION_STATUSES:
             self._leader_connected = status == "connected"
             retry_in, waiting_for = message.get("retry_in"), message.get("waiting_for")
+            caught_up = message.get("caught_up")
             self._client.show_leader_status(
                 status, tab,
                 retry_in=float(retry_in) if isinstance(retry_in, int | float)
                 and not isinstance(retry_in, bool) and retry_in >= 0 else None,
                 waiting_for=waiting_for if isinstance(waiting_for, str) else None,
+                # A leader that does not say (an older version) is taken at its status.
+                caught_up=caught_up if isinstance(caught_up, bool) else True,
             )
         last_id = message.get("last_id")
         self._client.adopt_position(last_id if isinstance(last_id, str) else None)

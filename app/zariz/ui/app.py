@@ -29,6 +29,7 @@ from zariz.ui.component import Mounted, StrictMode, mount, set_strict
 from zariz.ui.context import Ctx
 from zariz.ui.hot import HotData
 from zariz.ui.login import login_page
+from zariz.ui.prefs import LANG_KEY
 from zariz.ui.pages.couriers import couriers_page
 from zariz.ui.pages.orders import orders_page
 from zariz.ui.pages.overview import overview_page
@@ -179,7 +180,7 @@ class App:
         if route.name == "login":
             if self.layout_name != "login":
                 self._set_layout("login", lambda s: login_page(self.ctx, s))
-            dom.set_title("Sign in · Zariz admin")
+            dom.set_title(i18n.t("shell.doc_title", page=route.title))
             return
         if self.layout_name != "shell" or self.shell is None:
             shell = Shell(self.ctx, PAGES, self._logout)
@@ -229,9 +230,6 @@ class App:
         self.ctx.platform.spawn(run())
 
 
-LANG_KEY = "zariz.lang"
-"""``localStorage`` key of the user's language switch (static/boot/early.js reads it too,
-to lay the skeleton out before Python runs)."""
 
 
 def apply_locale() -> str:

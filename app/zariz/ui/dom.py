@@ -360,6 +360,12 @@ def set_document_locale(lang: str, direction: str) -> None:
     root.setAttribute("dir", direction)
 
 
+def set_root_attr(name: str, value: str | None) -> None:
+    """An attribute of ``<html>`` (``None`` removes it): ``data-theme`` picks the colours
+    of the whole page, the boot skeleton included."""
+    set_attr(js.document.documentElement, name, value)
+
+
 def media_matches(query_text: str) -> bool:
     return bool(js.window.matchMedia(query_text).matches)
 

@@ -1,6 +1,9 @@
 """Formatting helpers (pure): statuses, times, event descriptions, indicator text.
 
-Everything returns plain strings; the DOM layer renders them as text nodes.
+Everything returns plain strings; the DOM layer renders them as text nodes. Every word
+shown comes from the string catalogue (:func:`zariz.ui.i18n.t`, keys in
+``zariz.ui.locales.shell``), so each helper speaks the current locale: Hebrew month
+names, a 24-hour clock.
 
 Values that come from users (names, phones, addresses, notes) go through
 :func:`display_text` before they are shown: bidi control characters are removed (a
@@ -31,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from zariz.sse.normalize import parse_json
+from zariz.ui.i18n import t
 
 # --- user-supplied text ---------------------------------------------------------------
 BIDI_CONTROLS = (
@@ -165,12 +169,20 @@ STATUS_LABELS: dict[str, str] = {
     "delivered": "Delivered",
     "cancelled": "Cancelled",
 }
+"""The known statuses (English names for reference; views show :func:`status_label`,
+which reads ``status.<name>`` from the catalogue in the current locale)."""
 
 
 def status_label(status: Any) -> str:
+    """``"picked_up"`` -> ``"Picked up"`` (``"נאספה"`` in Hebrew); an unknown status is
+    shown as cleaned text, a missing one as ``—``.
+
+    >>> status_label("picked_up"), status_label("on_the_moon"), status_label(None)
+    ('Picked up', 'on_the_moon', '—')
+    """
     if isinstance(status, str) and status in STATUS_LABELS:
-        return STATUS_LABELS[status]
-    return display_text(status, LABEL_LIMIT) if status else "—"
+        return t(f"status.{status}")
+    return display_text(status, LABEL_LIMIT) if status else t("common.none")
 
 
 def order_ref(order_id: Any) -> str:
@@ -181,21 +193,21 @@ def ago(seconds: float) -> str:
     """``4`` -> ``"4s ago"``; under a second is ``"just now"``."""
     s = max(0, int(seconds))
     if s < 1:
-        return "just now"
+        return t("time.just_now")
     if s < 60:
-        return f"{s}s ago"
+        return t("time.ago.s", n=s)
     if s < 3600:
-        return f"{s // 60} min ago"
+        return t("time.ago.min", n=s // 60)
     if s < 86400:
-        return f"{s // 3600} h ago"
-    return f"{s // 86400} d ago"
+        return t("time.ago.h", n=s // 3600)
+    return t("time.ago.d", n=s // 86400)
 
 
 def countdown(seconds: float | None) -> str:
     if seconds is None:
         return ""
     s = max(0, round(seconds))
-    return "retrying now" if s == 0 else f"retry in {s}s"
+    return t("time.retry_now") if s == 0 else t("time.retry_in", n=s)
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -218,21 +230,26 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def format_clock(value: Any, *, now_ms: float, tz_offset_min: int = 0) -> str:
-    """``14:05`` for today, ``12 Mar 14:05`` otherwise, in the viewer's zone
-    (``tz_offset_min`` minutes east of UTC)."""
+    """``14:05`` for today, ``12 Mar 14:05`` otherwise (``12 במרץ 14:05`` in Hebrew), in
+    the viewer's zone (``tz_offset_min`` minutes east of UTC), on a 24-hour clock.
+
+    >>> format_clock("2026-03-12T14:05:00Z", now_ms=0, tz_offset_min=120)
+    '12 Mar 16:05'
+    """
     dt = parse_time(value)
     if dt is None:
-        return "—"
+        return t("common.none")
     try:
         zone = timedelta(minutes=tz_offset_min)
         # Year 1 or 9999 plus an offset leaves datetime's range: OverflowError.
         local = dt.astimezone(UTC) + zone
         today = datetime.fromtimestamp(now_ms / 1000, UTC) + zone
     except (OverflowError, OSError, ValueError):
-        return "—"
+        return t("common.none")
+    clock = f"{local.hour:02d}:{local.minute:02d}"  # not strftime: %b follows the C locale
     if local.date() == today.date():
-        return local.strftime("%H:%M")
-    return local.strftime("%d %b %H:%M").lstrip("0")
+        return clock
+    return t("time.day_month", day=local.day, month=t(f"time.month.{local.month}"), time=clock)
 
 
 @dataclass(frozen=True)
@@ -240,7 +257,10 @@ class EventText:
     title: str
     body: str
     kind: str  # toast kind
-    label: str  # short verb for summaries ("created", "status changes")
+    label: str  # short verb for summaries ("created", "status changes"), in the locale
+    # The same verb as a stable code ("created", "status"): to count kinds by, whatever
+    # the language (``event.label.<code>`` in the catalogue is ``label``).
+    code: str = ""
 
 
 def _known_courier(courier_id: Any, couriers: Mapping[Any, Any] | None) -> str | None:
@@ -266,9 +286,9 @@ def courier_label(courier_id: Any, couriers: Mapping[Any, Any] | None) -> str | 
 
 def _courier_name(courier_id: Any, couriers: Mapping[Any, str] | None) -> str:
     if courier_id is None:
-        return "a courier"
+        return t("event.courier.any")
     known = _known_courier(courier_id, couriers)
-    return known or f"courier {display_text(courier_id, LABEL_LIMIT)}"
+    return known or t("event.courier.id", id=display_text(courier_id, LABEL_LIMIT))
 
 
 def describe_event(name: str, data: Any, couriers: Mapping[Any, str] | None = None) -> EventText:
@@ -280,52 +300,82 @@ def describe_event(name: str, data: Any, couriers: Mapping[Any, str] | None = No
     where = display_text(d.get("address") or "", ADDRESS_LIMIT)
     detail = " · ".join(x for x in (who, where) if x)
     if name == "order.created":
-        return EventText(f"New order {ref}", detail, "success", "created")
+        return EventText(t("event.created.title", ref=ref), detail, "success",
+                         t("event.label.created"), "created")
     if name == "order.assigned":
         courier = _courier_name(d.get("courier_id"), couriers)
-        return EventText(f"Order {ref} assigned", f"to {courier}", "info", "assigned")
+        return EventText(t("event.assigned.title", ref=ref),
+                         t("event.assigned.body", courier=courier), "info",
+                         t("event.label.assigned"), "assigned")
     if name == "order.status_changed":
         status = d.get("status") or ""
         prev = d.get("previous_status")
-        body = f"{status_label(prev)} → {status_label(status)}" if prev else detail
+        body = (
+            t("event.transition", before=status_label(prev), after=status_label(status))
+            if prev else detail
+        )
         kind = "warning" if status == "cancelled" else "info"
         return EventText(
-            f"Order {ref} {status_label(status).lower()}", body, kind, "status changes"
+            t("event.status.title", ref=ref, status=status_label(status).lower()), body, kind,
+            t("event.label.status"), "status",
         )
     if name == "order.deleted":
-        return EventText(f"Order {ref} deleted", detail, "warning", "deleted")
+        return EventText(t("event.deleted.title", ref=ref), detail, "warning",
+                         t("event.label.deleted"), "deleted")
     if name == "order.updated":
-        return EventText(f"Order {ref} updated", detail, "info", "edits")
+        return EventText(t("event.updated.title", ref=ref), detail, "info",
+                         t("event.label.edits"), "edits")
     if name == "reset":
-        return EventText("Event stream reset", "reloading data", "warning", "resets")
-    return EventText(display_text(name, LABEL_LIMIT), "", "info", "events")
+        return EventText(t("event.reset.title"), t("event.reset.body"), "warning",
+                         t("event.label.resets"), "resets")
+    return EventText(display_text(name, LABEL_LIMIT), "", "info", t("event.label.events"),
+                     "events")
+
+
+PHASES = ("connecting", "live", "reconnecting", "offline")
+"""What the indicator says (its ``data-phase``): the first connect (neutral), live,
+reconnecting after a failure or a drop, offline (no network, or the client gave up). See
+:mod:`zariz.ui.liveness`."""
+_PHASE_OF_STATUS = {"connected": "live", "connecting": "connecting", "disconnected": "offline"}
+WAITING_TEXTS = {"connection": "conn.detail.waiting_connection"}
+"""The client's ``waiting_for`` codes and their catalogue keys."""
 
 
 def indicator(
     status: str, *, since_last_s: float | None, retry_in_s: float | None,
-    via_other_tab: bool = False, waiting_for: str | None = None,
+    via_other_tab: bool = False, waiting_for: str | None = None, phase: str | None = None,
+    network: bool = True,
 ) -> tuple[str, str]:
-    """Label and detail of the connection indicator. ``via_other_tab``: this tab follows
-    the stream another tab holds (one stream per browser).
+    """Label and detail of the connection indicator. ``phase`` (see :data:`PHASES`)
+    defaults to the one ``status`` implies; ``via_other_tab``: this tab follows the stream
+    another tab holds (one stream per browser); ``network``: the browser says it is online.
 
     >>> indicator("connected", since_last_s=None, retry_in_s=None, via_other_tab=True)
     ('Live', 'via another tab · no events yet')
+    >>> indicator("connecting", since_last_s=9, retry_in_s=4.2, phase="reconnecting")
+    ('Reconnecting', 'retry in 4s')
     """
-    label = {"connected": "Live", "connecting": "Connecting…", "disconnected": "Offline"}.get(
-        status, status
-    )
+    if phase not in PHASES:
+        phase = _PHASE_OF_STATUS.get(status)
+    label = t(f"conn.phase.{phase}") if phase else display_text(status, LABEL_LIMIT)
+    waiting = WAITING_TEXTS.get(waiting_for or "")
     if status == "connected":
-        detail = "no events yet" if since_last_s is None else f"last event {ago(since_last_s)}"
+        if since_last_s is None:
+            detail = t("conn.detail.no_events")
+        else:
+            detail = t("conn.detail.last_event", ago=ago(since_last_s))
         if via_other_tab:
-            detail = f"via another tab · {detail}"
-    elif status == "connecting" and waiting_for:
-        detail = f"waiting for {waiting_for}"
+            detail = t("conn.detail.via_tab", detail=detail)
+    elif status == "connecting" and waiting:
+        detail = t(waiting)
     elif retry_in_s is not None:
         detail = countdown(retry_in_s)
     elif status == "connecting":
-        detail = "opening stream"
+        detail = t("conn.detail.opening")
+    elif not network:
+        detail = t("conn.detail.no_network")
     else:
-        detail = "click to reconnect"
+        detail = t("conn.detail.click")
     return label, detail
 
 
@@ -338,6 +388,7 @@ __all__ = [
     "LABEL_LIMIT",
     "NAME_LIMIT",
     "NOTES_LIMIT",
+    "PHASES",
     "PHONE_LIMIT",
     "STATUS_LABELS",
     "TITLE_LIMIT",
@@ -361,9 +412,41 @@ __all__ = [
 ]
 
 
+_FIELD_TEXTS = {"missing": "field.required", "string_too_long": "field.too_long"}
+
+
+def _field_message(item: Mapping[str, Any]) -> str:
+    """One pydantic error in the operator's words (and language) when its ``type`` is a
+    known one, else the server's message."""
+    kind = item.get("type")
+    raw_ctx = item.get("ctx")
+    ctx: Mapping[str, Any] = raw_ctx if isinstance(raw_ctx, Mapping) else {}
+    if kind == "string_too_short":
+        least = ctx.get("min_length")
+        if isinstance(least, int) and not isinstance(least, bool) and least > 1:
+            return t("field.too_short", n=least)
+        return t("field.required")
+    key = _FIELD_TEXTS.get(kind) if isinstance(kind, str) else None
+    if key == "field.too_long":
+        most = ctx.get("max_length")
+        if isinstance(most, int) and not isinstance(most, bool):
+            return t(key, n=most)
+    elif key is not None:
+        return t(key)
+    msg = display_text(item.get("msg") or "", NOTES_LIMIT)
+    # A server-side validator's own sentence ("Value error, not an Israeli number").
+    msg = msg.removeprefix("Value error, ")
+    return msg or t("field.invalid")
+
+
 def field_errors(details: Any) -> dict[str, str]:
-    """``{"customer": "String should have at least 1 character"}`` from pydantic's error
-    list (the ``details`` of a 422 ``validation_error``)."""
+    """``{"customer": "Required"}`` from pydantic's error list (the ``details`` of a 422
+    ``validation_error``): known error types in the current language, others as the
+    server said them.
+
+    >>> field_errors([{"type": "missing", "loc": ["body", "phone"], "msg": "Field required"}])
+    {'phone': 'Required'}
+    """
     out: dict[str, str] = {}
     if not isinstance(details, list):
         return out
@@ -372,9 +455,8 @@ def field_errors(details: Any) -> dict[str, str]:
             continue
         loc = item.get("loc")
         name = str(loc[-1]) if isinstance(loc, list | tuple) and loc else ""
-        msg = display_text(item.get("msg") or "invalid", NOTES_LIMIT)
         if name and name not in out:
-            out[name] = msg
+            out[name] = _field_message(item)
     return out
 
 
@@ -385,11 +467,11 @@ def error_message(exc: BaseException) -> str:
     if isinstance(status, int) and message:
         # The server may echo what was sent (a 10,000-character value, a bidi override).
         text = display_text(message, NOTES_LIMIT)
-        return f"Not allowed: {text}" if status == 409 else text
+        return t("error.not_allowed", text=text) if status == 409 else text
     name = type(exc).__name__
     if name == "NetworkError":
-        return "The server could not be reached. Check the connection and try again."
-    return f"Something went wrong ({name})."
+        return t("error.network")
+    return t("error.unexpected", name=name)
 
 
 def token_subject(token: str | None) -> str | None:

@@ -9,20 +9,21 @@ from zariz.ui import dom, routes
 from zariz.ui.component import Scope
 from zariz.ui.context import Ctx
 from zariz.ui.dom import h
+from zariz.ui.i18n import t
 
 
 def _login_error(exc: BaseException) -> str:
     status = getattr(exc, "status", None)
     if status in (400, 401, 403):
-        return "Wrong username or password."
+        return t("forms.login.wrong")
     if status == 422:
-        return "Enter a username and a password."
+        return t("forms.login.missing")
     if status == 429:
-        return "Too many attempts. Wait a moment and try again."
+        return t("forms.login.too_many")
     if type(exc).__name__ == "NetworkError":
-        return "The server could not be reached. Check the connection and try again."
+        return t("forms.login.network")
     message = getattr(exc, "message", None)
-    return str(message) if message else f"Sign-in failed ({type(exc).__name__})."
+    return str(message) if message else t("forms.login.failed", name=type(exc).__name__)
 
 
 def login_page(ctx: Ctx, scope: Scope) -> Any:
@@ -52,10 +53,17 @@ def login_page(ctx: Ctx, scope: Scope) -> Any:
     submit = h(
         "button",
         {"type": "submit", "class": "btn btn-primary btn-block", "data-testid": "login-submit"},
-        "Sign in",
+        t("forms.login.submit"),
     )
     error = h(
-        "p", {"class": "form-error", "role": "alert", "data-testid": "login-error", "hidden": True}
+        "p",
+        {
+            "class": "form-error",
+            "id": "login-error",
+            "role": "alert",
+            "data-testid": "login-error",
+            "hidden": True,
+        },
     )
     form = h(
         "form",
@@ -63,13 +71,13 @@ def login_page(ctx: Ctx, scope: Scope) -> Any:
         h(
             "label",
             {"class": "field", "for": "login-username"},
-            h("span", {"class": "field-label"}, "Username"),
+            h("span", {"class": "field-label"}, t("forms.login.username")),
             username,
         ),
         h(
             "label",
             {"class": "field", "for": "login-password"},
-            h("span", {"class": "field-label"}, "Password"),
+            h("span", {"class": "field-label"}, t("forms.login.password")),
             password,
         ),
         error,
@@ -82,16 +90,22 @@ def login_page(ctx: Ctx, scope: Scope) -> Any:
         h(
             "div",
             {"class": "login-brand"},
-            h("span", {"class": "brand-mark", "aria-hidden": "true"}, "Z"),
-            h("span", {"class": "brand"}, "Zariz", h("span", {"class": "brand-sub"}, "admin")),
+            # The shell's brand strings: the header and this card read the same.
+            h("span", {"class": "brand-mark", "aria-hidden": "true"}, t("shell.brand")[:1]),
+            h(
+                "span",
+                {"class": "brand"},
+                t("shell.brand"),
+                h("span", {"class": "brand-sub"}, t("shell.brand_sub")),
+            ),
         ),
-        h("h1", None, "Sign in"),
+        h("h1", None, t("forms.login.title")),
         h(
             "p",
             {"class": "muted"},
-            "Dispatch console for live deliveries."
+            t("forms.login.tagline")
             if going_to == routes.HOME
-            else f"Sign in to continue to {where.title}.",
+            else t("forms.login.continue_to", page=where.title),
         ),
         form,
     )
@@ -101,11 +115,15 @@ def login_page(ctx: Ctx, scope: Scope) -> Any:
         busy["on"] = on
         dom.set_attr(submit, "disabled", on)
         dom.set_attr(form, "aria-busy", "true" if on else None)
-        dom.set_text(submit, "Signing in…" if on else "Sign in")
+        dom.set_text(submit, t("forms.login.busy") if on else t("forms.login.submit"))
 
-    def show_error(text: str | None) -> None:
+    def show_error(text: str | None, invalid: tuple[Any, ...] = ()) -> None:
         dom.set_attr(error, "hidden", not text)
         dom.set_text(error, text or "")
+        for control in (username, password):
+            bad = control in invalid
+            dom.set_attr(control, "aria-invalid", "true" if bad else None)
+            dom.set_attr(control, "aria-describedby", "login-error" if bad else None)
 
     async def attempt(user: str, pw: str) -> None:
         try:
@@ -113,7 +131,9 @@ def login_page(ctx: Ctx, scope: Scope) -> Any:
         except Exception as exc:  # AuthError, NetworkError: shown, form kept
             if not scope.disposed:
                 set_busy(False)
-                show_error(_login_error(exc))
+                # Wrong credentials mark both fields; a network error marks neither.
+                credentials = getattr(exc, "status", None) in (400, 401, 403, 422)
+                show_error(_login_error(exc), (username, password) if credentials else ())
                 dom.focus(password)
             return
         # Success: the app's auth subscription has already replaced this page.
@@ -124,8 +144,9 @@ def login_page(ctx: Ctx, scope: Scope) -> Any:
             return
         user, pw = dom.input_value(username).strip(), dom.input_value(password)
         if not user or not pw:
-            show_error("Enter a username and a password.")
-            dom.focus(username if not user else password)
+            empty = tuple(c for c, v in ((username, user), (password, pw)) if not v)
+            show_error(t("forms.login.missing"), empty)
+            dom.focus(empty[0])
             return
         show_error(None)
         set_busy(True)
@@ -133,7 +154,7 @@ def login_page(ctx: Ctx, scope: Scope) -> Any:
 
     scope.use(dom.on(form, "submit", on_submit))
     scope.effect(lambda: dom.focus(username))
-    return h("div", {"class": "login-screen"}, card)
+    return h("main", {"class": "login-screen"}, card)  # the page's one main landmark
 
 
 __all__ = ["login_page"]

@@ -1,8 +1,21 @@
 """NotificationProvider: mounted once in the shell; subscribes, never connects.
 
-Order events become toasts through the pure :class:`~zariz.ui.toasts.ToastModel` (stack,
-auto-dismiss, burst summary). Rendering is keyed by toast id and coalesced to one pass per
-animation frame; one delegated click listener handles every dismiss button.
+Order events go to the pure :class:`~zariz.ui.toasts.ToastModel`, which keeps the
+recent-events list behind the bell (with its unread count and the mute switch) and decides
+which events pop up as toasts (folded, limited, muted). Where things go on screen:
+
+* the **bell** sits in the header band; its panel lists recent events and holds the
+  switch that mutes other dispatchers' and demo events (remembered in ``localStorage``);
+* **toasts** sit in the bottom inline-start corner (bottom-left, bottom-right in Hebrew):
+  the one corner clear of the orders' actions column, the "New order" button and the
+  sticky header. While a dialog is open they are hidden (CSS), and on a phone they are
+  not drawn at all (the bell's badge says it): a floating card there covers the form or
+  a card's actions;
+* a visually hidden ``aria-live=polite`` line announces each new toast: a screen reader
+  hears it without focus ever moving.
+
+Rendering is keyed by toast id and coalesced to one pass per animation frame; one
+delegated click listener handles every dismiss button.
 """
 
 from __future__ import annotations
@@ -13,66 +26,231 @@ from zariz.ui import dom
 from zariz.ui.component import Scope, use_sse_events
 from zariz.ui.context import Ctx
 from zariz.ui.dom import h
-from zariz.ui.format import describe_event
+from zariz.ui.format import describe_event, format_clock
+from zariz.ui.i18n import t, tn
+from zariz.ui.toasts import Entry, Toast, ToastModel
 
-TOAST_EVENTS = ("order.created", "order.assigned", "order.status_changed", "order.deleted")
+TOAST_EVENTS = (
+    "order.created",
+    "order.assigned",
+    "order.status_changed",
+    "order.updated",
+    "order.deleted",
+)
+MUTE_KEY = "zariz.notify.mute"
+"""``localStorage`` key of the mute switch (``"1"``: others' events make no toast)."""
+PANEL_ID = "notif-panel"
+
+
+def _toast_node(toast: Toast) -> tuple[Any, Any, Any, Any]:
+    title = h("strong", {"class": "toast-title"}, toast.title)
+    body = h("span", {"class": "toast-body", "dir": "auto"}, toast.body)
+    latest = h("span", {"class": "toast-latest", "dir": "auto"}, toast.latest)
+    node = h(
+        "div",
+        {
+            "class": ["toast", f"toast-{toast.kind}", "toast-summary" if toast.summary else None],
+            "data-testid": "toast",
+            "data-toast-id": toast.id,
+            "data-kind": toast.kind,
+        },
+        h("span", {"class": "toast-accent", "aria-hidden": "true"}),
+        h("div", {"class": "toast-text"}, title, body, latest),
+        h(
+            "button",
+            {
+                "type": "button",
+                "class": "toast-close",
+                "aria-label": t("toasts.dismiss"),
+                "title": t("toasts.dismiss"),
+                "data-dismiss": toast.id,
+            },
+            "×",
+        ),
+    )
+    return node, title, body, latest
+
+
+def _entry_node(entry: Entry, clock: str) -> Any:
+    return h(
+        "li",
+        {
+            "class": ["notif-item", f"notif-{entry.kind}", "notif-muted" if entry.muted else None],
+            "data-testid": "notif-item",
+        },
+        h("span", {"class": "notif-dot", "aria-hidden": "true"}),
+        h(
+            "div",
+            {"class": "notif-text"},
+            h("span", {"class": "notif-title"}, entry.title),
+            h("span", {"class": "notif-body muted", "dir": "auto"}, entry.body or None),
+        ),
+        h("span", {"class": "notif-time muted"}, clock),
+    )
+
+
+def bell_label(unread: int) -> str:
+    """The bell's accessible name: what it is and how many events are new."""
+    return tn("toasts.bell.unread", unread) if unread else t("toasts.bell")
 
 
 def notification_provider(ctx: Ctx, scope: Scope) -> Any:
-    model = ctx.toasts
+    model: ToastModel = ctx.toasts
+    model.set_muted(dom.storage_get(MUTE_KEY) == "1")
+
+    # --- the bell and its panel ------------------------------------------------------
+    badge = h("span", {"class": "bell-badge", "data-testid": "bell-badge", "hidden": True})
+    bell = h(
+        "button",
+        {
+            "type": "button",
+            "class": "bell",
+            "aria-expanded": "false",
+            "aria-controls": PANEL_ID,
+            "aria-label": bell_label(0),
+            "title": t("toasts.bell"),
+            "data-testid": "bell",
+        },
+        h("span", {"class": "bell-icon", "aria-hidden": "true"}),
+        badge,
+    )
+    mute = h(
+        "input",
+        {
+            "type": "checkbox",
+            "role": "switch",
+            "id": "notif-mute",
+            "class": "switch-input",
+            "data-testid": "notify-mute",
+            "checked": model.muted,
+        },
+    )
+    clear_btn = h(
+        "button",
+        {"type": "button", "class": "btn btn-small", "data-testid": "notif-clear"},
+        t("toasts.clear"),
+    )
+    items = h("ol", {"class": "notif-list", "data-testid": "notif-list"})
+    empty = h("p", {"class": "notif-empty muted"}, t("toasts.empty"))
+    panel = h(
+        "div",
+        {
+            "class": "notif-panel",
+            "id": PANEL_ID,
+            "role": "group",
+            "aria-labelledby": "notif-panel-title",
+            "data-testid": "notif-panel",
+            "hidden": True,
+        },
+        h(
+            "div",
+            {"class": "notif-head"},
+            h("strong", {"id": "notif-panel-title"}, t("toasts.recent")),
+            clear_btn,
+        ),
+        h(
+            "label",
+            {"class": "switch", "for": "notif-mute"},
+            mute,
+            h("span", {"class": "switch-track", "aria-hidden": "true"}),
+            h("span", {"class": "switch-label"}, t("toasts.mute")),
+        ),
+        h("p", {"class": "notif-hint muted"}, t("toasts.mute.hint")),
+        items,
+        empty,
+    )
+    dock = h("div", {"class": "notif-dock"}, bell, panel)
+
+    # --- toasts and the announcer ----------------------------------------------------
+    stack = h("div", {"class": "toasts", "data-testid": "toasts"})
+    announcer = h(
+        "div",
+        {
+            "class": "sr-only",
+            "aria-live": "polite",
+            "aria-atomic": "true",
+            "data-testid": "toast-announcer",
+        },
+    )
     region = h(
         "section",
-        {"class": "toasts", "aria-live": "polite", "aria-label": "Notifications"},
+        {
+            "class": "notifications",
+            "aria-label": t("toasts.region"),
+            "data-testid": "notifications",
+        },
+        dock,
+        stack,
+        announcer,
     )
-    nodes: dict[int, tuple[Any, Any, Any]] = {}  # toast id -> (node, title, body)
+
+    nodes: dict[int, tuple[Any, Any, Any, Any]] = {}  # id -> (node, title, body, latest)
     timer: dict[str, Any] = {"cancel": None}
-    rendered = {"version": -1}
+    rendered = {"version": -1, "history": -1, "announced": 0}
+
+    def is_open() -> bool:
+        return not panel.hasAttribute("hidden")
+
+    def render_toasts() -> None:
+        model.expire()
+        if rendered["version"] == model.version:
+            return
+        rendered["version"] = model.version
+        alive = {x.id for x in model.toasts}
+        for tid in [x for x in nodes if x not in alive]:
+            dom.remove(nodes.pop(tid)[0])
+        # Existing toasts are never re-inserted: moving a node restarts its CSS entrance
+        # animation. New ones are appended (newest nearest the corner's edge).
+        newest: Toast | None = None
+        for toast in model.toasts:
+            entry = nodes.get(toast.id)
+            if entry is None:
+                entry = _toast_node(toast)
+                nodes[toast.id] = entry
+                stack.appendChild(entry[0])
+            else:
+                dom.set_text(entry[1], toast.title)
+                dom.set_text(entry[2], toast.body)
+                dom.set_text(entry[3], toast.latest)
+            if toast.id > rendered["announced"]:
+                newest = toast
+        if newest is not None:
+            rendered["announced"] = newest.id
+            text = f"{newest.title}. {newest.body}" if newest.body else newest.title
+            dom.set_text(announcer, text)
+
+    def render_history() -> None:
+        if rendered["history"] == model.history_version:
+            return
+        if is_open():
+            model.mark_read()  # seen as they arrive while the list is open
+        rendered["history"] = model.history_version
+        unread = model.unread
+        dom.set_attr(badge, "hidden", unread == 0)
+        dom.set_text(badge, "99+" if unread > 99 else unread)
+        dom.set_attr(bell, "aria-label", bell_label(unread))
+        dom.set_attr(bell, "data-unread", unread)
+        if not is_open():
+            return
+        now_ms = ctx.now_ms()
+        dom.replace_children(
+            items,
+            [
+                _entry_node(
+                    e,
+                    format_clock(e.at_ms, now_ms=now_ms, tz_offset_min=ctx.tz_offset_min)
+                    if e.at_ms is not None
+                    else "",
+                )
+                for e in model.history
+            ],
+        )
+        dom.set_attr(empty, "hidden", bool(model.history))
+        dom.set_attr(clear_btn, "disabled", not model.history)
 
     def render() -> None:
-        model.expire()
-        if rendered["version"] != model.version:
-            rendered["version"] = model.version
-            alive = {t.id for t in model.toasts}
-            for tid in [t for t in nodes if t not in alive]:
-                dom.remove(nodes.pop(tid)[0])
-            # Existing toasts are never re-inserted: moving a node restarts its CSS
-            # entrance animation. New ones are appended (newest next to the corner).
-            for toast in model.toasts:
-                entry = nodes.get(toast.id)
-                if entry is None:
-                    title = h("strong", {"class": "toast-title"}, toast.title)
-                    body = h("span", {"class": "toast-body"}, toast.body)
-                    node = h(
-                        "div",
-                        {
-                            "class": [
-                                "toast",
-                                f"toast-{toast.kind}",
-                                "toast-summary" if toast.summary else None,
-                            ],
-                            "role": "status",
-                            "data-testid": "toast",
-                            "data-toast-id": toast.id,
-                            "data-kind": toast.kind,
-                        },
-                        h("span", {"class": "toast-accent", "aria-hidden": "true"}),
-                        h("div", {"class": "toast-text"}, title, body),
-                        h(
-                            "button",
-                            {
-                                "type": "button",
-                                "class": "toast-close",
-                                "aria-label": "Dismiss",
-                                "data-dismiss": toast.id,
-                            },
-                            "×",
-                        ),
-                    )
-                    nodes[toast.id] = (node, title, body)
-                    region.appendChild(node)
-                else:
-                    dom.set_text(entry[1], toast.title)
-                    dom.set_text(entry[2], toast.body)
+        render_toasts()
+        render_history()
         arm()
 
     def arm() -> None:
@@ -90,17 +268,58 @@ def notification_provider(ctx: Ctx, scope: Scope) -> Any:
         data = getattr(ev, "data", None)
         text = describe_event(ev.event, data, ctx.courier_names())
         key = data.get("id") if isinstance(data, dict) else None
-        model.notify(text.title, text.body, text.kind, key=key, label=text.label)
+        # Kinds are counted by their stable code ("status"), shown in the locale's words.
+        label = str(getattr(text, "code", "") or text.label)
+        model.notify(text.title, text.body, text.kind, key=key, label=label, at_ms=ctx.now_ms())
         refresh()
 
-    def on_click(e: Any) -> None:
+    def on_stack_click(e: Any) -> None:
         btn = dom.closest(e.target, "[data-dismiss]")
         if btn is not None:
             model.dismiss(int(dom.attr(btn, "data-dismiss") or 0))
             refresh()
 
+    def set_open(open_: bool, *, focus_bell: bool = False) -> None:
+        if open_ == is_open():
+            return
+        dom.set_attr(panel, "hidden", not open_)
+        dom.set_attr(bell, "aria-expanded", "true" if open_ else "false")
+        if open_:
+            model.mark_read()
+            rendered["history"] = -1  # draw the list now that it is visible
+            render_history()
+        elif focus_bell:
+            dom.focus(bell)
+
+    def on_bell(_e: Any) -> None:
+        set_open(not is_open())
+
+    def on_mute(_e: Any) -> None:
+        muted = bool(mute.checked)
+        model.set_muted(muted)
+        dom.storage_set(MUTE_KEY, "1" if muted else None)
+        refresh()
+
+    def on_clear(_e: Any) -> None:
+        model.clear_history()
+        refresh()
+
+    def on_doc_click(e: Any) -> None:
+        if is_open() and not dom.contains(dock, e.target):
+            set_open(False)
+
+    def on_key(e: Any) -> None:
+        if str(e.key) == "Escape" and is_open():
+            e.stopPropagation()
+            set_open(False, focus_bell=True)
+
     use_sse_events(scope, ctx.client, on_event, events=TOAST_EVENTS)
-    scope.use(dom.on(region, "click", on_click))
+    scope.use(dom.on(stack, "click", on_stack_click))
+    scope.use(dom.on(bell, "click", on_bell))
+    scope.use(dom.on(mute, "change", on_mute))
+    scope.use(dom.on(clear_btn, "click", on_clear))
+    scope.use(dom.on(dock, "keydown", on_key))
+    scope.use(dom.on(dom.document(), "click", on_doc_click))
     ctx.refresh_toasts = refresh
 
     def cleanup() -> None:
@@ -114,4 +333,4 @@ def notification_provider(ctx: Ctx, scope: Scope) -> Any:
     return region
 
 
-__all__ = ["TOAST_EVENTS", "notification_provider"]
+__all__ = ["MUTE_KEY", "TOAST_EVENTS", "bell_label", "notification_provider"]

@@ -1,4 +1,4 @@
-"""The orders store: REST snapshot + incremental events, with filter, search and paging.
+"""The orders store: REST snapshot + incremental events, with filter, search, sort and paging.
 
 One source of truth for a page: mutations go through REST and the table only changes when
 the server's event arrives. The store is pure Python; a page feeds it and renders
@@ -23,6 +23,16 @@ whose ``updated_at`` is older than what the store holds never overwrites it.
 True
 >>> [o["id"] for o in s.view().items]
 [2, 1]
+
+Sorting is by any column (:data:`SORT_COLUMNS`), stable (ties by id) and kept with every
+change: an order that changes moves to its place. The list state (filter, search, sort,
+page) round-trips through the URL (:func:`parse_list_state`, :func:`list_state_search`).
+
+>>> s.set_sort("customer")
+>>> [o["customer"] for o in s.view().items]
+['Ann', 'Bob']
+>>> list_state_search(s.list_state(), "?lang=he")
+'?lang=he&sort=customer&dir=asc'
 """
 
 from __future__ import annotations
@@ -33,6 +43,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zariz.orders import STATUSES, UPSERT_EVENTS
+from zariz.ui.orders_query import (
+    DEFAULT_SORT,
+    SORT_COLUMNS,
+    ListState,
+    Query,
+    SortKey,
+    default_desc,
+    list_state_search,
+    matches_query,
+    parse_list_state,
+    sort_key,
+)
+from zariz.ui.orders_query import created_key as _sort_key
 
 Order = dict[str, Any]
 # Named stream events that carry the id in force, not an event of their own: "the stream
@@ -91,23 +114,6 @@ class Cursor:
         return "gap" if event_id > last + 1 else "apply"
 
 
-def _sort_key(order: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Newest first: by created_at, then id. Numbers and strings never compare with each
-    other (a mixed payload would raise in ``sorted``), hence the type tags."""
-    created = order.get("created_at")
-    oid = order.get("id")
-    return (
-        (1, created) if _orders_as_number(created) else (2, str(created or "")),
-        (1, oid) if _orders_as_number(oid) else (2, str(oid)),
-    )
-
-
-def _orders_as_number(value: Any) -> bool:
-    # NaN (JSON's ``NaN`` literal parses) compares false with everything: in the sorted
-    # index it would misplace every later insert for good, so it sorts as text instead.
-    return isinstance(value, int | float) and value == value
-
-
 def _older(incoming: Any, current: Any) -> bool:
     """Is ``incoming``'s ``updated_at`` strictly older than ``current``'s?"""
     if incoming is None or current is None:
@@ -118,19 +124,6 @@ def _older(incoming: Any, current: Any) -> bool:
         return incoming < current  # ISO-8601 from one server: lexicographic order = time
     return False
 
-
-def matches_query(order: Mapping[str, Any], query: str) -> bool:
-    """Case-insensitive search in customer and address; ``#12`` or ``12`` also matches
-    the order id."""
-    q = query.strip().lower()
-    if not q:
-        return True
-    if q.lstrip("#") == str(order.get("id", "")).lower():
-        return True
-    return (
-        q in str(order.get("customer") or "").lower()
-        or q in str(order.get("address") or "").lower()
-    )
 
 
 @dataclass(frozen=True)
@@ -153,19 +146,25 @@ class Page:
 
 
 class OrdersStore:
-    """See the module doc. The newest-first order and the counts per status are kept up to
-    date change by change (an index sorted by :func:`_sort_key`, counters), not recomputed
-    from every order on each view: a page renders once per frame, and sorting 10,000 orders
-    per frame cost more than the frame (profiled in Pyodide, bench/RESULTS.md)."""
+    """See the module doc. The sorted order and the counts per status are kept up to date
+    change by change (an index sorted by the sort's key, counters), not recomputed from
+    every order on each view: a page renders once per frame, and sorting 10,000 orders per
+    frame cost more than the frame (profiled in Pyodide, bench/RESULTS.md). Choosing
+    another sort builds the index once with the new key (flipping the creation time's
+    direction does not even do that: it reads the same index backwards)."""
 
     def __init__(self, page_size: int = 50) -> None:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
         self.page_size = page_size
         self._orders: dict[Any, Order] = {}
-        # Ascending (sort key, order key) of every order (newest last), and each order's
-        # entry, the very tuple in the list, found by bisection (every key orders:
-        # _sort_key tags types and never yields a NaN).
+        self.sort_column = DEFAULT_SORT
+        self.sort_desc = default_desc(DEFAULT_SORT)
+        self._couriers: dict[Any, Any] = {}
+        self._key: SortKey = _sort_key
+        # Ascending (sort key, order key) of every order (shown backwards for a descending
+        # sort: newest last by default), and each order's entry, the very tuple in the list,
+        # found by bisection (every key orders: the keys tag types and never hold a NaN).
         self._index: list[tuple[Any, Any]] = []
         self._entries: dict[Any, tuple[Any, Any]] = {}
         self._status_counts: dict[str, int] = {}
@@ -282,11 +281,15 @@ class OrdersStore:
 
     # --- the index: newest-first order and counts, kept with every change -----------------
     def _reindex(self) -> None:
-        self._index = sorted((_sort_key(o), k) for k, o in self._orders.items())
-        self._entries = {entry[1]: entry for entry in self._index}
+        self._build_index()
         self._status_counts = {}
         for order in self._orders.values():
             self._count(order.get("status"), 1)
+
+    def _build_index(self) -> None:
+        key = self._key
+        self._index = sorted((key(o), k) for k, o in self._orders.items())
+        self._entries = {entry[1]: entry for entry in self._index}
 
     def _count(self, status: Any, delta: int) -> None:
         if isinstance(status, str):
@@ -299,7 +302,7 @@ class OrdersStore:
     def _put(self, oid: Any, order: Order) -> None:
         old = self._orders.get(oid)
         self._orders[oid] = order
-        key = _sort_key(order)
+        key = self._key(order)
         if old is not None:
             self._count(old.get("status"), -1)
             if self._entries[oid][0] != key:
@@ -339,9 +342,59 @@ class OrdersStore:
         return self._orders.get(order_id)
 
     def all(self) -> list[Order]:
-        """Every order, newest first (by ``created_at``, then id)."""
+        """Every order in the current sort (by default newest first: by ``created_at``,
+        then id)."""
         orders = self._orders
-        return [orders[oid] for _key, oid in reversed(self._index)]
+        entries = reversed(self._index) if self.sort_desc else iter(self._index)
+        return [orders[oid] for _key, oid in entries]
+
+    def set_sort(self, column: str, desc: bool | None = None) -> None:
+        """Sort by ``column`` (one of :data:`SORT_COLUMNS`; ``desc=None``: the column's
+        own first direction). Back to the first page, as a new filter does."""
+        if column not in SORT_COLUMNS:
+            raise ValueError(f"unknown sort column {column!r}")
+        desc = default_desc(column) if desc is None else bool(desc)
+        if (column, desc) == (self.sort_column, self.sort_desc):
+            return
+        same_index = column == self.sort_column == DEFAULT_SORT  # read backwards instead
+        self.sort_column, self.sort_desc = column, desc
+        self.page = 0
+        if not same_index:
+            self._key = sort_key(column, desc, self._couriers)
+            self._build_index()
+        self._touch()
+
+    def toggle_sort(self, column: str) -> None:
+        """A click on a column header: the same column flips, another starts in its own
+        first direction."""
+        if column == self.sort_column:
+            self.set_sort(column, not self.sort_desc)
+        else:
+            self.set_sort(column)
+
+    def set_courier_names(self, names: Mapping[Any, Any]) -> None:
+        """Courier names by id: the courier column sorts by name."""
+        names = dict(names)
+        if names == self._couriers:
+            return
+        self._couriers = names
+        if self.sort_column == "courier":
+            self._key = sort_key("courier", self.sort_desc, names)
+            self._build_index()
+            self._touch()
+
+    def list_state(self) -> ListState:
+        return ListState(self.status_filter, self.query, self.sort_column, self.sort_desc,
+                         self.page)
+
+    def apply_list_state(self, state: ListState) -> None:
+        """Show ``state`` (from the URL). Its page is set as is: the caller sets it again
+        once the orders are loaded, since a view clamps the page to what there is."""
+        self.set_filter(state.status if state.status in STATUSES else None)
+        self.set_query(state.query)
+        if state.sort in SORT_COLUMNS:
+            self.set_sort(state.sort, state.desc)
+        self.set_page(state.page)
 
     def set_filter(self, status: str | None) -> None:
         if status is not None and status not in STATUSES:
@@ -366,13 +419,14 @@ class OrdersStore:
         return counts
 
     def filtered(self) -> list[Order]:
-        key = (self.version, self.status_filter, self.query.strip().lower())
+        key = (self.version, self.status_filter, self.query.strip().lower(), self.sort_column,
+               self.sort_desc)
         if key != self._cache_key:
-            status, query = self.status_filter, self.query
+            status, query = self.status_filter, Query(self.query)
             self._cache = [
                 o
                 for o in self.all()
-                if (status is None or o.get("status") == status) and matches_query(o, query)
+                if (status is None or o.get("status") == status) and query.matches(o)
             ]
             self._cache_key = key
         return self._cache
@@ -384,9 +438,14 @@ class OrdersStore:
             total = len(self._index)
             pages = max(1, -(-total // size))
             self.page = min(self.page, pages - 1)
-            end = total - self.page * size
             orders = self._orders
-            items = [orders[oid] for _key, oid in reversed(self._index[max(0, end - size):end])]
+            if self.sort_desc:
+                end = total - self.page * size
+                entries = reversed(self._index[max(0, end - size):end])
+            else:
+                start = self.page * size
+                entries = iter(self._index[start:start + size])
+            items = [orders[oid] for _key, oid in entries]
         else:
             rows = self.filtered()
             total = len(rows)
@@ -481,11 +540,19 @@ class StatusCounts:
 
 
 __all__ = [
+    "DEFAULT_SORT",
     "MARKER_EVENTS",
+    "SORT_COLUMNS",
     "Cursor",
+    "ListState",
     "OrdersStore",
     "Page",
+    "Query",
     "StatusCounts",
-    "parse_event_id",
+    "default_desc",
+    "list_state_search",
     "matches_query",
+    "parse_event_id",
+    "parse_list_state",
+    "sort_key",
 ]

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, urlsplit
 
+from zariz.ui.i18n import t
+
 LOGIN = "/login"
 HOME = "/dashboard"
 
@@ -21,18 +23,27 @@ HOME = "/dashboard"
 class Route:
     name: str
     path: str
-    title: str
+    title_key: str  # the catalogue key of its title (zariz.ui.locales.shell)
     requires_auth: bool = True
     nav: bool = False  # shown in the header navigation
 
+    @property
+    def title(self) -> str:
+        """The title in the current locale.
+
+        >>> by_name("orders").title
+        'Orders'
+        """
+        return t(self.title_key)
+
 
 ROUTES: tuple[Route, ...] = (
-    Route("login", LOGIN, "Sign in", requires_auth=False),
-    Route("overview", HOME, "Overview", nav=True),
-    Route("orders", "/dashboard/orders", "Orders", nav=True),
-    Route("couriers", "/dashboard/couriers", "Couriers", nav=True),
+    Route("login", LOGIN, "route.login", requires_auth=False),
+    Route("overview", HOME, "route.overview", nav=True),
+    Route("orders", "/dashboard/orders", "route.orders", nav=True),
+    Route("couriers", "/dashboard/couriers", "route.couriers", nav=True),
 )
-NOT_FOUND = Route("not_found", "", "Not found")
+NOT_FOUND = Route("not_found", "", "route.not_found")
 _BY_PATH = {r.path: r for r in ROUTES}
 _BY_NAME = {r.name: r for r in ROUTES}
 

@@ -1,21 +1,26 @@
-"""The dashboard shell: header (navigation, connection indicator, user menu), the page
-outlet and the NotificationProvider. Mounted once while the user is on ``/dashboard``;
-pages come and go inside it, each with its own scope.
+"""The dashboard shell: header (navigation, connection indicator, preferences, user menu),
+the stale banner, the page outlet and the NotificationProvider. Mounted once while the
+user is on ``/dashboard``; pages come and go inside it, each with its own scope.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from zariz.orders import ORDER_EVENTS
+from zariz.types import EventClient
 from zariz.ui import dom, routes
 from zariz.ui.component import Mounted, Scope, mount, use_sse_events
 from zariz.ui.context import Ctx
 from zariz.ui.dom import h
-from zariz.ui.format import indicator, token_subject
+from zariz.ui.format import format_clock, indicator, token_subject
+from zariz.ui.i18n import t
+from zariz.ui.liveness import Liveness
 from zariz.ui.notifications import notification_provider
+from zariz.ui.prefs import preference_controls
 from zariz.ui.widgets import error_panel
 
 log = logging.getLogger("zariz.ui")
@@ -23,10 +28,27 @@ log = logging.getLogger("zariz.ui")
 PageRender = Callable[[Ctx, Scope], Any]
 
 
-def connection_indicator(ctx: Ctx, scope: Scope) -> Any:
-    """``data-testid=sse-status`` with ``data-status``; shows the time since the last event
-    and the retry countdown; a click reconnects now (skipping a backoff wait)."""
+@dataclass(frozen=True)
+class ConnectionViews:
+    indicator: Any
+    banner: Any
+    liveness: Liveness
+
+
+def _caught_up(client: EventClient) -> bool:
+    return bool(client.caught_up)
+
+
+def connection_views(ctx: Ctx, scope: Scope) -> ConnectionViews:
+    """The connection indicator (``data-testid=sse-status``: ``data-status`` is the
+    client's status, ``data-phase`` what the label says, see :mod:`zariz.ui.liveness`) and
+    the stale banner (``data-testid=stale-banner``, ``data-stale``: "Not live — data as
+    of 14:05" while the data is not current). A click on either reconnects now, skipping
+    a backoff wait and starting it over; a REST answer (the server is reachable) makes a
+    waiting client retry at once."""
     client, platform = ctx.client, ctx.platform
+    live = Liveness(platform.now, platform.wall_ms, status=str(client.status),
+                    caught_up=_caught_up(client))
     dot = h("span", {"class": "dot", "aria-hidden": "true"})
     label = h("span", {"class": "label"})
     detail = h("span", {"class": "detail"})
@@ -37,48 +59,101 @@ def connection_indicator(ctx: Ctx, scope: Scope) -> Any:
             "class": "sse-indicator",
             "data-testid": "sse-status",
             "data-status": client.status,
-            "title": "Live updates: click to reconnect now",
+            "title": t("conn.title"),
         },
         dot,
-        h("span", {"class": "sse-text"}, label, detail),
+        # The accessible name is "Connection: <the visible text>": it contains what is
+        # shown (WCAG 2.5.3, label in name), unlike an aria-label that rewords it.
+        h("span", {"class": "sr-only"}, t("conn.prefix")),
+        h("span", {"class": "sse-text"}, label, " ", detail),
     )
-    last: dict[str, float | None] = {"at": None}
+    # Always in the document (an empty live region), so that screen readers announce
+    # its text when it appears.
+    banner = h("div", {"class": "stale-banner", "role": "status",
+                       "data-testid": "stale-banner", "data-stale": "false"})
+    banner_text = h("span", {"class": "stale-text"})
+    banner_button = h("button", {"type": "button", "class": "btn btn-small stale-reconnect",
+                                 "data-testid": "stale-reconnect"}, t("conn.stale.reconnect"))
+    last: dict[str, Any] = {"at": None, "banner": None}
 
     def render() -> None:
         status = str(client.status)
+        live.observe(status, _caught_up(client))
+        stats = client.stats
         since = None if last["at"] is None else platform.now() - last["at"]
-        retry = client.retry_in() if hasattr(client, "retry_in") else None
-        via = client.role == "follower"
-        waiting = client.stats.get("waiting_for") if status == "connecting" else None
+        retry = client.retry_in()
+        attempt = stats.get("attempt")
+        failed = retry is not None or (isinstance(attempt, int) and attempt > 0)
+        phase = live.phase(status, failed=failed)
+        waiting = stats.get("waiting_for") if status == "connecting" else None
         text, sub = indicator(
-            status, since_last_s=since, retry_in_s=retry, via_other_tab=via,
+            status, since_last_s=since, retry_in_s=retry,
+            via_other_tab=client.role == "follower",
             waiting_for=waiting if isinstance(waiting, str) else None,
+            phase=phase, network=platform.is_online(),
         )
         dom.set_attr(node, "data-status", status)
-        dom.set_attr(node, "aria-label", f"Connection: {text}, {sub}")
+        dom.set_attr(node, "data-phase", phase)
         dom.set_text(label, text)
         dom.set_text(detail, sub)
+        render_banner()
+
+    def render_banner() -> None:
+        as_of = live.banner_as_of()
+        shown = None if as_of is None else t(
+            "conn.stale",
+            time=format_clock(as_of, now_ms=ctx.now_ms(), tz_offset_min=ctx.tz_offset_min),
+        )
+        before = last["banner"]
+        if shown == before:
+            return
+        last["banner"] = shown
+        dom.set_attr(banner, "data-stale", "false" if shown is None else "true")
+        if shown is None:
+            dom.clear(banner)
+            return
+        dom.set_text(banner_text, shown)
+        if before is None:
+            dom.replace_children(banner, banner_text, banner_button)
+
+    def later() -> None:
+        ctx.later(scope, "connection", render)
 
     def on_event(ev: Any) -> None:
         last["at"] = platform.now()
         if ev.event in ORDER_EVENTS:
             ctx.recent_events.append(ev)
-        ctx.later(scope, "indicator", render)
+        later()
+
+    def on_status(status: Any) -> None:
+        # Now, not in the next frame: the moment the data stopped being current is the
+        # banner's "as of" time.
+        live.observe(str(status), _caught_up(client))
+        later()
 
     def on_click(_e: Any) -> None:
-        # reconnect_now() skips a pending backoff; when the client has given up (idle and
-        # disconnected) a user's click is an explicit request to try again.
+        # reconnect_now() tries at once and starts the backoff over; when the client has
+        # given up (idle and disconnected) a user's click is an explicit request to try
+        # again.
         if (
             not client.reconnect_now()
             and client.status == "disconnected"
             and ctx.auth.is_authenticated
         ):
             client.reconnect("user clicked the indicator")
-        ctx.later(scope, "indicator", render)
+        later()
+
+    def on_answer() -> None:
+        # The server answered a REST call: if the stream is waiting out a backoff, the
+        # stream is likely possible again too.
+        if client.status != "connected":
+            client.nudge("a REST call was answered")
 
     sub = use_sse_events(scope, client, on_event)
-    scope.effect(lambda: sub.on_status(lambda _s: ctx.later(scope, "indicator", render)))
+    scope.effect(lambda: sub.on_status(on_status))
+    scope.effect(lambda: ctx.api.on_answer(on_answer))
     scope.use(dom.on(node, "click", on_click))
+    scope.use(dom.on(banner_button, "click", on_click))
 
     ticker: dict[str, Any] = {"cancel": None}
 
@@ -86,7 +161,7 @@ def connection_indicator(ctx: Ctx, scope: Scope) -> Any:
         ticker["cancel"] = None
         if scope.disposed:
             return
-        ctx.later(scope, "indicator", render)
+        later()
         ticker["cancel"] = ctx.schedule(1.0, tick)
 
     def stop_ticker() -> None:
@@ -97,11 +172,16 @@ def connection_indicator(ctx: Ctx, scope: Scope) -> Any:
     scope.effect(tick)
     scope.add_cleanup(stop_ticker)
     render()
-    return node
+    return ConnectionViews(node, banner, live)
+
+
+def connection_indicator(ctx: Ctx, scope: Scope) -> Any:
+    """The indicator alone (see :func:`connection_views`)."""
+    return connection_views(ctx, scope).indicator
 
 
 def user_menu(ctx: Ctx, scope: Scope, on_logout: Callable[[], None]) -> Any:
-    name = token_subject(ctx.auth.access_token) or "Signed in"
+    name = token_subject(ctx.auth.access_token) or t("shell.user")
     toggle = h(
         "button",
         {
@@ -112,14 +192,18 @@ def user_menu(ctx: Ctx, scope: Scope, on_logout: Callable[[], None]) -> Any:
             "data-testid": "user-menu",
         },
         h("span", {"class": "avatar", "aria-hidden": "true"}, name[:1].upper()),
-        h("span", {"class": "user-name"}, name),
+        h("span", {"class": "user-name", "dir": "auto"}, name),
         h("span", {"class": "caret", "aria-hidden": "true"}, "▾"),
     )
-    logout = h("button", {"type": "button", "role": "menuitem", "data-testid": "logout"}, "Log out")
+    logout = h(
+        "button", {"type": "button", "role": "menuitem", "data-testid": "logout"},
+        t("shell.logout"),
+    )
     menu = h(
         "div",
         {"class": "menu", "role": "menu", "hidden": True},
-        h("div", {"class": "menu-header muted"}, "Signed in as ", h("strong", None, name)),
+        h("div", {"class": "menu-header muted"}, t("shell.signed_in_as"), " ",
+          h("strong", {"dir": "auto"}, name)),
         logout,
     )
     wrapper = h("div", {"class": "user-menu"}, toggle, menu)
@@ -166,7 +250,7 @@ class Shell:
 
     def render(self, scope: Scope) -> Any:
         ctx = self.ctx
-        nav = h("nav", {"class": "nav", "aria-label": "Main"})
+        nav = h("nav", {"class": "nav", "aria-label": t("shell.nav")})
         for route in routes.ROUTES:
             if route.nav:
                 link = h(
@@ -176,25 +260,31 @@ class Shell:
                 )
                 self.nav_links[route.name] = link
                 nav.appendChild(link)
+        brand = t("shell.brand")
+        connection = connection_views(ctx, scope.child("connection"))
         header = h(
             "header",
             {"class": "topbar"},
             h(
                 "a",
-                {"href": routes.HOME, "class": "brand", "aria-label": "Zariz admin home"},
-                h("span", {"class": "brand-mark", "aria-hidden": "true"}, "Z"),
-                "Zariz",
-                h("span", {"class": "brand-sub"}, "admin"),
+                # No aria-label: the link's name is its visible text ("Zariz admin"), so
+                # voice control users can say what they see.
+                {"href": routes.HOME, "class": "brand", "title": t("shell.home")},
+                h("span", {"class": "brand-mark", "aria-hidden": "true"}, brand[:1]),
+                brand,
+                " ",
+                h("span", {"class": "brand-sub"}, t("shell.brand_sub")),
             ),
             nav,
             h("div", {"class": "topbar-spacer"}),
-            connection_indicator(ctx, scope.child("indicator")),
+            connection.indicator,
+            preference_controls(ctx, scope.child("prefs")),
             user_menu(ctx, scope.child("user-menu"), self.on_logout),
         )
         self.outlet = h("main", {"class": "content", "id": "main", "tabindex": "-1"})
         toasts = mount(lambda s: notification_provider(ctx, s), parent=scope, name="notifications")
         scope.add_cleanup(self._dispose_page)
-        return h("div", {"class": "shell"}, header, self.outlet, toasts.node)
+        return h("div", {"class": "shell"}, header, connection.banner, self.outlet, toasts.node)
 
     def show(self, route: routes.Route) -> None:
         if self.route == route and self.page is not None:
@@ -211,9 +301,9 @@ class Shell:
             attach=outlet.appendChild,
             detach=dom.remove,
             name=f"page:{route.name}",
-            fallback=lambda exc: error_panel("This page failed to load.", str(exc)),
+            fallback=lambda exc: error_panel(t("shell.page_failed"), str(exc)),
         )
-        dom.set_title(f"{route.title} · Zariz admin")
+        dom.set_title(t("shell.doc_title", page=route.title))
 
     def _dispose_page(self) -> None:
         page, self.page = self.page, None
@@ -227,10 +317,10 @@ def _not_found(scope: Scope) -> Any:
     return h(
         "section",
         {"class": "page"},
-        h("h1", None, "Page not found"),
-        h("p", {"class": "muted"}, "There is nothing at this address."),
-        h("a", {"href": routes.HOME, "class": "btn btn-primary"}, "Go to the overview"),
+        h("h1", None, t("shell.not_found.title")),
+        h("p", {"class": "muted"}, t("shell.not_found.body")),
+        h("a", {"href": routes.HOME, "class": "btn btn-primary"}, t("shell.not_found.home")),
     )
 
 
-__all__ = ["Shell", "connection_indicator", "user_menu"]
+__all__ = ["ConnectionViews", "Shell", "connection_indicator", "connection_views", "user_menu"]

@@ -1,11 +1,21 @@
-"""The toast policy (pure): a stack, auto-dismiss times and burst summarization.
+"""The toast policy (pure): a stack, auto-dismiss, folding, muting and the recent-events list.
 
-The NotificationProvider owns one :class:`ToastModel` and renders ``model.toasts``. Event
-toasts go through :meth:`ToastModel.notify`, which applies the burst rule: more than
-``burst_limit`` event toasts within ``burst_window`` seconds fold into a single summary
-toast ("37 orders updated") that keeps counting while the burst lasts, so 500 events in a
-second make one toast, not 500. User-facing messages (errors, confirmations) use
-:meth:`ToastModel.show` and are never folded.
+The NotificationProvider owns one :class:`ToastModel` and renders ``model.toasts`` (the
+pop-ups) and ``model.history`` (the bell's list). Event toasts go through
+:meth:`ToastModel.notify`, which applies two folding rules so live traffic never piles up
+over the work:
+
+* **burst**: more than ``burst_limit`` events within ``burst_window`` seconds fold into a
+  single summary toast ("37 orders updated") that keeps counting while the burst lasts;
+* **limit**: at most ``event_limit`` event toasts are on screen; one more folds the ones
+  showing into the summary (steady demo traffic shows one summary, not three toasts).
+
+When :attr:`ToastModel.muted` is set, events that are not the viewer's own (other
+dispatchers', demo traffic) still enter the list but make no toast and no unread count.
+An event is the viewer's own when its caller says so or its key was marked with
+:meth:`ToastModel.mark_own` a moment before (the tab that made a change marks the order).
+User-facing messages (errors, confirmations) use :meth:`ToastModel.show`: never folded,
+never muted.
 
 >>> t = [0.0]
 >>> m = ToastModel(now=lambda: t[0], burst_limit=2)
@@ -13,18 +23,40 @@ second make one toast, not 500. User-facing messages (errors, confirmations) use
 ...     _ = m.notify("Order created", key=i)
 >>> [x.title for x in m.toasts]
 ['5 orders updated']
+>>> m.muted = True
+>>> m.notify("Order #9 assigned", key=9) is None, m.history[0].muted
+(True, True)
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
+from zariz.ui.i18n import t, tn
+
 KINDS = ("info", "success", "warning", "error")
+HISTORY = 30
+"""How many recent events the bell's list keeps."""
+OWN_TTL = 15.0
+"""Seconds an order marked as changed by this tab counts its events as the viewer's own."""
+
+# describe_event's codes for kinds of events (stable words, never shown as they are) ->
+# the plural keys a summary counts them with.
+LABEL_KEYS = {
+    "created": "toasts.count.created",
+    "assigned": "toasts.count.assigned",
+    "status": "toasts.count.status",
+    "status changes": "toasts.count.status",
+    "deleted": "toasts.count.deleted",
+    "edits": "toasts.count.edits",
+    "resets": "toasts.count.resets",
+    "events": "toasts.count.events",
+}
 
 
-@dataclass
+@dataclass(eq=False)  # identity: a toast is found in lists by itself, not by its fields
 class Toast:
     id: int
     title: str
@@ -37,10 +69,27 @@ class Toast:
     keys: set[Hashable] = field(default_factory=set)
     kinds: Counter[str] = field(default_factory=Counter)
     events: int = 0
+    latest: str = ""  # a summary's newest event ("Order #7 deleted"): what just happened
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+@dataclass(frozen=True)
+class Entry:
+    """One event in the bell's list."""
+
+    id: int
+    title: str
+    body: str
+    kind: str
+    at: float  # the model's clock
+    at_ms: float | None  # wall clock (ms since the epoch) for the time shown, if known
+    muted: bool
+
+
+def count_text(label: str, n: int) -> str:
+    """``"3 created"``: a count of one kind of event, in the current locale (an unknown
+    label is shown as it came)."""
+    key = LABEL_KEYS.get(label)
+    return tn(key, n) if key else f"{n} {label}"
 
 
 class ToastModel:
@@ -53,20 +102,29 @@ class ToastModel:
         max_visible: int = 5,
         burst_limit: int = 5,
         burst_window: float = 1.0,
+        event_limit: int = 2,
+        history: int = HISTORY,
     ) -> None:
-        if max_visible < 1 or burst_limit < 1:
-            raise ValueError("max_visible and burst_limit must be >= 1")
+        if max_visible < 1 or burst_limit < 1 or event_limit < 1:
+            raise ValueError("max_visible, burst_limit and event_limit must be >= 1")
         self._now = now
         self.ttl = ttl
         self.error_ttl = error_ttl
         self.max_visible = max_visible
         self.burst_limit = burst_limit
         self.burst_window = burst_window
+        self.event_limit = event_limit
         self.toasts: list[Toast] = []  # oldest first
         self.version = 0
+        self.history: deque[Entry] = deque(maxlen=history)  # newest first
+        self.history_version = 0
+        self.unread = 0
+        self.muted = False
         self._next_id = 1
-        self._recent: list[float] = []  # times of recent notify() calls
+        self._next_entry = 1
+        self._recent: list[float] = []  # times of recent notify() calls that made toasts
         self._summary: Toast | None = None
+        self._own: dict[Hashable, float] = {}  # key -> until
 
     # --- showing ----------------------------------------------------------------------
     def _new(self, title: str, body: str, kind: str, ttl: float | None, **kw: object) -> Toast:
@@ -96,62 +154,141 @@ class ToastModel:
         kind: str = "info",
         *,
         key: Hashable = None,
-        label: str = "event",
-    ) -> Toast:
-        """An event toast, subject to the burst rule. ``key`` (the order id) lets the
-        summary count distinct orders; ``label`` counts kinds of events in its body."""
+        label: str = "events",
+        own: bool = False,
+        at_ms: float | None = None,
+    ) -> Toast | None:
+        """An event: listed in :attr:`history`, and a toast subject to the folding rules
+        unless muted. ``key`` (the order id) lets the summary count distinct orders and
+        matches :meth:`mark_own`; ``label`` counts kinds of events in its body. Returns
+        the toast that shows it (``None`` when muted)."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown toast kind {kind!r}")
+        try:
+            hash(key)
+        except TypeError:  # the unhashable id of a hostile event ({"id": [1]}): no key
+            key = None
+        silent = self.muted and not (own or self.is_own(key))
+        self._record(title, body, kind, at_ms, silent)
+        if silent:
+            return None
         now = self._now()
-        self._recent = [t for t in self._recent if now - t < self.burst_window]
+        self._recent = [x for x in self._recent if now - x < self.burst_window]
         self._recent.append(now)
-        summary = self._summary
+        summary = self._summary if self._summary in self.toasts else None
+        singles = [x for x in self.toasts if x.event and not x.summary]
         # A live summary keeps absorbing events while they keep coming (another event
         # within the window); a lone event after a quiet spell gets its own toast.
-        if summary is not None and summary in self.toasts and len(self._recent) > 1:
-            self._fold(summary, key, label)
+        if summary is not None and len(self._recent) > 1:
+            self._fold(summary, key, label, title)
             return summary
         if len(self._recent) > self.burst_limit:
-            return self._start_summary(key, label)
+            burst = [x for x in singles if now - x.created_at < self.burst_window]
+            return self._summarize(summary, burst, key, label, title)
+        if len(singles) + (summary is not None) >= self.event_limit:
+            return self._summarize(summary, singles, key, label, title)
         toast = self._new(title, body, kind, None, event=True)
         toast.keys = {key} if key is not None else set()
         toast.kinds = Counter({label: 1})
         toast.events = 1
         return toast
 
-    def _start_summary(self, key: Hashable, label: str) -> Toast:
-        now = self._now()
-        # Fold the burst's individual toasts into the summary.
-        folded = [t for t in self.toasts if t.event and now - t.created_at < self.burst_window]
-        self.toasts = [t for t in self.toasts if t not in folded]
-        summary = self._new("", "", "info", None, summary=True)
-        for t in folded:
-            summary.keys |= t.keys
-            summary.kinds.update(t.kinds)
-            summary.events += t.events
-        self._summary = summary
-        self._fold(summary, key, label)
+    def _summarize(
+        self, summary: Toast | None, folded: list[Toast], key: Hashable, label: str, title: str
+    ) -> Toast:
+        """Fold ``folded`` (event toasts on screen) and this event into the summary (a new
+        one when none is showing)."""
+        self.toasts = [x for x in self.toasts if x not in folded]
+        if summary is None:
+            summary = self._new("", "", "info", None, summary=True, event=True)
+            self._summary = summary
+        for x in folded:
+            summary.keys |= x.keys
+            summary.kinds.update(x.kinds)
+            summary.events += x.events
+        self._fold(summary, key, label, title)
         return summary
 
-    def _fold(self, summary: Toast, key: Hashable, label: str) -> None:
+    def _fold(self, summary: Toast, key: Hashable, label: str, title: str) -> None:
         if key is not None:
             summary.keys.add(key)
         summary.kinds[label] += 1
         summary.events += 1
         orders = len(summary.keys) or summary.events
-        summary.title = f"{_plural(orders, 'order')} updated"
-        summary.body = ", ".join(f"{n} {k}" for k, n in summary.kinds.most_common())
-        # The summary stays while the burst lasts, then lives its normal time.
+        summary.title = tn("toasts.summary", orders)
+        summary.body = t("toasts.list_sep").join(
+            count_text(k, n) for k, n in summary.kinds.most_common()
+        )
+        summary.latest = t("toasts.latest", title=title) if title else ""
+        # The summary stays while events come, then lives its normal time.
         summary.expires_at = self._now() + self.ttl
         self.version += 1
+
+    # --- the recent-events list ---------------------------------------------------------
+    def _record(self, title: str, body: str, kind: str, at_ms: float | None, muted: bool) -> None:
+        entry = Entry(self._next_entry, title, body, kind, self._now(), at_ms, muted)
+        self._next_entry += 1
+        self.history.appendleft(entry)
+        if not muted:
+            self.unread += 1
+        self.history_version += 1
+
+    def mark_read(self) -> None:
+        if self.unread:
+            self.unread = 0
+            self.history_version += 1
+
+    def clear_history(self) -> None:
+        if self.history or self.unread:
+            self.history.clear()
+            self.unread = 0
+            self.history_version += 1
+
+    # --- whose events -------------------------------------------------------------------
+    def mark_own(self, key: Hashable, ttl: float = OWN_TTL) -> None:
+        """The viewer just changed ``key`` (an order id) from this tab: its events for the
+        next ``ttl`` seconds are the viewer's own and are never muted."""
+        if key is None:
+            return
+        try:
+            self._own[key] = self._now() + ttl
+        except TypeError:  # an unhashable key from a hostile caller
+            return
+
+    def is_own(self, key: Hashable) -> bool:
+        if key is None or not self._own:
+            return False
+        now = self._now()
+        self._own = {k: until for k, until in self._own.items() if until > now}
+        try:
+            return key in self._own
+        except TypeError:  # an unhashable id in a hostile event ({"id": [1]})
+            return False
+
+    def set_muted(self, muted: bool) -> None:
+        """Mute (or unmute) others' events; muting also drops their toasts on screen."""
+        self.muted = bool(muted)
+        if self.muted:
+            before = len(self.toasts)
+            self.toasts = [x for x in self.toasts if not x.event or (x.keys & self._own_keys())]
+            if self._summary not in self.toasts:
+                self._summary = None
+            if len(self.toasts) != before:
+                self.version += 1
+
+    def _own_keys(self) -> set[Hashable]:
+        now = self._now()
+        return {k for k, until in self._own.items() if until > now}
 
     # --- removing ---------------------------------------------------------------------
     def _trim(self) -> None:
         while len(self.toasts) > self.max_visible:
-            victim = next((t for t in self.toasts if not t.summary), self.toasts[0])
+            victim = next((x for x in self.toasts if not x.summary), self.toasts[0])
             self.toasts.remove(victim)
 
     def dismiss(self, toast_id: int) -> bool:
         before = len(self.toasts)
-        self.toasts = [t for t in self.toasts if t.id != toast_id]
+        self.toasts = [x for x in self.toasts if x.id != toast_id]
         if self._summary is not None and self._summary.id == toast_id:
             self._summary = None
         if len(self.toasts) != before:
@@ -162,7 +299,7 @@ class ToastModel:
     def expire(self) -> bool:
         """Drop toasts whose time is up; True when something was removed."""
         now = self._now()
-        keep = [t for t in self.toasts if t.expires_at is None or t.expires_at > now]
+        keep = [x for x in self.toasts if x.expires_at is None or x.expires_at > now]
         if len(keep) == len(self.toasts):
             return False
         self.toasts = keep
@@ -173,7 +310,7 @@ class ToastModel:
 
     def next_expiry(self) -> float | None:
         """Seconds until the next toast expires (``None`` when nothing will)."""
-        times = [t.expires_at for t in self.toasts if t.expires_at is not None]
+        times = [x.expires_at for x in self.toasts if x.expires_at is not None]
         return max(0.0, min(times) - self._now()) if times else None
 
     def clear(self) -> None:
@@ -183,4 +320,5 @@ class ToastModel:
         self._summary = None
 
 
-__all__ = ["KINDS", "Toast", "ToastModel"]
+__all__ = ["HISTORY", "KINDS", "LABEL_KEYS", "OWN_TTL", "Entry", "Toast", "ToastModel",
+           "count_text"]

@@ -2,7 +2,10 @@
 
 Modals are keyboard accessible: focus moves into the dialog, Tab and Shift+Tab cycle
 inside it (focus trap), Esc or a click on the backdrop closes it, and focus returns to
-the element that opened it. Each modal has its own :class:`Scope` under the page's, so
+the element that opened it. The keys are heard on the document, not on the dialog: a
+button disabled while it had focus (a submit in flight) drops the focus to ``<body>``,
+and Esc and Tab must still reach the dialog then; focus that leaves the top dialog by
+other means is brought back. Each modal has its own :class:`Scope` under the page's, so
 leaving the page closes it and releases its listeners.
 """
 
@@ -23,6 +26,7 @@ from zariz.ui.format import (
     display_title,
     status_label,
 )
+from zariz.ui.i18n import t
 
 
 def status_badge(status: Any) -> Any:
@@ -47,8 +51,9 @@ def text_value(
     """A user-supplied value (name, address, notes) as a ``<span>``: cleaned of bidi
     controls and cut at ``limit`` (:func:`~zariz.ui.format.display_text`), the longer
     value in ``title`` when cut, its own bidi island (``dir="auto"``: a Hebrew name reads
-    right to left without moving its neighbours; ``ltr`` for numbers), and clamped by CSS
-    to ``lines`` lines (``None``: no clamp) so no value makes its row tall.
+    right to left and an English one left to right, in either page direction, without
+    moving its neighbours; ``ltr`` for numbers), and clamped by CSS to ``lines`` lines
+    (``None``: no clamp) so no value makes its row tall.
 
     ``textContent`` is exactly the displayed text, so tests and searches see the value.
     """
@@ -65,8 +70,9 @@ def text_value(
 
 
 def phone_value(value: Any, *, testid: str | None = None) -> Any:
-    """A phone number: :func:`text_value` left to right (``dir="ltr"``), in an RTL page
-    too, on one line that ends in an ellipsis rather than wrap (CSS ``.value.phone``)."""
+    """A phone number as stored: :func:`text_value` left to right (``dir="ltr"``: a
+    number reads the same inside Hebrew, ``+972`` first), on one line that never wraps
+    mid-number and ends in an ellipsis if too long (CSS ``.value.phone``: ``nowrap``)."""
     return text_value(value, PHONE_LIMIT, ltr=True, lines=None, cls="phone", testid=testid)
 
 
@@ -80,12 +86,12 @@ def empty_state(title: str, hint: str = "", *, testid: str | None = None) -> Any
     )
 
 
-def loading_state(text: str = "Loading…") -> Any:
+def loading_state(text: str | None = None) -> Any:
     return h(
         "div",
         {"class": "loading", "role": "status", "aria-live": "polite"},
         h("span", {"class": "spinner", "aria-hidden": "true"}),
-        h("span", None, text),
+        h("span", None, t("common.loading") if text is None else text),
     )
 
 
@@ -104,15 +110,27 @@ def field(
     *,
     error_node: Any = None,
     hint: str | None = None,
+    hint_id: str | None = None,
 ) -> Any:
+    """A labelled control. The ``<label>`` wraps the control (so clicking the text focuses
+    it); the hint, when given, gets ``hint_id`` for the control's ``aria-describedby``."""
     return h(
         "label",
         {"class": "field"},
         h("span", {"class": "field-label"}, label),
         control,
-        h("span", {"class": "field-hint muted"}, hint) if hint else None,
+        h("span", {"class": "field-hint muted", "id": hint_id}, hint) if hint else None,
         error_node,
     )
+
+
+_open_modals: list[Modal] = []
+"""Open dialogs, the top one last: only the top one hears the keys."""
+
+
+def modal_open() -> bool:
+    """Whether a dialog is open (page shortcuts stay quiet while one is)."""
+    return bool(_open_modals)
 
 
 class Modal:
@@ -138,7 +156,7 @@ class Modal:
             {
                 "type": "button",
                 "class": "icon-button",
-                "aria-label": "Close",
+                "aria-label": t("action.close"),
                 "data-testid": "modal-close",
             },
             "×",
@@ -161,16 +179,28 @@ class Modal:
             "div", {"class": "modal-backdrop", "data-testid": "modal-backdrop"}, self.dialog
         )
         self.scope.use(dom.on(close_btn, "click", lambda _e: self.close()))
-        self.scope.use(dom.on(self.node, "keydown", self._on_key))
         self.scope.use(dom.on(self.node, "mousedown", self._on_backdrop))
         self.scope.add_cleanup(lambda: dom.remove(self.node))
         self.closed = False
 
     def show(self) -> Modal:
         dom.body().appendChild(self.node)
+        _open_modals.append(self)
+        self.scope.add_cleanup(self._forget)
+        doc = dom.document()
+        self.scope.use(dom.on(doc, "keydown", self._on_key))
+        self.scope.use(dom.on(doc, "focusin", self._on_focus_in))
         self.scope.run_effects()
         self.focus_first()
         return self
+
+    def _forget(self) -> None:
+        if self in _open_modals:
+            _open_modals.remove(self)
+
+    @property
+    def on_top(self) -> bool:
+        return not self.closed and bool(_open_modals) and _open_modals[-1] is self
 
     def focus_first(self) -> None:
         items = (
@@ -179,6 +209,8 @@ class Modal:
         dom.focus(items[0] if items else self.dialog)
 
     def _on_key(self, e: Any) -> None:
+        if not self.on_top:
+            return
         key = str(e.key)
         if key == "Escape":
             e.preventDefault()
@@ -188,15 +220,23 @@ class Modal:
             items = dom.focusables(self.dialog)
             if not items:
                 e.preventDefault()
+                dom.focus(self.dialog)
                 return
             first, last = items[0], items[-1]
             active = dom.active_element()
-            if e.shiftKey and (active == first or not dom.contains(self.dialog, active)):
+            outside = not dom.contains(self.dialog, active)
+            if e.shiftKey and (active == first or outside):
                 e.preventDefault()
                 dom.focus(last)
-            elif not e.shiftKey and (active == last or not dom.contains(self.dialog, active)):
+            elif not e.shiftKey and (active == last or outside):
                 e.preventDefault()
                 dom.focus(first)
+
+    def _on_focus_in(self, e: Any) -> None:
+        # Focus that lands outside (a click on a toast, a script) comes back: the page
+        # behind an aria-modal dialog is inert for the keyboard too.
+        if self.on_top and not dom.contains(self.dialog, dom.opt(e.target)):
+            self.focus_first()
 
     def _on_backdrop(self, e: Any) -> None:
         if e.target == self.node:
@@ -211,6 +251,7 @@ class Modal:
         try:
             self.scope.dispose()
         finally:
+            self._forget()
             if self._on_close is not None:
                 self._on_close()
             if opener is not None and dom.contains(dom.body(), opener):
@@ -234,6 +275,7 @@ def button(
 
 __all__ = [
     "Modal",
+    "modal_open",
     "button",
     "empty_state",
     "error_panel",

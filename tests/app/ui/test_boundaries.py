@@ -6,7 +6,8 @@ import ast
 import pathlib
 
 UI = pathlib.Path(__file__).resolve().parents[3] / "app" / "zariz" / "ui"
-PURE = ["component", "routes", "orders_store", "toasts", "format", "scheduler", "context"]
+PURE = ["component", "routes", "orders_store", "orders_query", "order_time", "toasts", "format",
+        "scheduler", "context", "i18n", "liveness"]
 
 
 def _imports(path: pathlib.Path) -> set[str]:

@@ -107,8 +107,10 @@ def test_indicator_says_why_a_connect_takes_long_and_when_the_stream_is_another_
     from zariz.ui.format import indicator
 
     assert indicator("connecting", since_last_s=None, retry_in_s=3.0,
-                     waiting_for="a connection — too many tabs open?") == (
+                     waiting_for="connection") == (
         "Connecting…", "waiting for a connection — too many tabs open?")
+    assert indicator("connecting", since_last_s=None, retry_in_s=3.0,
+                     waiting_for="something new") == ("Connecting…", "retry in 3s")
     label, detail = indicator("connected", since_last_s=None, retry_in_s=None,
                               via_other_tab=True)
     assert (label, detail) == ("Live", "via another tab · no events yet")

@@ -336,3 +336,255 @@ def test_a_nan_created_at_never_misplaces_later_orders() -> None:
         s.apply("order.created", {"id": i, "created_at": created, "status": "new"}, i - 2)
     s.apply("order.deleted", {"id": 2}, 5)
     assert [o["id"] for o in s.view().items] == [3, 5, 1, 4, 6]
+
+
+# --- sorting by any column ------------------------------------------------------------------
+from zariz.ui.orders_store import (  # noqa: E402
+    SORT_COLUMNS,
+    ListState,
+    list_state_search,
+    parse_list_state,
+    sort_key,
+)
+
+ROWS: list[dict[str, Any]] = [
+    {"id": 1, "customer": "noa", "phone": "+972-50-123-4567", "address": "Herzl 10",
+     "status": "delivered", "courier_id": 2, "created_at": "2026-01-01T10:00:03Z"},
+    {"id": 2, "customer": "Avi", "phone": "052-0000000", "address": "Herzl 9",
+     "status": "new", "courier_id": None, "created_at": "2026-01-01T10:00:01Z"},
+    {"id": 3, "customer": "", "phone": None, "address": None,
+     "status": "assigned", "courier_id": 1, "created_at": "2026-01-01T10:00:02Z"},
+    {"id": 4, "customer": "Noa", "phone": "050-1234567", "address": "Allenby 1",
+     "status": "new", "courier_id": 99, "created_at": "2026-01-01T10:00:02Z"},
+    {"id": 5, "customer": "יעל", "phone": "abc", "address": "הרצל 5",
+     "status": "lost", "courier_id": 1, "created_at": None},
+]
+COURIERS = {1: "Moshe", 2: "avi"}
+# (column, ascending ids); descending is the same with the empty ones still last.
+EXPECTED: dict[str, tuple[list[int], list[int]]] = {
+    "id": ([1, 2, 3, 4, 5], []),
+    # Case-insensitive, ties by id; the empty customer last.
+    "customer": ([2, 1, 4, 5], [3]),
+    # By the national form of the digits (+972-50-123-4567 is 050-1234567), text after.
+    "phone": ([1, 4, 2, 5], [3]),
+    # Digit runs as numbers: Herzl 9 before Herzl 10.
+    "address": ([4, 2, 1, 5], [3]),
+    # The order of the work, unknown statuses after.
+    "status": ([2, 4, 3, 1, 5], []),
+    # By name (avi, Moshe, Moshe), an unknown courier (#99) after the named, none last.
+    "courier": ([1, 3, 5, 4], [2]),
+}
+
+
+def _ids(store: OrdersStore) -> list[Any]:
+    return [o["id"] for o in store.all()]
+
+
+@pytest.mark.parametrize("column", sorted(EXPECTED))
+def test_sort_by_each_column_both_ways_empty_values_last(column: str) -> None:
+    s = loaded(*ROWS)
+    s.set_courier_names(COURIERS)
+    present, empty = EXPECTED[column]
+    s.set_sort(column)
+    assert (s.sort_column, s.sort_desc) == (column, False)
+    assert _ids(s) == present + empty
+    s.toggle_sort(column)
+    assert s.sort_desc
+    assert _ids(s) == present[::-1] + empty[::-1]
+    assert [o["id"] for o in s.view().items] == _ids(s)
+
+
+def test_sort_by_created_is_newest_first_then_flips_on_the_same_index() -> None:
+    s = loaded(*ROWS)
+    assert (s.sort_column, s.sort_desc) == ("created", True)
+    newest_first = _ids(s)
+    assert newest_first[:4] == [1, 4, 3, 2]  # 3 and 4 tie: the higher id first
+    index = s._index
+    s.toggle_sort("created")
+    assert _ids(s) == newest_first[::-1] and s._index is index  # read backwards, not rebuilt
+    s.set_page(0)
+    s.page_size = 2
+    assert [o["id"] for o in s.view().items] == newest_first[::-1][:2]
+
+
+def test_a_sort_survives_live_updates_and_ties_go_by_id() -> None:
+    s = loaded(*(order(i, customer=f"c{i % 3}") for i in range(1, 10)), page_size=4)
+    s.set_sort("customer")
+    assert _ids(s) == [3, 6, 9, 1, 4, 7, 2, 5, 8]
+    s.apply("order.created", order(10, customer="c1"), None)  # lands among the c1s
+    s.apply("order.updated", {**order(3, customer="zz"), "updated_at": "2027-01-01T00:00:00Z"})
+    s.apply("order.created", order(11, customer="a"), None)
+    assert _ids(s) == [11, 6, 9, 1, 4, 7, 10, 2, 5, 8, 3]
+    assert [o["id"] for o in s.view().items] == [11, 6, 9, 1]
+    s.set_page(2)
+    assert [o["id"] for o in s.view().items] == [5, 8, 3]
+    s.apply("order.deleted", {"id": 6}, None)
+    s.set_sort("customer", desc=True)
+    assert _ids(s) == [3, 8, 5, 2, 10, 7, 4, 1, 9, 11]
+    assert s.page == 0  # a new sort starts at the first page
+
+
+def test_a_sort_applies_to_filtered_and_searched_views() -> None:
+    s = loaded(*(order(i, "new" if i % 2 else "assigned", customer=f"n{10 - i}")
+                 for i in range(1, 9)))
+    s.set_sort("customer")
+    s.set_filter("new")
+    assert [o["customer"] for o in s.view().items] == ["n3", "n5", "n7", "n9"]
+    s.set_query("n")
+    s.toggle_sort("customer")
+    assert [o["customer"] for o in s.view().items] == ["n9", "n7", "n5", "n3"]
+
+
+def test_courier_names_arriving_later_resort_the_courier_column() -> None:
+    s = loaded(order(1, courier_id=1), order(2, courier_id=2), order(3))
+    s.set_sort("courier")
+    assert _ids(s) == [1, 2, 3]  # no names yet: by id
+    version = s.version
+    s.set_courier_names({1: "Zohar", 2: "Adi"})
+    assert _ids(s) == [2, 1, 3] and s.version > version
+
+
+def test_an_unknown_sort_column_is_refused() -> None:
+    s = loaded(order(1))
+    with pytest.raises(ValueError):
+        s.set_sort("notes")
+    with pytest.raises(ValueError):
+        sort_key("password", False)
+
+
+_hostile = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(10**4400, 10**4401),
+    st.floats(allow_nan=True), st.text(max_size=8), st.sampled_from([*STATUSES, "", " "]),
+    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(),
+                                                         max_size=2),
+)
+_hostile_ops = st.lists(st.tuples(
+    st.sampled_from(["order.created", "order.updated", "order.deleted"]),
+    st.one_of(st.integers(0, 8), st.sampled_from(["a", "7"])),
+    st.fixed_dictionaries({}, optional={
+        "customer": _hostile, "phone": _hostile, "address": _hostile, "status": _hostile,
+        "courier_id": _hostile, "created_at": _hostile})), max_size=30)
+
+
+@given(_hostile_ops, st.sampled_from(SORT_COLUMNS), st.booleans(),
+       st.sampled_from(["", "a", "050", "+972 5", "7"]), st.integers(0, 3))
+def test_any_values_sort_without_raising_and_the_index_equals_a_full_sort(
+    ops: list[tuple[str, Any, dict[str, Any]]], column: str, desc: bool, query: str, page: int
+) -> None:
+    s = loaded(*(order(i, courier_id=i % 3 or None) for i in range(0, 8, 2)), page_size=3)
+    s.set_courier_names({1: "b", 2: float("nan"), 5: None})
+    half = len(ops) // 2
+    for name, oid, fields in ops[:half]:
+        s.apply(name, {"id": oid, **fields})
+    s.set_sort(column, desc)  # in the middle: the rest are applied to the sorted index
+    for name, oid, fields in ops[half:]:
+        s.apply(name, {"id": oid, **fields})
+    key = sort_key(column, desc, {1: "b", 2: float("nan"), 5: None})
+    expected = sorted(s._orders.values(), key=key, reverse=desc)
+    assert [o["id"] for o in s.all()] == [o["id"] for o in expected]
+    s.set_query(query)
+    s.set_page(page)
+    view = s.view()
+    assert len(view.items) <= 3 and view.total == len(s.filtered())
+
+
+def test_sorting_ten_thousand_orders_and_a_burst_stay_fast() -> None:
+    s = loaded(*(order(i, customer=f"Customer {i * 7919 % 10_000}") for i in range(10_000)))
+    started = time.perf_counter()
+    s.set_sort("customer")
+    for i in range(500):
+        s.apply_event(Ev("order.updated", {**order(i, customer=f"Moved {i}"),
+                                           "updated_at": "2027-01-01T00:00:00Z"}, str(i + 1)))
+        if i % 50 == 0:
+            s.view()
+    view = s.view()
+    elapsed = time.perf_counter() - started
+    assert view.items[0]["customer"] == "Customer 1" and len(view.items) == 50  # 0 moved
+    assert elapsed < 1.0, elapsed
+
+
+# --- phone search ----------------------------------------------------------------------------
+STORED = {"id": 7, "customer": "Dana", "address": "Herzl 1", "phone": "+972-50-123-4567"}
+
+
+@pytest.mark.parametrize("typed", [
+    "050-1234567", "0501234567", "+972501234567", "+972-50-123-4567", "972501234567",
+    "050 123 4567", "(050) 123-4567", "1234567", "123-45", "+97250", "00972501234567",
+])
+def test_a_phone_is_found_however_its_digits_are_written(typed: str) -> None:
+    assert matches_query(STORED, typed), typed
+    local = {**STORED, "phone": "050-1234567"}
+    if typed not in ("972501234567",):  # the country code as bare digits: only international
+        assert matches_query(local, typed), typed
+
+
+@pytest.mark.parametrize("typed", ["050-7654321", "0521234567", "+972521234567", "99"])
+def test_other_numbers_do_not_match(typed: str) -> None:
+    assert not matches_query(STORED, typed)
+
+
+def test_short_digit_queries_and_text_with_digits_are_not_phone_searches() -> None:
+    # "7" is order #7 and nothing else (every phone has a 7 in it).
+    other = {"id": 8, "customer": "Noa", "address": "Dizengoff", "phone": "+972-50-777-7777"}
+    assert matches_query(STORED, "7") and not matches_query(other, "7")
+    assert not matches_query(other, "Herzl 1")  # letters: a text search
+    assert matches_query(STORED, "herzl 1")
+
+
+def test_the_store_searches_phones_and_keeps_the_sort() -> None:
+    s = loaded(order(1, phone="+972-50-123-4567", customer="b"),
+               order(2, phone="050-1234567", customer="a"),
+               order(3, phone="052-1234567", customer="c"),
+               order(4, phone=None), order(5, phone=12345678), order(6, phone=["050"]))
+    s.set_sort("customer")
+    for typed in ("050-1234567", "0501234567", "+972501234567"):
+        s.set_query(typed)
+        assert [o["id"] for o in s.view().items] == [2, 1], typed
+    s.set_query("345")
+    assert [o["id"] for o in s.view().items] == [2, 1, 3, 5]
+
+
+# --- the list state in the URL -----------------------------------------------------------------
+def test_the_list_state_round_trips_through_the_url() -> None:
+    s = loaded(*(order(i) for i in range(1, 200)))
+    s.set_filter("new")
+    s.set_query("+972 50-1 & x=y#z")
+    s.set_sort("phone", desc=True)
+    s.set_page(2)
+    search = list_state_search(s.list_state(), "?lang=he&status=assigned")
+    assert search.startswith("?lang=he&") and "status=new" in search
+    state = parse_list_state(search)
+    assert state == ListState("new", "+972 50-1 & x=y#z", "phone", True, 2)
+    t = loaded(*(order(i) for i in range(1, 200)))
+    t.apply_list_state(state)
+    assert t.list_state() == s.list_state()
+
+
+def test_the_default_state_leaves_the_url_alone() -> None:
+    assert list_state_search(ListState()) == ""
+    assert list_state_search(ListState(), "?lang=he&page=3&q=x") == "?lang=he"
+    assert list_state_search(ListState(sort="created", desc=False)) == "?sort=created&dir=asc"
+    assert list_state_search(ListState(sort="customer", desc=False)) == "?sort=customer&dir=asc"
+
+
+@pytest.mark.parametrize("search", [
+    "", "?", "?status=lost", "?sort=password&dir=up", "?page=0", "?page=-3", "?page=²",
+    "?page=99999999999", "?q=" + "x" * 5000, "?status=new&status=assigned", "?%zz=%zz",
+    "?dir=asc", "?sort=status",
+])
+def test_any_url_gives_a_valid_state(search: str) -> None:
+    state = parse_list_state(search)
+    assert state.status in (None, *STATUSES)
+    assert state.sort in SORT_COLUMNS and isinstance(state.desc, bool)
+    assert 0 <= state.page < 10_000_000 and len(state.query) <= 200
+    s = loaded(order(1))
+    s.apply_list_state(state)
+    s.view()
+
+
+@given(st.sampled_from([None, *STATUSES]), st.text(max_size=30), st.sampled_from(SORT_COLUMNS),
+       st.booleans(), st.integers(0, 10_000))
+def test_any_state_round_trips(status: str | None, query: str, sort: str, desc: bool,
+                               page: int) -> None:
+    state = ListState(status, query if query.strip() else "", sort, desc, page)
+    assert parse_list_state(list_state_search(state, "?lang=he")) == state

@@ -24,6 +24,7 @@ from zariz.ui.format import (
     error_message,
     order_ref,
 )
+from zariz.ui.i18n import t, tn
 from zariz.ui.orders_store import OrdersStore
 from zariz.ui.pages.orders import fetch_all_orders
 from zariz.ui.refetch import Refetcher
@@ -49,15 +50,15 @@ def couriers_page(ctx: Ctx, scope: Scope) -> Any:
         if couriers is None:
             dom.replace_children(
                 grid,
-                error_panel("Could not load couriers.", state["error"])
+                error_panel(t("couriers.error.load"), state["error"])
                 if state["error"]
-                else loading_state("Loading couriers…"),
+                else loading_state(t("couriers.loading")),
             )
             return
         if not couriers:
             dom.replace_children(
                 grid,
-                empty_state("No couriers yet.", "Couriers appear here once they are registered."),
+                empty_state(t("couriers.empty.title"), t("couriers.empty.hint")),
             )
             return
         by_courier: dict[Any, list[dict[str, Any]]] = {}
@@ -102,17 +103,18 @@ def couriers_page(ctx: Ctx, scope: Scope) -> Any:
                         h(
                             "span",
                             {"class": ["badge", "courier-on" if active else "courier-off"]},
-                            "Active" if active else "Inactive",
+                            t("couriers.badge.active" if active else "couriers.badge.inactive"),
                         ),
                     ),
                     h(
                         "p",
                         {"class": "courier-load muted"},
-                        f"{len(orders)} active order{'s' if len(orders) != 1 else ''}",
+                        tn("couriers.load", len(orders)),
                     ),
                     h(
                         "ul",
-                        {"class": "courier-orders"},
+                        {"class": "courier-orders",
+                         "aria-label": t("couriers.orders", name=name)},
                         [
                             h(
                                 "li",
@@ -131,7 +133,7 @@ def couriers_page(ctx: Ctx, scope: Scope) -> Any:
                         ],
                     )
                     if orders
-                    else h("p", {"class": "muted small"}, "Free for a new delivery."),
+                    else h("p", {"class": "muted small"}, t("couriers.free")),
                 )
             )
         dom.replace_children(grid, cards)
@@ -189,8 +191,8 @@ def couriers_page(ctx: Ctx, scope: Scope) -> Any:
             h(
                 "div",
                 None,
-                h("h1", None, "Couriers"),
-                h("p", {"class": "muted"}, "Who is carrying what, right now."),
+                h("h1", None, t("couriers.title")),
+                h("p", {"class": "muted"}, t("couriers.lead")),
             ),
         ),
         grid,

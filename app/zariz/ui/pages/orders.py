@@ -8,9 +8,20 @@
 * Render: coalesced to one pass per animation frame; only the current page of rows (50)
   is in the DOM, rows are keyed by order id and rebuilt only when their data changed, so
   10,000 orders and bursts of events stay smooth. A new row is a clone of a row built once
-  with the widgets, its values filled in (a dozenth of the DOM calls of building it), and
-  the table body is only touched where it changed (new rows at the top: one ``prepend``).
+  with the widgets, its values filled in (a dozenth of the DOM calls of building it; see
+  :mod:`zariz.ui.pages.order_rows`), and
+  the table body is only touched where it changed (new rows at the top: one ``prepend``;
+  a row that lands mid-page in another sort: one insert).
+* Sort by any column (a ``<button>`` in each header, ``aria-sort`` on the sorted one), kept
+  by the store's index as orders change; filter, search, sort and page live in the URL
+  (``?status=&q=&sort=&dir=&page=``, replaced, not pushed) and come back from it.
+* A row that an event inserted or changed is highlighted briefly (CSS, ``row-flash``); the
+  ages next to the times ("12 min") are refreshed by one timer.
+* Keyboard: j/k or the arrows move a roving row focus, Enter focuses the row's first
+  action, Esc goes back to the row; not while typing or with a dialog open.
 * One delegated click listener serves every row action (no per-row listeners to leak).
+* Below 760 px the same markup is laid out as cards by CSS (static/css/orders.css; the
+  cells carry ``data-label``).
 """
 
 from __future__ import annotations
@@ -19,43 +30,48 @@ import logging
 from typing import Any
 
 from zariz.api import ApiClient
-from zariz.orders import ASSIGNABLE, FINAL, STATUSES
-from zariz.ui import dom, routes
+from zariz.orders import STATUSES, UPSERT_EVENTS
+from zariz.ui import dom
 from zariz.ui.component import Scope, use_order_events
 from zariz.ui.context import Ctx
 from zariz.ui.dom import h
-from zariz.ui.format import (
-    ADDRESS_LIMIT,
-    CUSTOMER_LIMIT,
-    LABEL_LIMIT,
-    NOTES_LIMIT,
-    PHONE_LIMIT,
-    STATUS_LABELS,
-    courier_label,
-    display_text,
-    display_title,
-    error_message,
-    format_clock,
-    order_ref,
-    status_label,
+from zariz.ui.format import courier_label, error_message, status_label
+from zariz.ui.i18n import t
+from zariz.ui.orders_store import (
+    SORT_COLUMNS,
+    OrdersStore,
+    list_state_search,
+    parse_list_state,
 )
-from zariz.ui.orders_store import OrdersStore
-from zariz.ui.pages.order_modals import assign_modal, create_order_modal, delete_modal, status_modal
+from zariz.ui.pages.order_modals import (
+    assign_modal,
+    create_order_modal,
+    delete_modal,
+    edit_modal,
+    status_modal,
+)
+from zariz.ui.pages.order_rows import (
+    COLUMNS,
+    RowFactory,
+    Times,
+    build_row,
+    column_label,
+    fill_times,
+    order_times,
+)
 from zariz.ui.refetch import Refetcher
-from zariz.ui.widgets import (
-    button,
-    empty_state,
-    error_panel,
-    loading_state,
-    phone_value,
-    status_badge,
-    text_value,
-)
+from zariz.ui.widgets import button, empty_state, error_panel, loading_state
 
 log = logging.getLogger("zariz.ui")
 
 FETCH_PAGE = 500  # the server's maximum page size
 REFETCH_MIN_INTERVAL_S = 1.0
+AGE_REFRESH_S = 15.0  # ages read in minutes: at most this late
+FLASH_CLASS = "row-flash"
+# More row inserts/removals than this in one render: one replaceChildren is cheaper.
+PATCH_LIMIT = 12
+# Keys that move the row focus, and by how much.
+NAV_KEYS = {"j": 1, "ArrowDown": 1, "k": -1, "ArrowUp": -1}
 
 
 async def fetch_all_orders(
@@ -86,12 +102,11 @@ async def fetch_all_orders(
 
 
 HOT_KEY = "orders"
-ROW_MODALS = {"assign": assign_modal, "status": status_modal, "delete": delete_modal}
-# What the row every other row is cloned from is built for: no notes, no courier (the
-# cells whose structure depends on the data), every value empty.
-PROTOTYPE_ORDER: dict[str, Any] = {
-    "id": 0, "status": "new", "customer": "", "phone": "", "address": "", "notes": None,
-    "courier_id": None, "created_at": None,
+ROW_MODALS = {
+    "assign": assign_modal,
+    "status": status_modal,
+    "edit": edit_modal,
+    "delete": delete_modal,
 }
 
 
@@ -100,203 +115,50 @@ def _lookup_id(raw: Any) -> Any:
     return int(text) if text.isascii() and text.isdigit() else text  # "²".isdigit() is True
 
 
-def _notes_block(order: dict[str, Any]) -> Any:
-    return h(
-        "div",
-        {"class": "notes muted", "data-testid": "order-notes"},
-        text_value(order["notes"], NOTES_LIMIT, lines=3),
+def _is_typing(target: Any) -> bool:
+    """Is the key going to a text field (search box, form) rather than the page?"""
+    tag = str(getattr(target, "tagName", "") or "").lower()
+    return tag in ("input", "textarea", "select") or bool(
+        getattr(target, "isContentEditable", False)
     )
 
 
-def build_row(ctx: Ctx, order: dict[str, Any], status: str, courier: str | None) -> Any:
-    """An order's table row, every cell built with the widgets: the definition of a row
-    (:class:`RowFactory` makes the same row faster)."""
-    oid = order.get("id")
-    final = status in FINAL
-    return h(
-        "tr",
-        {"data-testid": "order-row", "data-order-id": oid, "data-status": status},
-        h("td", {"class": "col-id mono"}, order_ref(oid)),
-        h(
-            "td",
-            {"class": "col-customer"},
-            h(
-                "div",
-                {"class": "customer", "data-testid": "order-customer"},
-                text_value(order.get("customer"), CUSTOMER_LIMIT),
-            ),
-            _notes_block(order) if order.get("notes") else None,
-        ),
-        h(
-            "td",
-            {"class": "col-phone mono", "data-testid": "order-phone"},
-            phone_value(order.get("phone")),
-        ),
-        h(
-            "td",
-            {"class": "col-address", "data-testid": "order-address"},
-            text_value(order.get("address"), ADDRESS_LIMIT),
-        ),
-        h("td", {"class": "col-status"}, status_badge(status)),
-        h("td", {"class": "col-courier"}, courier or h("span", {"class": "muted"}, "—")),
-        h(
-            "td",
-            {"class": "col-created muted",
-             "title": display_text(order.get("created_at") or "", LABEL_LIMIT)},
-            format_clock(
-                order.get("created_at"), now_ms=ctx.now_ms(), tz_offset_min=ctx.tz_offset_min
-            ),
-        ),
-        h(
-            "td",
-            {"class": "col-actions"},
-            h(
-                "div",
-                {"class": "row-actions"},
-                h(
-                    "button",
-                    {
-                        "type": "button",
-                        "class": "btn btn-small",
-                        "data-action": "assign",
-                        "data-testid": "action-assign",
-                        "disabled": status not in ASSIGNABLE,
-                    },
-                    "Assign",
-                ),
-                h(
-                    "button",
-                    {
-                        "type": "button",
-                        "class": "btn btn-small",
-                        "data-action": "status",
-                        "data-testid": "action-status",
-                        "disabled": final,
-                    },
-                    "Status",
-                ),
-                h(
-                    "button",
-                    {
-                        "type": "button",
-                        "class": "btn btn-small btn-ghost-danger",
-                        "data-action": "delete",
-                        "data-testid": "action-delete",
-                        "aria-label": f"Delete order {order_ref(oid)}",
-                    },
-                    "Delete",
-                ),
-            ),
-        ),
-    )
-
-
-class RowFactory:
-    """:func:`build_row`'s rows, made as clones of one prototype row: each row is one
-    ``cloneNode`` plus the writes where its values differ from the prototype's (~20 JS
-    calls instead of ~150). At hundreds of new rows a second, building every cell from
-    Python took most of each frame (profiled in the page, bench/RESULTS.md). The cells
-    whose structure depends on the data (notes, a courier's name) get it as ``build_row``
-    builds it."""
-
-    def __init__(self, ctx: Ctx) -> None:
-        self._ctx = ctx
-        self._prototype: Any = None
-        self._base: dict[str, Any] = {}
-
-    def _values(self, order: dict[str, Any], status: str) -> dict[str, Any]:
-        """What a row shows that is not structure, as ``build_row`` computes it."""
-        ctx = self._ctx
-        oid = order.get("id")
-        created = order.get("created_at")
-        known = status if status in STATUS_LABELS else "unknown"  # as status_badge
-        return {
-            "status": status,
-            "ref": order_ref(oid),
-            "customer": _shown(order.get("customer"), CUSTOMER_LIMIT),
-            "phone": _shown(order.get("phone"), PHONE_LIMIT),
-            "address": _shown(order.get("address"), ADDRESS_LIMIT),
-            "badge": (f"badge status-{known}", display_text(status or "", LABEL_LIMIT),
-                      status_label(status)),
-            "created": (display_text(created or "", LABEL_LIMIT),
-                        format_clock(created, now_ms=ctx.now_ms(),
-                                     tz_offset_min=ctx.tz_offset_min)),
-            "assign": status not in ASSIGNABLE,
-            "final": status in FINAL,
-            "delete": f"Delete order {order_ref(oid)}",
-        }
-
-    def row(self, order: dict[str, Any], status: str, courier: str | None) -> Any:
-        if self._prototype is None:
-            self._prototype = build_row(self._ctx, PROTOTYPE_ORDER, "new", None)
-            self._base = self._values(PROTOTYPE_ORDER, "new")
-        base, new = self._base, self._values(order, status)
-        tr = self._prototype.cloneNode(True)
-        dom.set_attr(tr, "data-order-id", order.get("id"))
-        if new["status"] != base["status"]:
-            dom.set_attr(tr, "data-status", status)
-        cells = tr.cells
-        if new["ref"] != base["ref"]:
-            dom.set_text(cells[0], new["ref"])
-        customer = cells[1]
-        if new["customer"] != base["customer"]:
-            _fill_value(customer.firstElementChild.firstElementChild, new["customer"])
-        if order.get("notes"):
-            customer.appendChild(_notes_block(order))
-        if new["phone"] != base["phone"]:
-            _fill_value(cells[2].firstElementChild, new["phone"])
-        if new["address"] != base["address"]:
-            _fill_value(cells[3].firstElementChild, new["address"])
-        if new["badge"] != base["badge"]:
-            badge = cells[4].firstElementChild
-            dom.set_attr(badge, "class", new["badge"][0])
-            dom.set_attr(badge, "data-status", new["badge"][1])
-            dom.set_text(badge, new["badge"][2])
-        if courier:
-            dom.set_text(cells[5], courier)
-        if new["created"] != base["created"]:
-            created = cells[6]
-            dom.set_attr(created, "title", new["created"][0])
-            dom.set_text(created, new["created"][1])
-        actions = cells[7].firstElementChild
-        if new["assign"] != base["assign"]:
-            dom.set_attr(actions.firstElementChild, "disabled", new["assign"])
-        if new["final"] != base["final"]:
-            dom.set_attr(actions.children[1], "disabled", new["final"])
-        if new["delete"] != base["delete"]:
-            dom.set_attr(actions.lastElementChild, "aria-label", new["delete"])
-        return tr
-
-
-def _shown(value: Any, limit: int) -> tuple[str, str | None]:
-    """A text_value span's text and tooltip."""
-    return display_text(value, limit), display_title(value, limit)
-
-
-def _fill_value(span: Any, shown: tuple[str, str | None]) -> None:
-    dom.set_text(span, shown[0])
-    dom.set_attr(span, "title", shown[1])
+def _event_order_id(ev: Any) -> Any:
+    data = getattr(ev, "data", None)
+    oid = data.get("id") if isinstance(data, dict) else None
+    return None if isinstance(oid, bool) or not isinstance(oid, int | str) else oid
 
 
 def orders_page(ctx: Ctx, scope: Scope) -> Any:
     store = OrdersStore(page_size=50)
-    initial = routes.query_param(dom.location()[1], "status")
-    if initial in STATUSES:
-        store.set_filter(initial)  # deep link from the overview cards
     state: dict[str, Any] = {"error": None}
-    # A hot swap (dev) hands over the filter, search, page and open dialog.
+    # The URL says what to show (a deep link from the overview cards, a reload, a link a
+    # colleague sent): filter, search, sort; its page once the rows are there.
+    initial = parse_list_state(dom.location()[1])
+    store.apply_list_state(initial)
+    if initial.page > 0:
+        state["want_page"] = initial.page
+    # A hot swap (dev) hands over the filter, search, sort, page and open dialog.
     before = ctx.hot.take(HOT_KEY)
     before = before if isinstance(before, dict) else {}
     if before.get("filter") in (None, *STATUSES) and "filter" in before:
         store.set_filter(before["filter"])
     if isinstance(before.get("query"), str):
         store.set_query(before["query"])
+    if before.get("sort") in SORT_COLUMNS and isinstance(before.get("desc"), bool):
+        store.set_sort(before["sort"], before["desc"])
     if isinstance(before.get("page"), int) and before["page"] > 0:
         state["want_page"] = before["page"]  # applied once the rows are there
     rows: dict[Any, tuple[tuple[Any, ...], Any, dict[str, Any]]] = {}
+    times: dict[Any, Times] = {}  # what each row on screen shows in its created cell
     couriers: dict[Any, str] = {}
+    flash: set[Any] = set()  # orders an event changed since the last render
     state["shown"] = []  # the rows in the table body, in order
     state["render_pending"] = False
+    state["url"] = None  # the list state last written to the URL
+    state["tab_row"] = None  # the row with tabindex=0 (roving focus)
+    state["focus_id"] = None
+    state["focus_index"] = 0
 
     # --- static structure -------------------------------------------------------------
     search = h(
@@ -304,13 +166,13 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
         {
             "type": "search",
             "class": "search",
-            "placeholder": "Search customer or address",
-            "aria-label": "Search orders by customer or address",
+            "placeholder": t("orders.search.placeholder"),
+            "aria-label": t("orders.search.label"),
             "data-testid": "orders-search",
             "value": store.query,
         },
     )
-    new_btn = button("+ New order", kind="primary", testid="new-order")
+    new_btn = button(t("orders.new"), kind="primary", testid="new-order")
     tab_counts: dict[str, Any] = {}
     tab_buttons: list[tuple[str | None, Any]] = []
     tabs = h(
@@ -318,7 +180,7 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
         {
             "class": "status-tabs",
             "role": "group",
-            "aria-label": "Filter by status",
+            "aria-label": t("orders.filter.label"),
             "data-testid": "orders-filter",
         },
     )
@@ -335,36 +197,47 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
                 "data-testid": f"filter-{key}",
                 "aria-pressed": "true" if status == store.status_filter else "false",
             },
-            "All" if status is None else status_label(status),
+            t("orders.filter.all") if status is None else status_label(status),
             count,
         )
         tab_buttons.append((status, tab))
         tabs.appendChild(tab)
+    headers: dict[str, Any] = {}
+    for column, cls in COLUMNS:
+        headers[column] = h(
+            "th",
+            {"scope": "col", "class": cls},
+            h(
+                "button",
+                {"type": "button", "class": "sort-button", "data-sort": column,
+                 "data-testid": f"sort-{column}"},
+                h("span", {"class": "sort-label"}, column_label(column)),
+                h("span", {"class": "sort-icon", "aria-hidden": "true"}),
+            ),
+        )
+    thead = h(
+        "thead",
+        None,
+        h(
+            "tr",
+            None,
+            list(headers.values()),
+            h("th", {"scope": "col", "class": "col-actions"},
+              h("span", {"class": "sr-only"}, column_label("actions"))),
+        ),
+    )
     tbody = h("tbody", {"data-testid": "orders-body"})
     table = h(
         "table",
         {"class": "table orders-table", "data-testid": "orders-table"},
+        h("caption", {"class": "sr-only"}, t("orders.table.caption")),
         h(
-            "thead",
+            "colgroup",
             None,
-            h(
-                "tr",
-                None,
-                [
-                    h("th", {"scope": "col", "class": cls}, text)
-                    for text, cls in (
-                        ("Order", "col-id"),
-                        ("Customer", "col-customer"),
-                        ("Phone", "col-phone"),
-                        ("Address", "col-address"),
-                        ("Status", "col-status"),
-                        ("Courier", "col-courier"),
-                        ("Created", "col-created"),
-                        ("", "col-actions"),
-                    )
-                ],
-            ),
+            [h("col", {"data-col": column}) for column, _cls in COLUMNS],
+            h("col", {"data-col": "actions"}),
         ),
+        thead,
         tbody,
     )
     table_wrap = h("div", {"class": "table-wrap"}, table)
@@ -373,14 +246,18 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
     stale = h("p", {"class": "stale-notice", "role": "status", "data-testid": "orders-stale",
                     "hidden": True})
     summary = h("span", {"class": "pager-summary muted", "data-testid": "orders-summary"})
-    prev_btn = button("‹ Previous", testid="page-prev")
-    next_btn = button("Next ›", testid="page-next")
-    page_label = h("span", {"class": "pager-page"})
+    prev_btn = button(t("orders.pager.prev"), testid="page-prev")
+    next_btn = button(t("orders.pager.next"), testid="page-next")
+    page_label = h("span", {"class": "pager-page", "data-testid": "orders-page-label"})
     pager = h(
         "div",
         {"class": "pager"},
         summary,
-        h("div", {"class": "pager-controls"}, prev_btn, page_label, next_btn),
+        h(
+            "div",
+            {"class": "pager-controls", "role": "group", "aria-label": t("orders.pager.label")},
+            prev_btn, page_label, next_btn,
+        ),
     )
 
     # --- rendering ----------------------------------------------------------------------
@@ -408,28 +285,89 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
         if cached is not None and cached[0] == sig:
             rows[oid] = (sig, cached[1], order)
             return cached[1]
-        tr = factory.row(order, str(order.get("status") or ""), courier)
+        shown_times = order_times(ctx, order.get("created_at"))
+        tr = factory.row(order, str(order.get("status") or ""), courier, shown_times)
+        if oid in flash:
+            dom.set_attr(tr, "class", FLASH_CLASS)  # an event inserted or changed it
         rows[oid] = (sig, tr, order)
+        times[oid] = shown_times
         return tr
 
-    def show_rows(visible: list[Any]) -> None:
+    def patch_rows(shown: list[Any], visible: list[Any]) -> bool:
+        """Insert and remove single rows where they changed (a row that lands mid-page in
+        a sort, one that leaves it); False when the rows kept were reordered or too much
+        changed (the caller replaces them all)."""
+        keep = {id(node) for node in visible}
+        kept = [node for node in shown if id(node) in keep]
+        removed = [node for node in shown if id(node) not in keep]
+        if len(removed) + len(visible) - len(kept) > PATCH_LIMIT:
+            return False
+        position = {id(node): i for i, node in enumerate(visible)}
+        if any(position[id(a)] > position[id(b)]
+               for a, b in zip(kept, kept[1:], strict=False)):
+            return False
+        for node in removed:
+            node.remove()
+        j = 0
+        for node in visible:
+            if j < len(kept) and kept[j] is node:
+                j += 1
+            elif j < len(kept):
+                kept[j].before(node)
+            else:
+                tbody.append(node)
+        return True
+
+    def show_rows(visible: list[Any]) -> bool:
         """Make the table body hold ``visible``, in order, touching only what changed:
         nothing when nothing did; new rows above the ones shown (events, newest first) go
-        in with one ``prepend`` and the ones pushed off the page are removed."""
+        in with one ``prepend`` and the ones pushed off the page are removed. Returns
+        whether the focus was in the table before (a row it was on may have gone)."""
         shown = state["shown"]
         if len(visible) == len(shown) and all(a is b for a, b in zip(visible, shown, strict=True)):
-            return
+            return False
+        had_focus = dom.contains(tbody, dom.active_element())
         head = next((i for i, node in enumerate(visible) if shown and node is shown[0]), None)
+        on_screen = {id(node) for node in shown}
         if head is not None and len(visible) - head <= len(shown) and all(
             a is b for a, b in zip(visible[head:], shown, strict=False)
-        ):
+        ) and not any(id(node) in on_screen for node in visible[:head]):
+            # Only rows not on screen yet go above: one already shown (a reversed sort
+            # brings the last row up) would be moved by the prepend and then removed.
             if head:
                 tbody.prepend(*visible[:head])
             for node in shown[len(visible) - head:]:
                 node.remove()
-        else:
+        elif not patch_rows(shown, visible):
             tbody.replaceChildren(*visible)
         state["shown"] = list(visible)
+        return had_focus
+
+    def set_tab_row(tr: Any) -> None:
+        """Roving tabindex: one row (the focused one, else the first) is in the Tab order."""
+        old = state["tab_row"]
+        if old is tr:
+            return
+        if old is not None:
+            dom.set_attr(old, "tabindex", "-1")
+        if tr is not None:
+            dom.set_attr(tr, "tabindex", "0")
+        state["tab_row"] = tr
+
+    def settle_focus(had_focus: bool) -> None:
+        """Keep the row focus on its order across renders (a changed order's row is a new
+        node; the focus goes to it, or to the row now in its place)."""
+        shown = state["shown"]
+        cached = rows.get(state["focus_id"])
+        if cached is not None:
+            target = cached[1]
+        elif shown:
+            target = shown[min(state["focus_index"], len(shown) - 1)]
+        else:
+            target = None
+        set_tab_row(target)
+        if had_focus and target is not None and not dom.contains(tbody, dom.active_element()):
+            dom.focus(target)
 
     # The page's own fixed nodes (counts, pager, notices) are written only when their value
     # changes: a render per frame during a burst would otherwise rewrite them all.
@@ -446,13 +384,37 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
             written[key] = value
             dom.set_attr(node, name, value)
 
+    def sync_url() -> None:
+        """The URL says what the list shows (replaced, so Back leaves the page)."""
+        if not store.loaded:
+            return  # the page asked for is set once the rows are there
+        wanted = store.list_state()
+        if wanted == state["url"]:
+            return
+        state["url"] = wanted
+        path, search_part = dom.location()
+        target = list_state_search(wanted, search_part)
+        if target != search_part:
+            dom.replace_state(path + target)
+
     def render() -> None:
         state["render_pending"] = False
+        try:
+            render_body()
+        finally:
+            flash.clear()
+        for column, th in headers.items():
+            sorted_here = column == store.sort_column
+            direction = "descending" if store.sort_desc else "ascending"
+            put_attr(th, "aria-sort", direction if sorted_here else None)
+        sync_url()
+
+    def render_body() -> None:
         view = store.view()
         counts = view.counts
         outdated = store.loaded and bool(state["error"])
         put_attr(stale, "hidden", not outdated)
-        put_text(stale, f"May be out of date: {state['error']} Retrying…" if outdated else "")
+        put_text(stale, t("orders.stale", error=state["error"]) if outdated else "")
         put_text(tab_counts["all"], f"{len(store):,}" if store.loaded else "")
         for status in STATUSES:
             put_text(tab_counts[status], f"{counts.get(status, 0):,}" if store.loaded else "")
@@ -462,10 +424,10 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
         if not store.loaded:
             if state["error"]:
                 dom.replace_children(
-                    placeholder, error_panel("Could not load orders.", state["error"]), retry_btn
+                    placeholder, error_panel(t("orders.load_failed"), state["error"]), retry_btn
                 )
             else:
-                dom.replace_children(placeholder, loading_state("Loading orders…"))
+                dom.replace_children(placeholder, loading_state(t("orders.loading")))
             put_attr(table_wrap, "hidden", True)
             put_attr(placeholder, "hidden", False)
             put_attr(pager, "hidden", True)
@@ -475,10 +437,8 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
             dom.replace_children(
                 placeholder,
                 empty_state(
-                    "No orders match." if filtered else "No orders yet.",
-                    "Try another status or search."
-                    if filtered
-                    else "New orders appear here the moment they are created.",
+                    t("orders.empty.filtered") if filtered else t("orders.empty.none"),
+                    t("orders.empty.filtered_hint") if filtered else t("orders.empty.none_hint"),
                     testid="orders-empty",
                 ),
             )
@@ -487,6 +447,8 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
             dom.replace_children(tbody)
             state["shown"] = []
             rows.clear()
+            times.clear()
+            set_tab_row(None)
             put_attr(pager, "hidden", True)
             return
         put_attr(table_wrap, "hidden", False)
@@ -495,10 +457,12 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
         keep = {o.get("id") for o in view.items}
         for oid in [k for k in rows if k not in keep]:
             del rows[oid]  # only the page on screen is cached
-        show_rows(visible)
+            times.pop(oid, None)
+        settle_focus(show_rows(visible))
         put_attr(pager, "hidden", False)
-        put_text(summary, f"{view.first:,}–{view.last:,} of {view.total:,}")
-        put_text(page_label, f"Page {view.page + 1} of {view.pages}")
+        put_text(summary, t("orders.pager.summary", first=f"{view.first:,}",
+                            last=f"{view.last:,}", total=f"{view.total:,}"))
+        put_text(page_label, t("orders.pager.page", page=view.page + 1, pages=view.pages))
         put_attr(prev_btn, "disabled", view.page == 0)
         put_attr(next_btn, "disabled", view.page >= view.pages - 1)
 
@@ -508,6 +472,32 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
         if not state["render_pending"]:
             state["render_pending"] = True
             ctx.later(scope, "orders", render)
+
+    def refresh_times() -> None:
+        """The ages (and a clock that crossed midnight) of the rows on screen."""
+        for oid, (_sig, tr, order) in rows.items():
+            fresh = order_times(ctx, order.get("created_at"))
+            old = times.get(oid)
+            if fresh != old:
+                times[oid] = fresh
+                fill_times(tr.cells[6], fresh, old)
+
+    ticker: dict[str, Any] = {"cancel": None}
+
+    def tick() -> None:
+        ticker["cancel"] = None
+        if scope.disposed:
+            return
+        ctx.later(scope, "orders-times", refresh_times)
+        ticker["cancel"] = ctx.schedule(AGE_REFRESH_S, tick)
+
+    def start_ticker() -> None:
+        ticker["cancel"] = ctx.schedule(AGE_REFRESH_S, tick)
+
+    def stop_ticker() -> None:
+        if ticker["cancel"] is not None:
+            ticker["cancel"]()
+            ticker["cancel"] = None
 
     # --- data ----------------------------------------------------------------------------
     async def load() -> None:
@@ -545,7 +535,9 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
             return
         couriers.clear()
         couriers.update({cid: str(c.get("name") or cid) for cid, c in found.items()})
+        store.set_courier_names(couriers)  # the courier column sorts by name
         rows.clear()
+        times.clear()
         invalidate()
 
     def on_event(ev: Any) -> None:
@@ -553,15 +545,26 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
         if store.needs_refetch and not store.loading:
             refetcher.request()
         if changed:
+            if getattr(ev, "event", None) in UPSERT_EVENTS:
+                oid = _event_order_id(ev)
+                if oid is not None:
+                    flash.add(oid)
             invalidate()
 
     # --- interaction ---------------------------------------------------------------------
-    retry_btn = button("Retry", testid="orders-retry")
+    retry_btn = button(t("action.retry"), testid="orders-retry")
 
     def on_tab(e: Any) -> None:
         btn = dom.closest(e.target, "[data-filter]")
         if btn is not None:
             store.set_filter(dom.attr(btn, "data-filter") or None)
+            invalidate()
+
+    def on_sort(e: Any) -> None:
+        btn = dom.closest(e.target, "button[data-sort]")
+        column = dom.attr(btn, "data-sort")
+        if column in SORT_COLUMNS:
+            store.toggle_sort(column)
             invalidate()
 
     def on_search(_e: Any) -> None:
@@ -577,6 +580,68 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
         if order is None:
             return
         open_modal(str(dom.attr(btn, "data-action")), dict(order))
+
+    def on_focus_in(e: Any) -> None:
+        tr = dom.closest(e.target, "tr[data-order-id]")
+        cached = rows.get(_lookup_id(dom.attr(tr, "data-order-id"))) if tr is not None else None
+        if cached is None:
+            return
+        state["focus_id"] = _lookup_id(dom.attr(tr, "data-order-id"))
+        node = cached[1]
+        state["focus_index"] = next(
+            (i for i, shown in enumerate(state["shown"]) if shown is node), 0
+        )
+        set_tab_row(node)
+
+    def dialog_open() -> bool:
+        modal = state.get("modal")
+        return (modal is not None and not modal[2].modal.closed) or (
+            dom.query("[aria-modal='true']") is not None
+        )
+
+    def move_focus(delta: int, row: Any) -> None:
+        shown = state["shown"]
+        if not shown:
+            return
+        if row is None:
+            # From outside the table, the first key goes to the roving row.
+            dom.focus(state["tab_row"] or shown[0])
+            return
+        cached = rows.get(_lookup_id(dom.attr(row, "data-order-id")))
+        here = next((i for i, node in enumerate(shown) if cached and node is cached[1]), 0)
+        target = shown[max(0, min(len(shown) - 1, here + delta))]
+        set_tab_row(target)
+        dom.focus(target)
+
+    def on_key(e: Any) -> None:
+        key = str(e.key)
+        if key not in NAV_KEYS and key not in ("Enter", "Escape"):
+            return
+        if e.ctrlKey or e.metaKey or e.altKey or e.defaultPrevented:
+            return
+        target = dom.opt(e.target)
+        if _is_typing(target) or dialog_open():
+            return
+        in_table = dom.contains(tbody, target)
+        row = dom.closest(target, "tr[data-order-id]") if in_table else None
+        if key in NAV_KEYS:
+            if key.startswith("Arrow") and row is None:
+                return  # elsewhere the arrows scroll the page
+            e.preventDefault()
+            move_focus(NAV_KEYS[key], row)
+        elif key == "Enter" and row is not None and row == target:
+            first = dom.query("button[data-action]:not([disabled])", row)
+            if first is not None:
+                e.preventDefault()
+                dom.focus(first)
+        elif key == "Escape" and row is not None and row != target:
+            e.preventDefault()
+            dom.focus(row)
+
+    def on_animation_end(e: Any) -> None:
+        tr = dom.closest(e.target, f"tr.{FLASH_CLASS}")
+        if tr is not None:
+            dom.set_attr(tr, "class", None)
 
     def open_modal(
         kind: str, order: dict[str, Any] | None = None, values: dict[str, Any] | None = None
@@ -603,7 +668,7 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
         if modal is not None and not modal[2].modal.closed:
             open_dialog = {"kind": modal[0], "order": modal[1], "values": modal[2].values()}
         return {"filter": store.status_filter, "query": store.query, "page": store.page,
-                "modal": open_dialog}
+                "sort": store.sort_column, "desc": store.sort_desc, "modal": open_dialog}
 
     def reopen() -> None:
         dialog = before.get("modal")
@@ -619,8 +684,12 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
         dom.window().scrollTo(0, 0)
 
     scope.use(dom.on(tabs, "click", on_tab))
+    scope.use(dom.on(thead, "click", on_sort))
     scope.use(dom.on(search, "input", on_search))
     scope.use(dom.on(tbody, "click", on_row_action))
+    scope.use(dom.on(tbody, "focusin", on_focus_in))
+    scope.use(dom.on(tbody, "animationend", on_animation_end))
+    scope.use(dom.on(dom.document(), "keydown", on_key))
     scope.use(dom.on(new_btn, "click", lambda _e: open_modal("create")))
     scope.use(dom.on(prev_btn, "click", lambda _e: go(-1)))
     scope.use(dom.on(next_btn, "click", lambda _e: go(+1)))
@@ -631,6 +700,8 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
     scope.effect(reopen)
     scope.effect(refetcher.start)
     scope.effect(lambda: ctx.run(scope, load_couriers()))
+    scope.effect(start_ticker)
+    scope.add_cleanup(stop_ticker)
     render()
 
     return h(
@@ -642,12 +713,8 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
             h(
                 "div",
                 None,
-                h("h1", None, "Orders"),
-                h(
-                    "p",
-                    {"class": "muted"},
-                    "Live: changes from every dispatcher appear here as they happen.",
-                ),
+                h("h1", None, t("orders.title")),
+                h("p", {"class": "muted"}, t("orders.subtitle")),
             ),
             new_btn,
         ),
@@ -656,4 +723,4 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
     )
 
 
-__all__ = ["RowFactory", "build_row", "fetch_all_orders", "orders_page"]
+__all__ = ["ROW_MODALS", "RowFactory", "build_row", "fetch_all_orders", "orders_page"]

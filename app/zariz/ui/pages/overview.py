@@ -17,7 +17,15 @@ from zariz.ui import dom, routes
 from zariz.ui.component import Scope, event_id, use_order_events
 from zariz.ui.context import Ctx
 from zariz.ui.dom import h
-from zariz.ui.format import ago, describe_event, error_message, status_label
+from zariz.ui.format import (
+    LABEL_LIMIT,
+    ago,
+    describe_event,
+    display_text,
+    error_message,
+    status_label,
+)
+from zariz.ui.i18n import has, t
 from zariz.ui.orders_store import StatusCounts
 
 log = logging.getLogger("zariz.ui")
@@ -25,6 +33,15 @@ log = logging.getLogger("zariz.ui")
 FEED_SIZE = 12
 RECOUNT_DELAY_S = 0.75
 FEED_EVENTS = frozenset({*ORDER_EVENTS, "reset"})
+
+
+def stream_status(status: Any) -> str:
+    """The event client's status in words (``connected`` -> "Connected"); anything else
+    as cleaned text."""
+    key = f"overview.stream.state.{status}"
+    if isinstance(status, str) and has(key):
+        return t(key)
+    return display_text(status, LABEL_LIMIT) if status else t("common.none")
 
 
 def overview_page(ctx: Ctx, scope: Scope) -> Any:
@@ -45,17 +62,13 @@ def overview_page(ctx: Ctx, scope: Scope) -> Any:
                 h(
                     "span",
                     {"class": "stat-label"},
-                    "All orders" if status == "total" else status_label(status),
+                    t("overview.count.total") if status == "total" else status_label(status),
                 ),
                 value,
             )
         )
     feed_list = h("ol", {"class": "feed", "data-testid": "event-feed", "aria-live": "polite"})
-    feed_empty = h(
-        "p",
-        {"class": "muted feed-empty"},
-        "Waiting for the next event… Create or update an order to see it here.",
-    )
+    feed_empty = h("p", {"class": "muted feed-empty"}, t("overview.feed.empty"))
     error_box = h("div", {"class": "form-error", "role": "alert", "hidden": True})
     stream_stats = h("dl", {"class": "kv"})
 
@@ -65,7 +78,7 @@ def overview_page(ctx: Ctx, scope: Scope) -> Any:
         dom.set_text(values["total"], f"{counts.total:,}" if counts.loaded else "–")
         dom.set_attr(error_box, "hidden", not state["error"])
         dom.set_text(
-            error_box, f"Could not load counts: {state['error']}" if state["error"] else ""
+            error_box, t("overview.error.counts", error=state["error"]) if state["error"] else ""
         )
         now = ctx.now_ms()
         items = []
@@ -88,10 +101,10 @@ def overview_page(ctx: Ctx, scope: Scope) -> Any:
         dom.set_attr(feed_empty, "hidden", bool(feed))
         stats = ctx.client.stats if hasattr(ctx.client, "stats") else {}
         pairs = (
-            ("Status", str(getattr(ctx.client, "status", "?"))),
-            ("Events received", f"{stats.get('events', 0):,}"),
-            ("Reconnects", f"{stats.get('reconnects', 0):,}"),
-            ("Last event id", str(stats.get("last_event_id") or "—")),
+            (t("overview.stream.status"), stream_status(getattr(ctx.client, "status", None))),
+            (t("overview.stream.events"), f"{stats.get('events', 0):,}"),
+            (t("overview.stream.reconnects"), f"{stats.get('reconnects', 0):,}"),
+            (t("overview.stream.last_id"), str(stats.get("last_event_id") or t("common.none"))),
         )
         dom.replace_children(stream_stats, [(h("dt", None, k), h("dd", None, v)) for k, v in pairs])
 
@@ -194,8 +207,8 @@ def overview_page(ctx: Ctx, scope: Scope) -> Any:
             h(
                 "div",
                 None,
-                h("h1", None, "Overview"),
-                h("p", {"class": "muted"}, "Orders by status, updated live."),
+                h("h1", None, t("overview.title")),
+                h("p", {"class": "muted"}, t("overview.lead")),
             ),
         ),
         error_box,
@@ -206,16 +219,16 @@ def overview_page(ctx: Ctx, scope: Scope) -> Any:
             h(
                 "div",
                 {"class": "card"},
-                h("h2", {"class": "card-title"}, "Latest events"),
+                h("h2", {"class": "card-title"}, t("overview.feed.title")),
                 feed_list,
                 feed_empty,
             ),
             h(
                 "div",
                 {"class": "card"},
-                h("h2", {"class": "card-title"}, "Live stream"),
+                h("h2", {"class": "card-title"}, t("overview.stream.title")),
                 stream_stats,
-                h("p", {"class": "muted small"}, "One connection per tab, shared by every view."),
+                h("p", {"class": "muted small"}, t("overview.stream.note")),
             ),
         ),
     )
