@@ -29,10 +29,10 @@ from zariz.ui.component import Mounted, StrictMode, mount, set_strict
 from zariz.ui.context import Ctx
 from zariz.ui.hot import HotData
 from zariz.ui.login import login_page
-from zariz.ui.prefs import LANG_KEY
 from zariz.ui.pages.couriers import couriers_page
 from zariz.ui.pages.orders import orders_page
 from zariz.ui.pages.overview import overview_page
+from zariz.ui.prefs import LANG_KEY
 from zariz.ui.router import Router
 from zariz.ui.scheduler import FrameScheduler
 from zariz.ui.shell import Shell
