@@ -23,6 +23,7 @@ from zariz.auth import AuthClient
 from zariz.platform.browser import BrowserPlatform, configure_logging, make_facade, unwrap_facade
 from zariz.platform.jsffi import is_null
 from zariz.sse.client import SSEClient
+from zariz.sse.config import META_NAME, QUERY_NAME, STORAGE_KEY, StreamOptions, parse_options
 from zariz.sse.shared import SharedStream
 from zariz.sse.singleton import get_client
 
@@ -45,18 +46,29 @@ class Runtime:
     dev: Any = None  # zariz.dev.page.DevPage under ``make dev``
 
 
-SSE_MODE_KEY = "zariz.sse"
+SSE_MODE_KEY = STORAGE_KEY
+
+
+def _js_text(value: Any) -> str | None:
+    return None if value is None or is_null(value) else str(value)
+
+
+def sse_options() -> StreamOptions:
+    """How this tab holds the stream (see :mod:`zariz.sse.config`): ``?sse=`` first (e.g.
+    ``?sse=per-tab``, ``?sse=lazy,idle=10``), then ``localStorage['zariz.sse']`` (every
+    tab of the origin), then ``<meta name="zariz-sse" content="...">`` (the deployment's
+    default), then one stream per browser, always connected while logged in."""
+    query = js.URLSearchParams.new(js.location.search).get(QUERY_NAME)
+    stored = js.localStorage.getItem(STORAGE_KEY)
+    meta = js.document.querySelector(f'meta[name="{META_NAME}"]')
+    content = None if is_null(meta) else meta.getAttribute("content")
+    return parse_options(_js_text(query), _js_text(stored), _js_text(content))
 
 
 def sse_mode() -> str:
     """``shared`` (one stream per browser, the default) or ``per-tab``: ``?sse=per-tab``,
     or ``localStorage['zariz.sse'] = 'per-tab'`` for every tab of the origin."""
-    query = js.URLSearchParams.new(js.location.search).get("sse")
-    stored = js.localStorage.getItem(SSE_MODE_KEY)
-    for value in (query, stored):
-        if value in ("shared", "per-tab"):
-            return str(value)
-    return "shared"
+    return sse_options().sharing
 
 
 def runtime() -> Runtime:
@@ -66,20 +78,28 @@ def runtime() -> Runtime:
         return rt  # type: ignore[no-any-return]
     platform = BrowserPlatform()
     auth = AuthClient(platform)
+    options = sse_options()
     client = get_client(
-        lambda: SSEClient(platform, auth),
+        lambda: SSEClient(
+            platform, auth, mode=options.mode, idle_close_s=options.idle_close_s
+        ),
         namespace=js.globalThis,
         wrap=make_facade,
         unwrap=unwrap_facade,
     )
     rt = Runtime(platform=platform, auth=auth, api=ApiClient(auth), client=client)
     setattr(builtins, _RUNTIME_NAME, rt)
-    if sse_mode() == "shared":
+    if options.mode == "lazy":
+        log.info("[SSE] lazy: open while a live widget needs it, closed %g s after the last",
+                 options.idle_close_s)
+    if options.sharing == "shared":
         # Before start(): a follower must not open a stream only to close it again.
         shared = SharedStream(platform, client, tab_id=_tab_id(platform))
         rt.shared = shared if shared.start() else None
-    # Connected while authenticated, with or without subscribers: the first page mounted
-    # finds the stream open, and no page can open or close it by (un)subscribing.
+    # Always mode: connected while authenticated, with or without subscribers: the first
+    # page mounted finds the stream open, and no page can open or close it by
+    # (un)subscribing. Lazy mode: the pages' subscriptions open it, and a page change
+    # (dispose, then mount) comes back well within the idle delay: same stream.
     client.start()
     return rt
 

@@ -72,7 +72,12 @@ class EventClient(Protocol):
         """``per-tab``, ``leader`` or ``follower`` (the stream is another tab's)."""
         ...
 
-    def subscribe(self, handler: Handler, events: Iterable[str] | None = None) -> Undo: ...
+    def subscribe(
+        self, handler: Handler, events: Iterable[str] | None = None, *, keep_open: bool = True
+    ) -> Undo:
+        """``keep_open=False``: receive events while the stream is open, but do not hold
+        it open (lazy mode: a connection indicator, toasts)."""
+        ...
 
     def on_status(self, fn: StatusListener) -> Undo: ...
 
@@ -81,6 +86,12 @@ class EventClient(Protocol):
     def reconnect(self, reason: str = "requested") -> None: ...
 
     def reconnect_now(self) -> bool: ...
+
+    @property
+    def idle(self) -> bool:
+        """Lazy mode: the stream is closed on purpose (nothing needs live events): not an
+        outage, so no "Reconnecting" and no stale-data banner."""
+        ...
 
     @property
     def caught_up(self) -> bool:

@@ -26,6 +26,18 @@ Every attempt gets a generation number; callbacks of an older generation (a clos
 a cancelled ticket request, a stale timer) are ignored, which is what keeps ``disconnect()``
 during a backoff wait or an in-flight ticket request closed for good.
 
+**When the stream is open** (``mode``). ``"always"`` (the default, the ticket's Option A):
+connected while authenticated once :meth:`start` was called, with or without
+subscribers. ``"lazy"`` (Option B): connected while authenticated *and* something needs
+events — a :meth:`subscribe` with ``keep_open=True`` (the default) in this tab, or, for the
+leader tab of one stream per browser, in another tab (:meth:`set_remote_demand`). When the
+last one leaves, the stream stays open ``idle_close_s`` more seconds (a page change or a
+strict double mount subscribes again well within that: same stream, no reconnect), then
+closes cleanly: status ``disconnected``, :attr:`idle` True (closed on purpose, not an
+outage), the last id kept so that the next open resumes where this one stopped.
+``keep_open=False`` subscribers (a connection indicator, toasts) get events while the
+stream is open but never hold it open.
+
 Usage::
 
     client = SSEClient(platform, auth)
@@ -33,6 +45,10 @@ Usage::
     client.start()          # Option A: stay connected while authenticated
     ...
     off(); client.stop()
+
+    lazy = SSEClient(platform, auth, mode="lazy", idle_close_s=30)
+    off = lazy.subscribe(handler)   # connects (when logged in)
+    off()                           # closes 30 s later unless a subscriber comes back
 """
 
 from __future__ import annotations
@@ -42,6 +58,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import urlencode
 
+from zariz.listeners import Listeners
 from zariz.platform import HttpResponse, NetworkError, Platform, RawEvent
 from zariz.sse.backoff import Backoff
 from zariz.sse.fanout import Fanout, event_names
@@ -70,6 +87,11 @@ WAITING: Phase = "waiting"
 OFFLINE: Phase = "offline"
 WAITING_FOR_CONNECTION = "connection"
 """``waiting_for`` when a ticket request timed out: no free connection (too many tabs?)."""
+Mode = Literal["always", "lazy"]
+MODES: tuple[Mode, ...] = ("always", "lazy")
+"""``always``: connected while authenticated (Option A); ``lazy``: only while a subscriber
+needs events, closed ``idle_close_s`` after the last one left (Option B)."""
+DEFAULT_IDLE_CLOSE_S = 30.0
 Role = Literal["per-tab", "leader", "follower"]
 """``per-tab``: this tab's own stream; ``leader``: ours, relayed to the other tabs;
 ``follower``: no stream of ours, events and status relayed by the leader tab."""
@@ -166,6 +188,8 @@ class SSEClient:
         relay: bool = False,
         channel_name: str = "zariz-sse",
         logger: logging.Logger | None = None,
+        mode: Mode = "always",
+        idle_close_s: float = DEFAULT_IDLE_CLOSE_S,
     ) -> None:
         # The protocols are the lists of what is needed (a hand-kept copy fell behind).
         if not isinstance(platform, Platform):
@@ -183,6 +207,10 @@ class SSEClient:
             raise ValueError("'message' is the default event; it is always received")
         if _positive("stall_factor", stall_factor) < 1:
             raise ValueError("stall_factor must be >= 1 (a multiple of the ping interval)")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.mode: Mode = mode
+        self.idle_close_s = _positive("idle_close_s", idle_close_s)
 
         self._platform = platform
         self._auth = auth
@@ -221,7 +249,16 @@ class SSEClient:
         self._position = Position()
         self.next_retry_at: float | None = None
         self._fanout = Fanout(self._log, platform.spawn)
-        self._autoconnect = False
+        # Lazy mode follows the session by itself: its subscribers are what opens it.
+        self._autoconnect = mode == "lazy"
+        # Lazy mode: the subscriptions that need the stream here, the tabs that need it
+        # elsewhere (told by zariz.sse.shared), and the pending idle close.
+        self._local_demand = 0
+        self._remote_demand = 0
+        self._idle_undo: Undo | None = None
+        self._idle_at: float | None = None
+        self._leader_idle = False
+        self._demand_listeners = Listeners[bool](self._log, "[SSE] demand listener")
         self.role: Role = "per-tab"
         self.waiting_for: str | None = None  # why a connect is taking long, for the UI
         self.leader_id: str | None = None
@@ -231,7 +268,7 @@ class SSEClient:
         self._counts = dict.fromkeys(
             ("connect_calls", "connects", "opens", "errors", "reconnects", "events",
              "duplicates_dropped", "stalls",
-             "relayed_in", "relayed_out"), 0)
+             "relayed_in", "relayed_out", "idle_closes"), 0)
         self._seen_token = getattr(auth, "access_token", None)
         self._auth_off: Undo | None = auth.subscribe(self._on_auth)
         self._relay_post: Callable[[Any], None] | None = None
@@ -261,6 +298,30 @@ class SSEClient:
         it replays follows that frame in order), or in a follower, the leader's did."""
         return self._status == "connected" and self._synced
 
+    @property
+    def idle(self) -> bool:
+        """Lazy mode: closed on purpose because nothing needs live events (no subscriber
+        here or, for the leader, in another tab) — not an outage: the UI shows neither
+        "Reconnecting" nor stale data for it. A follower tells the leader's."""
+        if self.role == "follower":
+            return self._leader_idle
+        return (
+            self.mode == "lazy" and self._autoconnect and self._phase == IDLE
+            and not self._needed()
+        )
+
+    @property
+    def wants_stream(self) -> bool:
+        """This tab needs the stream: ``always`` mode once started, or a ``keep_open``
+        subscriber in ``lazy`` mode (what a follower tells the leader tab)."""
+        return self._autoconnect and (self.mode == "always" or self._local_demand > 0)
+
+    def idle_close_in(self) -> float | None:
+        """Seconds until the pending idle close (lazy mode); None when none is pending."""
+        if self._idle_at is None:
+            return None
+        return max(0.0, self._idle_at - self._platform.now())
+
     def retry_in(self) -> float | None:
         """Seconds until the pending retry (for a UI countdown); None when none is pending."""
         if self.next_retry_at is None:
@@ -287,18 +348,60 @@ class SSEClient:
             waiting_for=self.waiting_for,
             attempt=self._backoff.attempt,
             retry_in=self.retry_in(),
+            mode=self.mode,
+            idle=self.idle,
+            idle_close_in=self.idle_close_in(),
+            keep_open_subscribers=self._local_demand,
+            remote_demand=self._remote_demand,
         )
         return out
 
     # --- subscriptions --------------------------------------------------------------------
-    def subscribe(self, handler: Handler, events: Iterable[str] | None = None) -> Undo:
+    def subscribe(
+        self, handler: Handler, events: Iterable[str] | None = None, *, keep_open: bool = True
+    ) -> Undo:
         """Receive every normalized event (or only those whose ``event`` is in ``events``).
+
+        ``keep_open`` (lazy mode): this subscriber needs the stream, so it opens (when
+        logged in) and stays open while it is subscribed. ``False``: receive what arrives
+        while something else holds the stream open (an indicator, toasts). In ``always``
+        mode it changes nothing.
 
         >>> off = client.subscribe(print, events=["order.created"])  # doctest: +SKIP
         >>> off(); off()  # idempotent  # doctest: +SKIP
         """
         self._check_alive("subscribe")
-        return self._fanout.subscribe(handler, events)
+        off = self._fanout.subscribe(handler, events)
+        if not keep_open:
+            return off
+        self._local_demand += 1
+        self._demand_changed()
+        done = False
+
+        def unsubscribe() -> None:
+            nonlocal done
+            if done:
+                return
+            done = True
+            off()
+            self._local_demand -= 1
+            if not self._disposed:
+                self._demand_changed()
+
+        return unsubscribe
+
+    def on_demand(self, fn: Callable[[bool], Any]) -> Undo:
+        """Call ``fn(wants_stream)`` whenever a ``keep_open`` subscriber comes or goes
+        (how :mod:`zariz.sse.shared` learns what to tell the leader tab)."""
+        self._check_alive("on_demand")
+        return self._demand_listeners.add(fn)
+
+    def set_remote_demand(self, tabs: int) -> None:
+        """Leader tab, lazy mode: how many other tabs need the stream now. The stream
+        stays open while any does, and closes ``idle_close_s`` after none does."""
+        self._remote_demand = max(0, int(tabs))
+        if not self._disposed:
+            self._apply_demand()
 
     def on_status(self, fn: StatusListener) -> Undo:
         """Call ``fn(status)`` on every status change; returns an idempotent ``off``."""
@@ -307,11 +410,12 @@ class SSEClient:
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
-        """Option A: connect now if authenticated and follow the session from here on
-        (login connects, logout disconnects), even with zero subscribers. Idempotent."""
+        """Follow the session from here on (login connects, logout disconnects). Option
+        A (``always``): connect now if authenticated, even with zero subscribers; ``lazy``:
+        connect when (and while) a subscriber needs the stream. Idempotent."""
         self._check_alive("start")
         self._autoconnect = True
-        if self._auth.is_authenticated:
+        if self._auth.is_authenticated and self._needed():
             self.connect()
 
     def stop(self) -> None:
@@ -331,9 +435,12 @@ class SSEClient:
             return
         self._listen_window()
         self._begin_attempt()
+        if self.mode == "lazy" and not self._needed():
+            self._arm_idle()  # opened by hand (a user's click): closes again if unused
 
     def disconnect(self) -> None:
         """Close the source and cancel every timer and pending request; stays closed."""
+        self._cancel_idle()
         if self._phase == IDLE and not self._window_offs:
             return
         self._teardown()
@@ -416,6 +523,9 @@ class SSEClient:
         # (the new leader has it), so it must not be relayed to the other tabs.
         self.role, self.leader_id = "follower", leader_id
         self._relay_post = None
+        self._leader_idle = False
+        self._remote_demand = 0
+        self._cancel_idle()
         if self._phase != IDLE or self._window_offs:
             self.disconnect()
         self._ask_leader = ask_leader
@@ -426,13 +536,15 @@ class SSEClient:
 
     def show_leader_status(
         self, status: Status, leader_id: str | None, *, retry_in: float | None = None,
-        waiting_for: str | None = None, caught_up: bool = True,
+        waiting_for: str | None = None, caught_up: bool = True, idle: bool = False,
     ) -> None:
         """A follower's view of the stream: the leader tab's real status, its retry
-        countdown, why it waits and whether it caught up (shown as if they were ours)."""
+        countdown, why it waits, whether it caught up and whether it closed the stream
+        on purpose (``idle``, lazy mode) — shown as if they were ours."""
         if self.role == "follower":
             self.leader_id = leader_id
             self.waiting_for = waiting_for
+            self._leader_idle = idle
             self._synced = caught_up
             self.next_retry_at = (
                 None if retry_in is None else self._platform.now() + max(0.0, retry_in)
@@ -458,7 +570,10 @@ class SSEClient:
         self._relay_post = relay_post
         self.next_retry_at = None
         self.waiting_for = None
-        if self._autoconnect and self._auth.is_authenticated:
+        self._leader_idle = False
+        if relay_post is None:
+            self._remote_demand = 0  # no other tab relies on this one's stream now
+        if self._autoconnect and self._auth.is_authenticated and self._needed():
             self.connect()
         elif self._phase == IDLE:
             self._set_status("disconnected")  # the leader's status was shown until now
@@ -483,6 +598,7 @@ class SSEClient:
             self._relay_close()
             self._relay_close = self._relay_post = None
         self._fanout.clear()
+        self._demand_listeners.clear()
         self._disposed = True
         self._log.info("[SSE] cleanup: client disposed")
 
@@ -492,6 +608,54 @@ class SSEClient:
                 f"SSEClient.{what}() after dispose(); get the live client from "
                 "zariz.sse.get_client() instead of keeping a reference"
             )
+
+    # --- lazy mode: demand and the idle close -------------------------------------------------
+    def _needed(self) -> bool:
+        """Should the stream be open (given a session)? Always in ``always`` mode once
+        started; in ``lazy`` mode while a subscriber here, or in another tab we lead for,
+        needs it."""
+        if not self._autoconnect:
+            return False
+        if self.mode == "always" or self._local_demand > 0:
+            return True
+        return self.role == "leader" and self._remote_demand > 0
+
+    def _demand_changed(self) -> None:
+        self._demand_listeners.emit(self.wants_stream)
+        self._apply_demand()
+
+    def _apply_demand(self) -> None:
+        if self.mode != "lazy" or self.role == "follower":
+            return  # a follower's demand goes to the leader (on_demand)
+        if self._needed():
+            if self._idle_undo is not None:
+                self._cancel_idle()
+                self._log.info("[SSE] idle: a subscriber is back, keeping the stream")
+            if self._phase == IDLE and self._auth.is_authenticated:
+                self.connect()
+        elif self._phase != IDLE:
+            self._arm_idle()
+
+    def _arm_idle(self) -> None:
+        if self._idle_undo is not None:
+            return
+        delay = self.idle_close_s
+        self._idle_at = self._platform.now() + delay
+        self._log.info("[SSE] idle: no subscribers, closing in %g s unless one comes", delay)
+        self._idle_undo = self._platform.schedule(delay, self._idle_due)
+
+    def _cancel_idle(self) -> None:
+        self._idle_at = None
+        self._cancel("_idle_undo")
+
+    def _idle_due(self) -> None:
+        self._idle_undo = None
+        self._idle_at = None
+        if self._disposed or self._needed() or self._phase == IDLE:
+            return
+        self._counts["idle_closes"] += 1
+        self._log.info("[SSE] idle: closing after %g s with no subscribers", self.idle_close_s)
+        self.disconnect()  # the position stays: the next open resumes from it
 
     # --- attempts ---------------------------------------------------------------------------
     def _begin_attempt(self) -> None:
@@ -809,10 +973,17 @@ class SSEClient:
                 self.disconnect()
             return
         if self._phase == IDLE:
-            if self._autoconnect:
+            if self._autoconnect and self._needed():
                 self.connect()
         elif changed and not self._own_refresh:
-            self.reconnect("token changed")
+            if self.mode == "lazy" and not self._needed():
+                # Waiting out the idle delay: a new stream for nobody would only be closed
+                # again; the next subscriber opens one with the new token.
+                self._counts["idle_closes"] += 1
+                self._log.info("[SSE] idle: token changed with no subscribers: closing now")
+                self.disconnect()
+            else:
+                self.reconnect("token changed")
 
     # --- events -------------------------------------------------------------------------
     def feed(self, raw: RawEvent, origin: Origin = "relay") -> SSEEvent | None:
@@ -895,10 +1066,13 @@ class SSEClient:
 
 
 __all__ = [
+    "DEFAULT_IDLE_CLOSE_S",
     "LOGGER_NAME",
+    "MODES",
     "NAMED_EVENTS",
     "WAITING_FOR_CONNECTION",
     "AuthLike",
+    "Mode",
     "SSEClient",
     "set_log_level",
 ]

@@ -25,6 +25,14 @@
   cadence) — plus up to 2 s of jitter per tab, so followers do not all steal at once.
   The deposed leader (``on_lost``, at once, or when a frozen tab thaws) closes its source
   immediately and queues again as a follower.
+* **Lazy mode** (the client's ``mode="lazy"``). The leader closes the stream only when no
+  tab needs it. A follower with a ``keep_open`` subscriber tells the leader (a ``demand``
+  message) once it holds its own Web Lock ``zariz-sse-leader:demand:<tab>``; the leader
+  queues for that lock, so the browser itself tells the leader when the follower is gone —
+  it unsubscribed (it also says so), or its tab closed, crashed or was discarded without a
+  word. A new leader asks for nothing: its ``leader`` message makes every follower with
+  demand say so again. Followers report demand only to a lazy leader (its messages carry
+  ``lazy``), so ``always`` mode takes no extra locks.
 * **Fallback.** Without Web Locks or BroadcastChannel — or with ``?sse=per-tab`` — the
   client keeps its own stream (``role = "per-tab"``).
 
@@ -85,6 +93,13 @@ class SharedStream:
         self._leader_window: float | None = None
         self.started = False
         self.handovers = 0
+        # Lazy mode. Follower side: whether the leader is lazy, our demand lock request
+        # and whether it is held (only then is the demand announced). Leader side: per
+        # follower with demand, our queued request for its demand lock.
+        self._leader_lazy = False
+        self._demand_undo: Undo | None = None
+        self._demand_held = False
+        self._remote: dict[str, Undo] = {}
         # Each leadership's term: one more than any this tab has heard of. Followers ignore
         # a lower term — a deposed leader's last words (say, a frozen tab thawing before it
         # learns it was replaced) are not the stream's status.
@@ -111,7 +126,11 @@ class SharedStream:
         self._post, close = self._platform.open_channel(self._channel_name, self._on_message)
         self._undos.append(close)
         self._undos.append(self._client.on_status(self._on_status))
-        self._undos.append(self._client.subscribe(self._on_own_ping, events=["ping"]))
+        # Relaying pings is not a reason to hold the stream open (lazy mode).
+        self._undos.append(
+            self._client.subscribe(self._on_own_ping, events=["ping"], keep_open=False)
+        )
+        self._undos.append(self._client.on_demand(self._on_local_demand))
         self._become_follower(None)
         self._ask_for_lock(steal=False)
         self._send("hello")  # the leader answers at once: no stale status until its beat
@@ -123,6 +142,8 @@ class SharedStream:
             return
         self.started = False
         self._stop_timers()
+        self._drop_remote()
+        self._sync_demand()  # not started: our demand lock is released
         if self._release_lock is not None:
             self._release_lock()
             self._release_lock = None
@@ -148,7 +169,9 @@ class SharedStream:
         self.term += 1
         self.handovers += 1
         self._log.info("[SSE] this tab is the leader: it holds the stream for every tab")
+        self._drop_remote()  # the followers say it again on our "leader" message
         self._client.lead(self._relay)
+        self._sync_demand()  # a leader needs no demand lock of its own
         self._send("leader")
         self._beat_undo = self._platform.schedule(self.beat_interval, self._beat)
 
@@ -166,7 +189,10 @@ class SharedStream:
         self.leader_id = leader_id
         self._last_heard = self._platform.now()
         self._leader_connected = False
+        self._leader_lazy = False
+        self._drop_remote()
         self._client.follow(leader_id, ask_leader=self._ask_leader)
+        self._sync_demand()
         self._arm_watch()
 
     # --- leader side ------------------------------------------------------------------------
@@ -198,6 +224,7 @@ class SharedStream:
             "window": None if window == float("inf") else window,
             "retry_in": self._client.retry_in(), "waiting_for": self._client.waiting_for,
             "caught_up": self._client.caught_up,
+            "idle": self._client.idle, "lazy": self._client.mode == "lazy",
             "term": self.term, **extra,
         }
         self._post(message)
@@ -208,6 +235,10 @@ class SharedStream:
             return
         kind, tab = message.get("kind"), message.get("tab")
         if not isinstance(tab, str) or tab == self.tab_id:
+            return
+        if kind == "demand":
+            if self._client.role == "leader":
+                self._on_remote_demand(tab, message.get("demand") is True)
             return
         if kind in ("ask", "hello"):
             if self._client.role == "leader":
@@ -239,6 +270,12 @@ class SharedStream:
         # After the event: its message's last_id already counts it, and a follower that
         # adopted it first would drop the event itself as a duplicate.
         self._heard(tab, message)
+        lazy = message.get("lazy") is True
+        if lazy != self._leader_lazy:
+            self._leader_lazy = lazy
+            self._sync_demand()
+        elif kind == "leader" and self._demand_held:
+            self._announce_demand(True)  # a new leader starts knowing no one's demand
 
     def _heard(self, tab: str, message: dict[str, Any]) -> None:
         self._last_heard = self._platform.now()
@@ -257,10 +294,84 @@ class SharedStream:
                 waiting_for=waiting_for if isinstance(waiting_for, str) else None,
                 # A leader that does not say (an older version) is taken at its status.
                 caught_up=caught_up if isinstance(caught_up, bool) else True,
+                idle=message.get("idle") is True,
             )
         last_id = message.get("last_id")
         self._client.adopt_position(last_id if isinstance(last_id, str) else None)
         self.leader_id = tab
+
+    # --- lazy mode: which tabs need the stream ---------------------------------------------
+    def _demand_lock(self, tab: str) -> str:
+        return f"{self._lock_name}:demand:{tab}"
+
+    def _on_local_demand(self, _wants: bool) -> None:
+        self._sync_demand()
+
+    def _sync_demand(self) -> None:
+        """Follower side: hold our demand lock (and say so) exactly while a lazy leader
+        should keep the stream open for this tab."""
+        wanted = (
+            self.started and self._client.role == "follower" and self._leader_lazy
+            and self._client.wants_stream
+        )
+        if wanted and self._demand_undo is None:
+            self._demand_undo = self._platform.hold_lock(
+                self._demand_lock(self.tab_id), self._on_demand_held, self._on_demand_lost
+            )
+        elif not wanted and self._demand_undo is not None:
+            undo, self._demand_undo = self._demand_undo, None
+            held, self._demand_held = self._demand_held, False
+            undo()
+            if held:
+                self._announce_demand(False)
+
+    def _on_demand_held(self) -> None:
+        # Announced only now: the leader's request for this lock must queue behind ours,
+        # or it would be granted at once and read as "that tab is gone".
+        self._demand_held = True
+        self._announce_demand(True)
+
+    def _on_demand_lost(self) -> None:
+        self._demand_undo = None  # nobody steals a demand lock; ask again if it happens
+        self._demand_held = False
+        self._sync_demand()
+
+    def _announce_demand(self, demand: bool) -> None:
+        if self._post is not None:
+            self._post({"kind": "demand", "tab": self.tab_id, "demand": demand})
+
+    def _on_remote_demand(self, tab: str, demand: bool) -> None:
+        """Leader side: a follower says it needs the stream (or no longer does)."""
+        if demand and tab not in self._remote:
+            self._remote[tab] = self._platform.hold_lock(
+                self._demand_lock(tab), lambda: self._remote_gone(tab), lambda: None
+            )
+        elif not demand and tab in self._remote:
+            self._remote.pop(tab)()
+        else:
+            return
+        self._client.set_remote_demand(len(self._remote))
+
+    def _remote_gone(self, tab: str) -> None:
+        # Granted its lock: the follower released it (no more demand, or its tab is gone).
+        undo = self._remote.pop(tab, None)
+        if undo is None:
+            return
+        undo()
+        self._log.info("[SSE] tab %s no longer needs the stream", tab)
+        self._client.set_remote_demand(len(self._remote))
+
+    def _drop_remote(self) -> None:
+        remote, self._remote = self._remote, {}
+        for undo in remote.values():
+            undo()
+        if remote:
+            self._client.set_remote_demand(0)
+
+    @property
+    def remote_demand(self) -> int:
+        """Leader: how many other tabs need the stream now (lazy mode)."""
+        return len(self._remote)
 
     def _ask_leader(self, what: str) -> None:
         if self._post is not None:

@@ -325,8 +325,12 @@ def use_sse_events(
     client: EventClient,
     handler: Handler,
     events: Iterable[str] | None = None,
+    *,
+    keep_open: bool = True,
 ) -> Subscription:
     """Subscribe ``handler`` when the scope mounts, unsubscribe when it is disposed.
+    ``keep_open=False``: get events while the stream is open, never hold it open (the
+    client's lazy mode; the shell's indicator and toasts).
 
     Never connects: the connection belongs to the client, which stays connected while
     logged in whether or not anything subscribes."""
@@ -334,7 +338,12 @@ def use_sse_events(
     wanted = list(events) if events is not None else None
 
     def start() -> Undo:
-        sub._set(client.subscribe(handler, events=wanted) if wanted else client.subscribe(handler))
+        if not keep_open:
+            sub._set(client.subscribe(handler, events=wanted, keep_open=False))
+        elif wanted:
+            sub._set(client.subscribe(handler, events=wanted))
+        else:
+            sub._set(client.subscribe(handler))
         return sub
 
     scope.effect(start)

@@ -332,7 +332,7 @@ def describe_event(name: str, data: Any, couriers: Mapping[Any, str] | None = No
                      "events")
 
 
-PHASES = ("connecting", "live", "reconnecting", "offline")
+PHASES = ("connecting", "live", "reconnecting", "offline", "idle")
 """What the indicator says (its ``data-phase``): the first connect (neutral), live,
 reconnecting after a failure or a drop, offline (no network, or the client gave up). See
 :mod:`zariz.ui.liveness`."""
@@ -368,6 +368,8 @@ def indicator(
             detail = t("conn.detail.via_tab", detail=detail)
     elif status == "connecting" and waiting:
         detail = t(waiting)
+    elif phase == "idle":
+        detail = t("conn.detail.idle")
     elif retry_in_s is not None:
         detail = countdown(retry_in_s)
     elif status == "connecting":

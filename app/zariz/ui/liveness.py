@@ -99,6 +99,16 @@ class Liveness:
             self.not_live_since = t
             self.as_of_ms = float(self._wall())
 
+    def rest(self) -> None:
+        """The stream is closed on purpose (the client's lazy mode, nothing on the page
+        needs it): nothing is stale, and the next connect is a first one again."""
+        t = self._now()
+        self.ever_connected = False
+        self._connected_since = None
+        self._down_since = t
+        self.not_live_since = None
+        self.as_of_ms = None
+
     def phase(self, status: str, *, failed: bool) -> Phase:
         """What the indicator says. ``failed``: an attempt failed since the stream was
         last open (a retry is pending, or the backoff counted one)."""

@@ -313,7 +313,7 @@ def notification_provider(ctx: Ctx, scope: Scope) -> Any:
             e.stopPropagation()
             set_open(False, focus_bell=True)
 
-    use_sse_events(scope, ctx.client, on_event, events=TOAST_EVENTS)
+    use_sse_events(scope, ctx.client, on_event, events=TOAST_EVENTS, keep_open=False)
     scope.use(dom.on(stack, "click", on_stack_click))
     scope.use(dom.on(bell, "click", on_bell))
     scope.use(dom.on(mute, "change", on_mute))

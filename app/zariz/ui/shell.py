@@ -78,13 +78,17 @@ def connection_views(ctx: Ctx, scope: Scope) -> ConnectionViews:
 
     def render() -> None:
         status = str(client.status)
-        live.observe(status, _caught_up(client))
+        idle = client.idle
+        if idle:
+            live.rest()
+        else:
+            live.observe(status, _caught_up(client))
         stats = client.stats
         since = None if last["at"] is None else platform.now() - last["at"]
         retry = client.retry_in()
         attempt = stats.get("attempt")
         failed = retry is not None or (isinstance(attempt, int) and attempt > 0)
-        phase = live.phase(status, failed=failed)
+        phase = "idle" if idle else live.phase(status, failed=failed)
         waiting = stats.get("waiting_for") if status == "connecting" else None
         text, sub = indicator(
             status, since_last_s=since, retry_in_s=retry,
@@ -128,7 +132,10 @@ def connection_views(ctx: Ctx, scope: Scope) -> ConnectionViews:
     def on_status(status: Any) -> None:
         # Now, not in the next frame: the moment the data stopped being current is the
         # banner's "as of" time.
-        live.observe(str(status), _caught_up(client))
+        if client.idle:
+            live.rest()
+        else:
+            live.observe(str(status), _caught_up(client))
         later()
 
     def on_click(_e: Any) -> None:
@@ -149,7 +156,7 @@ def connection_views(ctx: Ctx, scope: Scope) -> ConnectionViews:
         if client.status != "connected":
             client.nudge("a REST call was answered")
 
-    sub = use_sse_events(scope, client, on_event)
+    sub = use_sse_events(scope, client, on_event, keep_open=False)
     scope.effect(lambda: sub.on_status(on_status))
     scope.effect(lambda: ctx.api.on_answer(on_answer))
     scope.use(dom.on(node, "click", on_click))

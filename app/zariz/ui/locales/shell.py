@@ -69,6 +69,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "conn.phase.connecting": ("Connecting…", "מתחבר…"),
     "conn.phase.reconnecting": ("Reconnecting", "מתחבר מחדש"),
     "conn.phase.offline": ("Offline", "מנותק"),
+    "conn.phase.idle": ("Paused", "מושהה"),
+    "conn.detail.idle": ("opens when a page shows live data", "ייפתח כשדף יציג נתונים חיים"),
     "conn.detail.no_events": ("no events yet", "עדיין אין עדכונים"),
     "conn.detail.last_event": ("last event {ago}", "עדכון אחרון {ago}"),
     "conn.detail.via_tab": ("via another tab · {detail}", "דרך לשונית אחרת · {detail}"),
