@@ -29,6 +29,8 @@ VARIANTS = {
     "light": {"color_scheme": "light", "query": ""},
     "dark": {"color_scheme": "dark", "query": ""},
     "hebrew": {"color_scheme": "light", "query": "?lang=he", "locale": "he-IL"},
+    # A phone: the header hides words there (the user menu must keep its name).
+    "phone": {"color_scheme": "light", "query": "", "viewport": {"width": 390, "height": 844}},
 }
 
 pytestmark = pytest.mark.timeout(240)
@@ -74,8 +76,8 @@ def contexts(browser: Any) -> Iterator[Callable[..., Any]]:
     made: list[Any] = []
 
     def make(**options: Any) -> Any:
-        context = browser.new_context(viewport={"width": 1280, "height": 800},
-                                      bypass_csp=True, **options)
+        options.setdefault("viewport", {"width": 1280, "height": 800})
+        context = browser.new_context(bypass_csp=True, **options)
         made.append(context)
         return context
 

@@ -213,6 +213,22 @@ def test_the_url_restores_sort_filter_search_and_page(
     assert page.input_value("[data-testid=orders-search]") == "burst"
     assert page.get_attribute("[data-testid=filter-new]", "aria-pressed") == "true"
 
+    # The nav link to the bare page, then Back: the table follows the URL each time (the
+    # page is the one already shown, so only a remount from the new URL keeps them equal).
+    page.click("[data-testid=nav-orders]")
+    page.wait_for_function("location.search === ''")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=filter-all]')?.getAttribute('aria-pressed')"
+        " === 'true'")
+    assert page.input_value("[data-testid=orders-search]") == ""
+    assert sorted_by(page) == ("created", "descending")
+    page.go_back()
+    page.wait_for_function(
+        "document.querySelector('[data-testid=filter-new]')?.getAttribute('aria-pressed')"
+        " === 'true'")
+    wait_ids(page, shown)
+    assert sorted_by(page) == ("phone", "ascending")
+
     # A page past the end is the last page; a bad sort or status is the default.
     page.goto(live_server.url + "/dashboard/orders?sort=password&status=lost&page=99&q=burst")
     page.wait_for_function("new URLSearchParams(location.search).get('page') === '2'")
@@ -401,6 +417,24 @@ def test_desktop_sticky_header_fixed_widths_unbroken_phones_and_words_and_ages(
     assert page.evaluate(
         "Array.from(document.querySelectorAll('.orders-table th'), th => th.offsetWidth)"
     ) == widths
+    assert not log.errors, log.errors
+
+
+@pytest.mark.parametrize("lang", ["en", "he"])
+def test_between_phone_and_desktop_the_actions_stay_on_screen(
+    open_tab: Callable[..., Any], live_server: LiveServer, api: Api, new_context: Any,
+    lang: str,
+) -> None:
+    """960 px (half a desktop screen, a tablet): the table scrolls sideways under its
+    actions column, which stays pinned inside the window, in both directions."""
+    api.create("Dana Levi", "+972-51-261-7889", "Jabotinsky 10, Ramat Gan")
+    context = new_context(viewport={"width": 960, "height": 800})
+    page, log, _ = open_authed(open_tab, live_server, path=f"/dashboard/orders?lang={lang}",
+                               context=context)
+    page.wait_for_selector("[data-testid=action-delete]")
+    box = page.locator("[data-testid=action-delete]").first.bounding_box()
+    width = page.evaluate("document.documentElement.clientWidth")
+    assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= width, (box, width)
     assert not log.errors, log.errors
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -271,25 +272,39 @@ def test_two_tabs_refreshing_at_once_share_one_request_through_web_locks(
     second.goto(live_server.url + "/dashboard?sse=per-tab")  # same storage: same session
     wait_client(second, "connected")
     refreshes: list[str] = []
+    held: list[Any] = []
+    released = threading.Event()
 
-    def slow_refresh(route: Any) -> None:
-        # Hold the lock holder's refresh for a moment, so the other tab has surely asked
-        # for its own refresh meanwhile (its script may start a little later): the race
-        # is then real, whichever tab wins the lock.
-        time.sleep(1.0)
-        route.continue_()
+    def hold_refresh(route: Any) -> None:
+        # The lock holder's refresh waits until both tabs have asked for a refresh: the
+        # race is then real, whichever tab wins the lock, however slowly the machine runs
+        # the second tab's script.
+        if released.is_set():
+            route.continue_()
+        else:
+            held.append(route)
 
     for page in (first, second):
         page.on("request", lambda r: refreshes.append(r.url) if "/v1/auth/refresh" in r.url
                 else None)
-        page.route("**/v1/auth/refresh", slow_refresh)
+        page.route("**/v1/auth/refresh", hold_refresh)
     opens = [stats(first)["opens"], stats(second)["opens"]]
-    code = ("import asyncio\nfrom zariz.boot import runtime\n"
+    code = ("import asyncio, js\nfrom zariz.boot import runtime\n"
+            "js.window.__refreshAsked = True\n"
             "asyncio.ensure_future(runtime().auth.refresh())")
     for page in (first, second):  # both scripts are queued before either refresh runs
         page.evaluate(
             "code => { const s = document.createElement('script'); s.type = 'py';"
             " s.textContent = code; document.body.appendChild(s); }", code)
+    for page in (first, second):
+        page.wait_for_function("window.__refreshAsked === true", timeout=15_000)
+    deadline = time.monotonic() + 15
+    while not held and time.monotonic() < deadline:
+        first.wait_for_timeout(50)  # lets Playwright dispatch the route handler
+    assert held, "no refresh request was made"
+    released.set()
+    for route in held:
+        route.continue_()
     for page, before in zip((first, second), opens, strict=True):
         page.wait_for_function("n => window.__zarizSSEClient.stats.opens > n", arg=before,
                                timeout=15_000)

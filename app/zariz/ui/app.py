@@ -196,7 +196,7 @@ class App:
             attach=self.root.appendChild,
             detach=dom.remove,
             name=f"layout:{name}",
-            fallback=lambda exc: error_panel("The app failed to render.", str(exc)),
+            fallback=lambda exc: error_panel(i18n.t("shell.app_failed"), str(exc)),
         )
 
     def _dispose_layout(self) -> None:

@@ -462,10 +462,29 @@ def field_errors(details: Any) -> dict[str, str]:
     return out
 
 
+ERROR_KEYS: dict[str, str] = {
+    "invalid_transition": "error.code.invalid_transition",
+    "not_found": "error.code.not_found",
+    "unknown_courier": "error.code.unknown_courier",
+    "courier_inactive": "error.code.courier_inactive",
+    "payload_too_large": "error.code.payload_too_large",
+}
+"""The server's error codes the UI words itself (the codes are the API's contract; their
+messages are English for API clients). Others show the server's message."""
+
+
 def error_message(exc: BaseException) -> str:
     """One line for a failed request: the server's message, or what went wrong."""
     status = getattr(exc, "status", None)
     message = getattr(exc, "message", None)
+    code = getattr(exc, "code", None)
+    details = getattr(exc, "details", None)
+    if isinstance(code, str) and code in ERROR_KEYS:
+        # A known refusal in the viewer's language (the server's text is English).
+        params = details if isinstance(details, dict) else {}
+        return t(ERROR_KEYS[code], **{
+            "from": status_label(params.get("from")), "to": status_label(params.get("to")),
+        })
     if isinstance(status, int) and message:
         # The server may echo what was sent (a 10,000-character value, a bidi override).
         text = display_text(message, NOTES_LIMIT)

@@ -129,6 +129,7 @@ def t(key: str, /, **params: Any) -> str:
 def tn(key: str, n: int, /, **params: Any) -> str:
     """Plural: ``key.one`` when ``n == 1``, ``key.two`` when the locale has it and
     ``n == 2`` (Hebrew's dual), else ``key.other``; ``{n}`` is the count."""
+    _load()  # the dual is looked up below: the catalogue must be there on a first call
     forms = [f"{key}.one"] if n == 1 else []
     if n == 2 and f"{key}.two" in _catalogues[_current]:
         forms.append(f"{key}.two")

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from zariz.orders import STATUSES
-from zariz.phones import COUNTRY_CODE, digits_key
+from zariz.phones import COUNTRY_CODE, clean, digits_key
 from zariz.ui import routes
 
 
@@ -161,13 +161,16 @@ def sort_key(column: str, desc: bool, couriers: Mapping[Any, Any] | None = None)
 MIN_PHONE_DIGITS = 3
 _PHONE_QUERY = re.compile(r"[0-9+\-(). /]+")
 _NON_DIGITS = re.compile(r"[^0-9]+")
+_DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212\u05be", "-"))
 _PHONE_KEYS_MAX = 50_000
 _phone_keys: dict[str, tuple[str, ...]] = {}
 
 
 def _phone_needles(query: str) -> tuple[str, ...]:
     """The digit strings a phone-like query looks for: its digits as typed, their national
-    form (``+972 50...`` -> ``050...``), also for an international prefix typed so far."""
+    form (``+972 50...`` -> ``050...``), also for an international prefix typed so far.
+    A number pasted from Hebrew text (LRM marks, no-break spaces, en dashes) counts too."""
+    query = clean(query).translate(_DASHES)
     if not _PHONE_QUERY.fullmatch(query):
         return ()
     raw = _NON_DIGITS.sub("", query)

@@ -294,8 +294,11 @@ class Shell:
         return h("div", {"class": "shell"}, header, connection.banner, self.outlet, toasts.node)
 
     def show(self, route: routes.Route) -> None:
-        if self.route == route and self.page is not None:
-            return
+        # A page reads its state (filter, sort, search, page) from the query string when it
+        # mounts, then keeps the URL in step itself (replaceState, which calls no one). So a
+        # show of the page already shown - only a navigation that changed the URL gets here:
+        # a nav link to the bare page, back/forward between two list states - mounts it
+        # again from the new URL, or the URL and the page would disagree.
         self._dispose_page()
         self.route = route
         for name, link in self.nav_links.items():

@@ -114,3 +114,21 @@ def test_indicator_says_why_a_connect_takes_long_and_when_the_stream_is_another_
     label, detail = indicator("connected", since_last_s=None, retry_in_s=None,
                               via_other_tab=True)
     assert (label, detail) == ("Live", "via another tab · no events yet")
+
+
+def test_known_server_refusals_are_worded_in_the_viewers_language() -> None:
+    from zariz.api import ApiError
+    from zariz.ui import i18n
+
+    refused = ApiError(409, "invalid_transition", "cannot change status from 'new' to "
+                       "'delivered'", {"from": "new", "to": "delivered"})
+    gone = ApiError(404, "not_found", "Order 5 does not exist.")
+    assert error_message(refused) == "Not allowed: an order cannot go from New to Delivered."
+    with i18n.locale_as("he"):
+        assert error_message(refused) == 'לא ניתן: הזמנה לא עוברת מ"חדשה" ל"נמסרה".'
+        assert "does not exist" not in error_message(gone)
+    # Hostile details never break the line.
+    assert error_message(ApiError(409, "invalid_transition", "x", ["junk"])).startswith(
+        "Not allowed")
+    # Codes the UI does not word itself show the server's message.
+    assert error_message(ApiError(422, "validation_error", "bad body")) == "bad body"

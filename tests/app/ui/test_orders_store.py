@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -218,9 +217,23 @@ def test_search_is_case_insensitive_on_customer_and_address() -> None:
     assert not matches_query(o, "phone")
 
 
-def test_ten_thousand_orders_and_a_burst_stay_fast() -> None:
+def _count_sort_keys(store: OrdersStore) -> list[int]:
+    """Count the store's sort-key computations from now on: work per change, not time
+    (a timed unit test is flaky on a busy machine; speed is measured in bench/)."""
+    calls = [0]
+    inner = store._key
+
+    def counting(o: Any) -> Any:
+        calls[0] += 1
+        return inner(o)
+
+    store._key = counting
+    return calls
+
+
+def test_ten_thousand_orders_and_a_burst_cost_work_per_change_not_per_order() -> None:
     s = loaded(*(order(i) for i in range(10_000)))
-    started = time.perf_counter()
+    calls = _count_sort_keys(s)
     for i in range(500):  # a burst, one view per "frame" at most
         s.apply_event(
             Ev(
@@ -229,11 +242,14 @@ def test_ten_thousand_orders_and_a_burst_stay_fast() -> None:
                 str(i + 1),
             )
         )
+        if i % 50 == 0:
+            s.view()
     s.set_query("customer 99")
     view = s.view()
-    elapsed = time.perf_counter() - started
     assert view.total == 111 and len(view.items) == 50
-    assert elapsed < 1.0, elapsed
+    # A few keys per change (and per matching row of the filtered view); a full re-sort
+    # per view would be >= 10,000 each.
+    assert calls[0] <= 4 * 500 + 2 * 111, calls[0]
 
 
 def test_status_counts_follow_events() -> None:
@@ -488,19 +504,18 @@ def test_any_values_sort_without_raising_and_the_index_equals_a_full_sort(
     assert len(view.items) <= 3 and view.total == len(s.filtered())
 
 
-def test_sorting_ten_thousand_orders_and_a_burst_stay_fast() -> None:
+def test_sorting_ten_thousand_orders_then_a_burst_costs_work_per_change() -> None:
     s = loaded(*(order(i, customer=f"Customer {i * 7919 % 10_000}") for i in range(10_000)))
-    started = time.perf_counter()
     s.set_sort("customer")
+    calls = _count_sort_keys(s)
     for i in range(500):
         s.apply_event(Ev("order.updated", {**order(i, customer=f"Moved {i}"),
                                            "updated_at": "2027-01-01T00:00:00Z"}, str(i + 1)))
         if i % 50 == 0:
             s.view()
     view = s.view()
-    elapsed = time.perf_counter() - started
     assert view.items[0]["customer"] == "Customer 1" and len(view.items) == 50  # 0 moved
-    assert elapsed < 1.0, elapsed
+    assert calls[0] <= 4 * 500, calls[0]  # a re-sort per view would be >= 10,000 each
 
 
 # --- phone search ----------------------------------------------------------------------------
@@ -510,6 +525,8 @@ STORED = {"id": 7, "customer": "Dana", "address": "Herzl 1", "phone": "+972-50-1
 @pytest.mark.parametrize("typed", [
     "050-1234567", "0501234567", "+972501234567", "+972-50-123-4567", "972501234567",
     "050 123 4567", "(050) 123-4567", "1234567", "123-45", "+97250", "00972501234567",
+    # Pasted out of Hebrew text: a direction mark, no-break spaces, en dashes.
+    "\u200e050-1234567", "050\u00a0123\u00a04567", "050\u2013123\u20134567",
 ])
 def test_a_phone_is_found_however_its_digits_are_written(typed: str) -> None:
     assert matches_query(STORED, typed), typed

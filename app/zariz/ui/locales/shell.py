@@ -81,6 +81,18 @@ STRINGS: dict[str, tuple[str, str]] = {
         "waiting for a connection — too many tabs open?",
         "ממתין לחיבור — יותר מדי לשוניות פתוחות?",
     ),
+    "error.code.invalid_transition": (
+        "Not allowed: an order cannot go from {from} to {to}.",
+        "לא ניתן: הזמנה לא עוברת מ\"{from}\" ל\"{to}\".",
+    ),
+    "error.code.not_found": (
+        "This order no longer exists (deleted meanwhile?).",
+        "ההזמנה כבר לא קיימת (אולי נמחקה בינתיים?).",
+    ),
+    "error.code.unknown_courier": ("That courier does not exist.", "השליח הזה לא קיים."),
+    "error.code.courier_inactive": ("That courier is not active.", "השליח הזה לא פעיל."),
+    "error.code.payload_too_large": ("The request is too large.", "הבקשה גדולה מדי."),
+    "shell.app_failed": ("The app failed to render.", "האפליקציה לא הצליחה להציג את המסך."),
     "conn.prefix": ("Connection: ", "חיבור: "),
     "conn.title": (
         "Live updates: click to reconnect now", "עדכונים בזמן אמת: לחצו להתחברות מחדש עכשיו"

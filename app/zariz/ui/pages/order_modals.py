@@ -508,6 +508,10 @@ def assign_modal(ctx: Ctx, parent: Scope, order: dict[str, Any]) -> FormModal:
         dom.replace_children(select, options)
         dom.set_attr(select, "disabled", False)
         fm.refill()
+        # The select was disabled when the dialog opened, so focus went to a button: move
+        # it to the choice, unless the user has already moved it inside the dialog.
+        if not dom.contains(select, dom.active_element()):
+            dom.focus(select)
 
     ctx.run(fm.modal.scope, load())
 

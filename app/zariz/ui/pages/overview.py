@@ -92,7 +92,8 @@ def overview_page(ctx: Ctx, scope: Scope) -> Any:
                         "div",
                         {"class": "feed-text"},
                         h("strong", None, text.title),
-                        h("span", {"class": "muted"}, text.body),
+                        # The body holds user text (customer, address): its own direction.
+                        h("span", {"class": "muted", "dir": "auto"}, text.body),
                     ),
                     h("time", {"class": "feed-time muted"}, ago((now - at) / 1000)),
                 )
