@@ -32,12 +32,12 @@ lint: setup
 	$(PY) -m mypy
 
 bench: setup
-	@scripts/setup.sh browser
+	@scripts/setup.sh browser snapshot
 	$(PY) -m bench
 	$(PY) -m bench.latency
 
-# Publish -> handler and publish -> painted row, p50/p99 at 500 events/s: the app vs a
-# plain JS page, interleaved; into bench/RESULTS.md.
+# Publish -> handler / -> row painted at 500 events/s: zariz orders page vs a plain JS table
+# page (+ control), 5 runs x 12 s, then 2 profiled samples; into bench/RESULTS.md. ~9 min.
 latency: setup
 	@scripts/setup.sh browser
 	$(PY) -m bench.latency
