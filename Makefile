@@ -5,7 +5,7 @@ PY := .venv/bin/python
 PYTEST_ARGS ?=
 
 .PHONY: serve dev test test-fast lint bench reliability setup clean soak slow-consumers \
-	shared-stream dev-reload snapshot boot latency
+	shared-stream dev-reload snapshot boot latency capacity storm
 
 setup:
 	@scripts/setup.sh python vendor
@@ -82,6 +82,14 @@ boot: setup
 snapshot: setup
 	@scripts/setup.sh browser
 	@SNAPSHOT_FORCE=1 scripts/setup.sh snapshot
+
+# Server capacity vs sse-starlette's broadcast example, 1k/5k/10k/20k (waits for load < 3). ~15 min.
+capacity: setup
+	$(PY) -m bench.server_fanout
+
+# Reconnect storm: 1,000 streams after a server restart, full jitter vs none vs 2 s base. ~5 min.
+storm: setup
+	$(PY) -m bench.storm
 
 clean:
 	rm -rf .venv node_modules static/vendor .stamps var .pytest_cache

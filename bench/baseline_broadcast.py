@@ -163,11 +163,15 @@ def main() -> None:
     parser.add_argument("--ping", type=float,
                         default=float(os.environ.get("BASELINE_PING", "3600")))
     parser.add_argument("--log-level", default="warning")
+    # Pinned, not uvicorn's "auto": with uvloop/httptools installed (the zariz server's
+    # production stack) "auto" would switch the baseline's stack under the comparison.
+    parser.add_argument("--http", default="h11", choices=("h11", "httptools"))
+    parser.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop"))
     args = parser.parse_args()
     raise_nofile()
     # Loopback only; uvicorn defaults otherwise (as the zariz server: backlog 2048).
     uvicorn.run(create_app(args.ping), host="127.0.0.1", port=args.port,
-                log_level=args.log_level)
+                log_level=args.log_level, http=args.http, loop=args.loop)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 ROOT_DEFAULT = pathlib.Path(__file__).resolve().parent.parent
 MAX_TICKET_TTL = 30.0
 MIN_SEND_BUFFER = 4096  # below this the kernel rounds SO_SNDBUF up to its own minimum
+HTTP_CHOICES = ("auto", "httptools", "h11")
+LOOP_CHOICES = ("auto", "uvloop", "asyncio")
 
 
 class ConfigError(ValueError):
@@ -113,6 +115,11 @@ class Settings:
     # the page mounts every component twice, so a missing cleanup shows at once.
     dev: bool = False
     dev_strict: bool = True
+    # The HTTP parser and event loop under uvicorn: "auto" takes httptools and uvloop
+    # when installed (the measured faster pair: bench/RESULTS.md, server fan-out), else
+    # h11 and asyncio. Either parser gets the header/body read deadlines above.
+    http: str = "auto"
+    loop: str = "auto"
 
     @property
     def demo_enabled(self) -> bool:
@@ -150,6 +157,11 @@ class Settings:
         if (self.ping_interval < 0 or self.demo_traffic < 0 or self.retry_ms < 0
                 or self.refresh_reuse_grace < 0):
             raise ConfigError("intervals must not be negative")
+        if self.http not in HTTP_CHOICES or self.loop not in LOOP_CHOICES:
+            raise ConfigError(
+                f"ZARIZ_HTTP must be one of {', '.join(HTTP_CHOICES)} and ZARIZ_LOOP one of "
+                f"{', '.join(LOOP_CHOICES)}"
+            )
         demo = self.demo_enabled
         # A well-known password on a reachable interface would be an open door.
         if demo and not is_loopback(self.host) and not self.demo_password:
@@ -198,6 +210,8 @@ class Settings:
             "ZARIZ_TRUSTED_PROXIES": ("trusted_proxies", parse_trusted_proxies),
             "ZARIZ_DEV": ("dev", _flag),
             "ZARIZ_DEV_STRICT": ("dev_strict", _flag),
+            "ZARIZ_HTTP": ("http", str),
+            "ZARIZ_LOOP": ("loop", str),
         }
         for var, (attr, convert) in converters.items():
             raw = env.get(var)

@@ -68,7 +68,9 @@ class Subscription:
         self.closed_reason: str | None = None
         self._items: deque[Event | Notice] = deque()
         self._notices = 0  # how many of _items are notices (outside the bound)
-        self._wake = asyncio.Event()
+        # The reader's wake-up: one bare future while it waits, None otherwise (an
+        # asyncio.Event costs a deque and a future per wait on top; this is per stream).
+        self._waiter: asyncio.Future[None] | None = None
         # Per-registration entries (not the callbacks themselves), so one function
         # registered twice has two independent undos — the rule of the browser app's
         # zariz.listeners.Listeners, which the server (another runtime) cannot import.
@@ -80,7 +82,7 @@ class Subscription:
         if len(self._items) - self._notices >= self.maxsize:
             return False
         self._items.append(event)
-        self._wake.set()
+        self._wake()
         return True
 
     def notify(self, notice: Notice) -> None:
@@ -89,7 +91,15 @@ class Subscription:
             return
         self._items.append(notice)
         self._notices += 1
-        self._wake.set()
+        self._wake()
+
+    def notify_if_idle(self, notice: Notice) -> bool:
+        """:meth:`notify`, but only when nothing is queued (a keep-alive ping: a stream
+        with frames queued is about to write, or is stuck and a ping would not help)."""
+        if self._items or self.closed_reason is not None:
+            return False
+        self.notify(notice)
+        return True
 
     def on_close(self, callback: Callable[[str], None]) -> Callable[[], None]:
         """Call ``callback(reason)`` once when the subscription closes; returns its undo."""
@@ -107,7 +117,7 @@ class Subscription:
         self.closed_reason = reason
         self._items.clear()
         self._notices = 0
-        self._wake.set()
+        self._wake()
         for callback in tuple(self._on_close.values()):
             try:
                 callback(reason)
@@ -127,16 +137,25 @@ class Subscription:
                 if isinstance(item, Notice):
                     self._notices -= 1
                 return item
-            self._wake.clear()
-            if timeout is None:
-                # The common case (the stream's end is a separate timer): no per-event
-                # Task/timer/futures, which at 10k streams fed the cyclic GC's pauses.
-                await self._wake.wait()
-                continue
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                return None
+                if timeout is None:
+                    # The common case (the stream's end is a separate timer): no
+                    # per-event Task or timer, which at 10k streams fed the cyclic GC's
+                    # pauses.
+                    await waiter
+                    continue
+                try:
+                    await asyncio.wait_for(waiter, timeout)
+                except TimeoutError:
+                    return None
+            finally:
+                self._waiter = None
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
 
 @dataclass

@@ -1,10 +1,14 @@
 """``GET /v1/events/sse`` and ``POST /v1/events/ticket``.
 
-Framing, pings, disconnect detection and shutdown draining are sse-starlette's; this
-module adds auth (Bearer header or single-use ticket, never a JWT in the URL), resume
-by ``Last-Event-ID`` / ``?lastEventId=``, the stream's lifetime (token ``exp``, session
-revocation, server shutdown), a capped kernel send buffer per stream and the
-slow-consumer abort, which closes the socket.
+Framing is sse-starlette's (``ServerSentEvent``); the stream itself is served by
+:class:`EventStreamResponse` (the request's task writes, one small task listens for the
+disconnect, pings come from one shared :class:`Heartbeat`, each event is encoded once for
+all streams) rather than sse-starlette's ``EventSourceResponse``, whose per-stream task
+group cost half a stream's memory (see the class). This module adds auth (Bearer header or
+single-use ticket, never a JWT in the URL), resume by ``Last-Event-ID`` /
+``?lastEventId=``, the stream's lifetime (token ``exp``, session revocation, server
+shutdown), a capped kernel send buffer per stream and the slow-consumer abort, which
+closes the socket.
 
 ``Last-Event-ID`` choices: empty = none; not 1-18 ASCII digits -> 400
 ``invalid_last_event_id``; greater than the newest id -> ``event: reset`` with reason
@@ -19,17 +23,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import re
 import socket
 import struct
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import cast
 
 import anyio
-from sse_starlette import EventSourceResponse, ServerSentEvent
-from sse_starlette.sse import SendTimeoutError
+from sse_starlette import ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -40,7 +45,15 @@ from server.bodies import check_query_size, clip
 from server.config import Settings
 from server.dev import DevReloader
 from server.errors import ApiError, unauthorized
-from server.events import Event, EventHub, Notice, Reset, StreamClosed, reset_payload
+from server.events import (
+    Event,
+    EventHub,
+    Notice,
+    Reset,
+    StreamClosed,
+    Subscription,
+    reset_payload,
+)
 from server.metrics import Metrics
 from server.security import AuthError, Principal, Security
 
@@ -49,32 +62,131 @@ log = logging.getLogger("zariz.sse")
 URL_TOKEN_PARAMS = ("token", "access_token", "jwt", "authorization")
 
 
-class AbortableEventSourceResponse(EventSourceResponse):
-    """An ``EventSourceResponse`` that the hub can abort, even while a send is blocked
-    on a client that stopped reading (its socket buffer is full)."""
+SSE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    # sse-starlette's headers: no cache keeps the stream, no proxy buffers it.
+    (b"cache-control", b"no-store"),
+    (b"connection", b"keep-alive"),
+    (b"x-accel-buffering", b"no"),
+)
 
-    _abort_scope: anyio.CancelScope | None = None
+
+class EventStreamResponse(Response):
+    """Serve one SSE stream in the request's own task: the frames of ``frames`` (see
+    :func:`_stream`) written as they come, each event's bytes encoded once for all
+    streams (:func:`_frame`).
+
+    Why not sse-starlette's ``EventSourceResponse``: it runs an anyio task group per
+    stream (the generator, a pinger, a shutdown poller and a disconnect listener, each
+    with its cancel scope) and a cancel scope around every write. Measured at 2,000
+    idle streams (tracemalloc): about 24 KB of the 47 KB a stream held, and a third of
+    the server's CPU in a fan-out (bench/RESULTS.md). Here a stream has one helper task
+    (the disconnect listener, which closes the stream's subscription), its pings come
+    from one timer for all streams (:class:`Heartbeat`), shutdown closes every
+    subscription (``hub.close_all``) and a send gets a deadline only when it can wait
+    (the transport's buffer is not empty). Framing stays sse-starlette's
+    (``ServerSentEvent``).
+
+    The hub can :meth:`abort` a stream even while a send is blocked on a client that
+    stopped reading (its socket buffer is full): the connection is reset.
+    """
+
+    media_type = "text/event-stream"
     send_buffer = 0
     """SO_SNDBUF for the stream's socket in bytes, set before the first byte (see
     :func:`_cap_send_buffer`); 0 leaves the kernel's autotuning."""
 
+    def __init__(self, frames: AsyncIterator[ServerSentEvent], *, send_timeout: float) -> None:
+        self.frames = frames
+        self.send_timeout = send_timeout
+        self.status_code = 200
+        self.background = None
+        self._subscription: Subscription | None = None
+        self._receive: Receive | None = None
+        self._gone = False  # the client disconnected (seen by the listener)
+        self._aborted = False
+
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:  # type: ignore[override]
+        return list(SSE_HEADERS)  # a copy: middleware appends to the message's list
+
+    def watch(self, subscription: Subscription) -> None:
+        """Close ``subscription`` when the client goes away (called by :func:`_stream`
+        once it has subscribed)."""
+        self._subscription = subscription
+        if self._gone:
+            subscription.close("client_gone")
+
     def abort(self) -> None:
-        if self._abort_scope is not None:
-            self._abort_scope.cancel()
+        """End the stream of a client that fell behind: reset its connection now (a
+        blocked send returns), or, without a transport, end the body when the loop
+        sees the closed subscription."""
+        self._aborted = True
+        if self._receive is not None and _transport(self._receive) is not None:
+            _reset_connection(self._receive)
+
+    async def _listen_for_disconnect(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self._gone = True
+        if self._subscription is not None:
+            self._subscription.close("client_gone")
+
+    async def _send_body(self, send: Send, transport: asyncio.Transport | None,
+                         body: bytes) -> bool:
+        """Write ``body``; False when the send timed out (the client stopped reading)."""
+        message = {"type": "http.response.body", "body": body, "more_body": True}
+        if transport is not None and not transport.get_write_buffer_size():
+            # The kernel took everything so far: this send cannot wait (uvicorn waits
+            # only while the transport is over its high-water mark), so no deadline,
+            # no timer, no cancel scope.
+            await send(message)
+            return True
+        try:
+            await asyncio.wait_for(send(message), self.send_timeout)
+        except TimeoutError:
+            return False
+        return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+        if scope["method"].upper() == "HEAD":
+            # Headers only: the stream never starts (sse-starlette's rule, its #218).
+            await send(start)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
         if self.send_buffer:
             _cap_send_buffer(receive, self.send_buffer)
-        with anyio.CancelScope() as abort_scope:
-            self._abort_scope = abort_scope
-            try:
-                await super().__call__(scope, receive, send)
-            except SendTimeoutError:
-                log.info("SSE send timed out")
-                await _end_behind_stream(receive, send)
-                return
-        if abort_scope.cancelled_caught:
+        transport = _transport(receive)
+        self._receive = receive
+        await send(start)
+        del start  # its header list would live as long as the stream
+        if transport is not None:
+            # Body chunks straight to uvicorn's send (the request cycle's, like the
+            # transport): the middleware between (security headers, error and
+            # exception handlers) acts on the response start only, and its wrappers
+            # cost a coroutine each per chunk - per stream per event.
+            send = receive.__self__.send  # type: ignore[attr-defined]
+        listener = asyncio.ensure_future(self._listen_for_disconnect(receive))
+        timed_out = False
+        try:
+            async for frame in self.frames:
+                if self._gone or self._aborted:
+                    break
+                if not await self._send_body(send, transport, _encoded(frame)):
+                    log.info("SSE send timed out")
+                    timed_out = True
+                    break
+        finally:
+            listener.cancel()
+            # The generator's cleanup (unsubscribe, gauge) runs now, not at GC time.
+            aclose = getattr(self.frames, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if self._aborted or timed_out:
             await _end_behind_stream(receive, send)
+        elif not self._gone:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets, drops the queue
@@ -82,10 +194,15 @@ _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets, dr
 
 def _transport(receive: Receive) -> asyncio.Transport | None:
     """The connection's transport: uvicorn's ``receive`` is a bound method of the
-    request's ``RequestResponseCycle``, which holds it (no middleware of ours wraps
-    ``receive``). ``None`` without one (an in-process test client)."""
+    request's ``RequestResponseCycle`` (h11 and httptools alike), which holds it (no
+    middleware of ours wraps ``receive``). Duck-typed: uvloop's transports are not
+    ``asyncio.Transport`` subclasses. ``None`` without one (an in-process test client)."""
     transport = getattr(getattr(receive, "__self__", None), "transport", None)
-    return transport if isinstance(transport, asyncio.Transport) else None
+    if transport is None or not all(
+        hasattr(transport, name) for name in ("abort", "get_write_buffer_size", "is_closing")
+    ):
+        return None
+    return cast(asyncio.Transport, transport)
 
 
 def _cap_send_buffer(receive: Receive, size: int) -> None:
@@ -108,6 +225,20 @@ def _cap_send_buffer(receive: Receive, size: int) -> None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
+def _reset_connection(receive: Receive) -> None:
+    """Reset the connection now (``SO_LINGER`` 0, then ``abort()``): the kernel drops
+    its send queue, and a send blocked on the full buffer returns (the transport
+    reports the connection lost)."""
+    transport = _transport(receive)
+    if transport is None or transport.is_closing():
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+    transport.abort()
+
+
 async def _end_behind_stream(receive: Receive, send: Send) -> None:
     """End the stream of a client that fell behind (dropped as a slow consumer, or a send
     timed out) by resetting its connection, and free what it holds.
@@ -126,16 +257,11 @@ async def _end_behind_stream(receive: Receive, send: Send) -> None:
     Without a transport (an in-process test client, see :func:`_transport`) the chunked
     body is ended instead, if the client takes it within 0.5 s.
     """
-    transport = _transport(receive)
-    if transport is None:
+    if _transport(receive) is None:
         with anyio.move_on_after(0.5), contextlib.suppress(OSError):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
-    transport.abort()
+    _reset_connection(receive)
     # abort() reports the connection lost on the next loop step: let uvicorn see it
     # before we return, so it does not log "returned without completing response".
     await asyncio.sleep(0)
@@ -150,8 +276,70 @@ def _ms() -> int:
     return int(time.time() * 1000)
 
 
-def _ping() -> ServerSentEvent:
-    return ServerSentEvent(event="ping", data=_compact({"ts": _ms()}))
+PING = "ping"
+
+
+class Heartbeat:
+    """Keep-alive pings for every open stream from one timer: each stream gets an
+    ``event: ping`` (``{"ts": ms}``) every ``interval`` seconds, which the client's stall
+    watchdog is sized from, and proxies see traffic.
+
+    Streams are dealt round-robin into :attr:`SLICES` slices and the timer pings one
+    slice every ``interval / SLICES`` s, so 10,000 streams cost ten bursts of 1,000
+    writes, not one of 10,000 in front of an event. A stream with frames already queued
+    gets no ping (it is about to write, or it is stuck and a ping would not help)::
+
+        heartbeat = Heartbeat(15.0)
+        undo = heartbeat.add(subscription)   # from inside the event loop
+        ...
+        undo()                               # the timer stops with the last stream
+    """
+
+    SLICES = 10
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._slices: list[set[Subscription]] = [set() for _ in range(self.SLICES)]
+        self._dealt = 0
+        self._members = 0
+        self._tick = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, subscription: Subscription) -> Callable[[], None]:
+        """Ping ``subscription`` from now on; returns the undo (idempotent)."""
+        if self.interval <= 0:
+            return lambda: None
+        members = self._slices[self._dealt % self.SLICES]
+        self._dealt += 1
+        members.add(subscription)
+        self._members += 1
+        if self._timer is None:
+            self._schedule()
+
+        def undo() -> None:
+            if subscription in members:
+                members.discard(subscription)
+                self._members -= 1
+                if not self._members and self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+
+        return undo
+
+    def _schedule(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self.interval / self.SLICES, self._ping_slice)
+
+    def _ping_slice(self) -> None:
+        self._timer = None
+        members = self._slices[self._tick % self.SLICES]
+        self._tick += 1
+        if members:
+            notice = Notice(PING, _compact({"ts": _ms()}))
+            for subscription in members:
+                subscription.notify_if_idle(notice)
+        if self._members:
+            self._schedule()
 
 
 def _authenticate(request: Request) -> Principal:
@@ -199,32 +387,59 @@ def parse_last_event_id(request: Request) -> int | None:
 DEV_RELOAD = "dev.reload"
 
 
-def _frame(item: Event | Reset | Notice) -> ServerSentEvent:
+class EncodedEvent(ServerSentEvent):
+    """A ``ServerSentEvent`` that encodes itself once: one event goes to every stream."""
+
+    def __init__(self, data: str | None = None, *, event: str | None = None,
+                 id: str | None = None) -> None:  # noqa: A002 - sse-starlette's name
+        super().__init__(data, event=event, id=id)
+        self.wire = super().encode()
+
+    def encode(self) -> bytes:
+        return self.wire
+
+
+def _encoded(frame: ServerSentEvent) -> bytes:
+    return frame.wire if isinstance(frame, EncodedEvent) else frame.encode()
+
+
+@functools.lru_cache(maxsize=256)
+def _frame(item: Event | Reset | Notice) -> EncodedEvent:
+    """The frame of a log event, reset or notice, encoded once: a fan-out asks for the
+    same (equal, frozen) item once per stream, and gets this one object."""
     if isinstance(item, Reset):
         # With the id, a client adopts the log's position even when it is lower than
         # its own (a reset database): later events are newer.
-        return ServerSentEvent(
+        return EncodedEvent(
             id=str(item.last_id), event="reset", data=_compact(reset_payload(item)),
         )
     if isinstance(item, Notice):
-        # No id: ids are the log's positions, and a notice is not in the log.
-        return ServerSentEvent(event=item.event, data=item.data)
-    return ServerSentEvent(id=str(item.id), data=item.wire)
+        # No id: ids are the log's positions, and a notice (dev.reload, ping) is not in
+        # the log.
+        return EncodedEvent(event=item.event, data=item.data)
+    return EncodedEvent(id=str(item.id), data=item.wire)
 
 
 async def _stream(
     hub: EventHub, metrics: Metrics, principal: Principal, after_id: int | None,
-    retry_ms: int, response_ref: list[AbortableEventSourceResponse],
+    retry_ms: int, response_ref: list[EventStreamResponse],
     session_active: Callable[[str], bool], dev: DevReloader | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> AsyncGenerator[ServerSentEvent, None]:
+    """The frames of one stream: ``retry``, the position (or a reset), then the live
+    events, pings and notices until the subscription closes. ``response_ref`` holds the
+    :class:`EventStreamResponse` that writes them (empty in unit tests)."""
     metrics.open_streams.inc()
     metrics.streams_opened.inc()
     try:
         yield ServerSentEvent(retry=retry_ms)
         async with hub.subscribe(after_id, session_id=principal.session_id) as feed:
-            feed.subscription.on_close(
-                lambda reason: response_ref[0].abort() if reason == "slow_consumer" else None
-            )
+            if response_ref:
+                response = response_ref[0]
+                response.watch(feed.subscription)
+                feed.subscription.on_close(
+                    lambda reason: response.abort() if reason == "slow_consumer" else None
+                )
             # A logout between the auth check and this subscription found nothing to
             # close: look again now that the hub would reach us.
             if not session_active(principal.session_id):
@@ -235,6 +450,7 @@ async def _stream(
             # now" again and whatever was committed in between is lost). A stream that
             # opens with a reset has it already: the reset carries the same id (and
             # goes first, so that a dev hello follows the stream's first frame).
+            first: ServerSentEvent
             if feed.pending and isinstance(feed.pending[0], Reset):
                 first = _frame(feed.pending.popleft())
             else:
@@ -257,6 +473,7 @@ async def _stream(
                 max(0.0, principal.expires_at - time.time()),
                 feed.subscription.close, "token_expired",
             )
+            undo_ping = heartbeat.add(feed.subscription) if heartbeat is not None else None
             try:
                 yield first
                 while True:
@@ -265,6 +482,8 @@ async def _stream(
                         yield _frame(item)
             finally:
                 expiry.cancel()
+                if undo_ping is not None:
+                    undo_ping()
                 if undo_dev is not None:
                     undo_dev()
     except StreamClosed as closed:
@@ -274,20 +493,27 @@ async def _stream(
         metrics.open_streams.dec()
 
 
+def _heartbeat(request: Request) -> Heartbeat:
+    """The app's one :class:`Heartbeat`, made on first use."""
+    heartbeat: Heartbeat | None = getattr(request.app.state, "sse_heartbeat", None)
+    if heartbeat is None:
+        settings: Settings = request.app.state.settings
+        heartbeat = request.app.state.sse_heartbeat = Heartbeat(settings.ping_interval)
+    return heartbeat
+
+
 async def events_sse(request: Request) -> Response:
     check_query_size(request)  # before anything reads it
     principal = _authenticate(request)
     after_id = parse_last_event_id(request)
     settings: Settings = request.app.state.settings
-    response_ref: list[AbortableEventSourceResponse] = []
-    response = AbortableEventSourceResponse(
+    response_ref: list[EventStreamResponse] = []
+    response = EventStreamResponse(
         _stream(
             request.app.state.hub, request.app.state.metrics, principal, after_id,
             settings.retry_ms, response_ref, request.app.state.db.session_active,
-            request.app.state.dev,
+            request.app.state.dev, _heartbeat(request),
         ),
-        ping=settings.ping_interval,
-        ping_message_factory=_ping,
         send_timeout=settings.send_timeout,
     )
     response.send_buffer = settings.sse_send_buffer
@@ -304,7 +530,21 @@ async def events_ticket(request: Request) -> JSONResponse:
                          "ping_interval": settings.ping_interval})
 
 
+class EventsSSEEndpoint:
+    """``events_sse`` as a bare ASGI endpoint (an object, so Starlette does not wrap it).
+
+    Starlette wraps a function endpoint in ``request_response``, whose frames (and the
+    ``Request`` with its parsed headers) stay alive for as long as the response runs:
+    2-3 KB per open stream. Here the request is dropped once the stream is set up;
+    errors raised before the response starts (401, 400) still reach the app's exception
+    handlers, which sit outside the router."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await events_sse(Request(scope, receive))
+        await response(scope, receive, send)
+
+
 routes = [
-    Route("/v1/events/sse", events_sse, methods=["GET"]),
+    Route("/v1/events/sse", EventsSSEEndpoint(), methods=["GET"], name="events_sse"),
     Route("/v1/events/ticket", events_ticket, methods=["POST"]),
 ]
