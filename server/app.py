@@ -25,6 +25,7 @@ from server.metrics import Metrics, metrics_endpoint
 from server.middleware import SecurityHeadersMiddleware
 from server.ratelimit import LoginGuard
 from server.security import Security
+from server.storage import open_database
 
 log = logging.getLogger("zariz.app")
 
@@ -60,7 +61,7 @@ def create_app(settings: Settings) -> Starlette:
     """Build the ASGI app. Opening the database, seeding and the demo user happen here,
     so a constructed app is ready; the lifespan runs the demo traffic and closes the DB."""
     settings = settings.validated()
-    db = Database(settings.db_path, event_retention=settings.event_retention)
+    db = open_database(settings)
     db.seed_couriers()
     secret = settings.jwt_secret or db.get_or_set_meta("jwt_secret", secrets.token_urlsafe(48))
     security = Security(
@@ -80,6 +81,7 @@ def create_app(settings: Settings) -> Starlette:
             traffic = asyncio.create_task(
                 run_demo_traffic(app.state.orders, settings.demo_traffic)
             )
+        await hub.start()
         watcher = asyncio.create_task(dev.run()) if dev is not None else None
         try:
             yield
@@ -91,6 +93,7 @@ def create_app(settings: Settings) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await traffic
             hub.close_all("shutdown")
+            await hub.aclose()
             db.close()
 
     routes = [

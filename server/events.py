@@ -186,8 +186,23 @@ class Feed:
             # Already delivered by the replay: the seam duplicate is dropped here.
 
 
+class HubUnavailable(Exception):
+    """The hub cannot deliver live events now (its broker is unreachable): a new stream
+    is refused with 503 and the client retries with backoff; open streams were closed
+    with ``hub_unavailable``."""
+
+
 class EventHub(Protocol):
-    """Backend contract. ``publish`` is called after commit, in commit order."""
+    """Backend contract. ``publish`` is called after commit, in commit order.
+    ``start``/``aclose`` run in the app's lifespan (background readers, publishers);
+    ``available`` is False while live events cannot be delivered."""
+
+    @property
+    def available(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...
 
     def publish(self, event: Event) -> None: ...
 
@@ -214,6 +229,16 @@ class MemoryHub:
     @property
     def subscriber_count(self) -> int:
         return len(self._subscriptions)
+
+    @property
+    def available(self) -> bool:
+        return True  # in-process: as available as the process itself
+
+    async def start(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
 
     def publish(self, event: Event) -> None:
         self.metrics.events_published.inc()

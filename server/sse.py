@@ -30,7 +30,7 @@ import re
 import socket
 import struct
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import cast
 
 import anyio
@@ -56,6 +56,7 @@ from server.events import (
 )
 from server.metrics import Metrics
 from server.security import AuthError, Principal, Security
+from server.storage import run_db
 
 log = logging.getLogger("zariz.sse")
 
@@ -423,7 +424,7 @@ def _frame(item: Event | Reset | Notice) -> EncodedEvent:
 async def _stream(
     hub: EventHub, metrics: Metrics, principal: Principal, after_id: int | None,
     retry_ms: int, response_ref: list[EventStreamResponse],
-    session_active: Callable[[str], bool], dev: DevReloader | None = None,
+    session_active: Callable[[str], Awaitable[bool]], dev: DevReloader | None = None,
     heartbeat: Heartbeat | None = None,
 ) -> AsyncGenerator[ServerSentEvent, None]:
     """The frames of one stream: ``retry``, the position (or a reset), then the live
@@ -442,7 +443,7 @@ async def _stream(
                 )
             # A logout between the auth check and this subscription found nothing to
             # close: look again now that the hub would reach us.
-            if not session_active(principal.session_id):
+            if not await session_active(principal.session_id):
                 log.info("SSE stream closed: session revoked before it started")
                 return
             # The position frame: with its id the client can resume from the first byte,
@@ -504,14 +505,23 @@ def _heartbeat(request: Request) -> Heartbeat:
 
 async def events_sse(request: Request) -> Response:
     check_query_size(request)  # before anything reads it
-    principal = _authenticate(request)
+    db = request.app.state.db
+    # Reads the database (ticket, session): off the event loop when the backend waits on
+    # the network (see server.storage).
+    principal = await run_db(db, _authenticate, request)
     after_id = parse_last_event_id(request)
+    if not request.app.state.hub.available:
+        # The broker is away: a stream now would say "live" and carry nothing. The client
+        # retries with backoff and resumes by id once the hub is back.
+        raise ApiError(503, "hub_unavailable", "live events are unavailable; retry later",
+                       headers={"Retry-After": "2"})
     settings: Settings = request.app.state.settings
     response_ref: list[EventStreamResponse] = []
     response = EventStreamResponse(
         _stream(
             request.app.state.hub, request.app.state.metrics, principal, after_id,
-            settings.retry_ms, response_ref, request.app.state.db.session_active,
+            settings.retry_ms, response_ref,
+            lambda session_id: run_db(db, db.session_active, session_id),
             request.app.state.dev, _heartbeat(request),
         ),
         send_timeout=settings.send_timeout,

@@ -401,7 +401,10 @@ async def test_a_stream_listens_while_open_and_undoes_when_it_ends(
     hub = MemoryHub(db, queue_size=4, metrics=Metrics())
     dev = DevReloader(dev_root)
     principal = Principal("demo", "sid", time.time() + 60)
-    frames = sse._stream(hub, Metrics(), principal, None, 1000, [], lambda _sid: True, dev)
+    async def active(_sid: str) -> bool:
+        return True
+
+    frames = sse._stream(hub, Metrics(), principal, None, 1000, [], active, dev)
     try:
         assert (await anext(frames)).retry == 1000
         assert (await anext(frames)).event == "position"

@@ -119,8 +119,11 @@ async def test_logout_before_the_stream_subscribes_still_ends_it(db: Database):
     principal = Principal(username="demo", session_id="gone", expires_at=time.time() + 60)
     sent = []
 
+    async def revoked(_sid: str) -> bool:
+        return False
+
     async def consume() -> None:
-        async for item in _stream(hub, metrics, principal, None, 1000, [], lambda sid: False):
+        async for item in _stream(hub, metrics, principal, None, 1000, [], revoked):
             sent.append(item)
 
     await asyncio.wait_for(consume(), timeout=2)  # ends by itself, without any event
