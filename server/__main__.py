@@ -20,15 +20,13 @@ import socket
 import sys
 from collections.abc import Sequence
 from types import FrameType
-from typing import Any, cast
 
 import uvicorn
 from starlette.applications import Starlette
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from server.app import create_app
 from server.config import ConfigError, Settings, is_loopback
-from server.middleware import GuardedH11Protocol, guarded_h11, install_access_log_redaction
+from server.middleware import guarded_h11, install_access_log_redaction
 
 GRACEFUL_SHUTDOWN_S = 3
 
@@ -54,55 +52,14 @@ class Server(uvicorn.Server):
             self._loop.call_soon_threadsafe(self._app.state.hub.close_all, "shutdown")
 
 
-class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with :class:`GuardedH11Protocol`'s read deadlines:
-    ``header_timeout`` from the connection's opening (or from the first byte of the next
-    request) to the end of the headers, ``body_timeout`` from there to the end of the
-    body. httptools reports those moments as parser callbacks; the deadline bookkeeping
-    is the h11 protocol's own. Use :func:`guarded_http`."""
-
-    header_timeout: float = GuardedH11Protocol.header_timeout
-    body_timeout: float = GuardedH11Protocol.body_timeout
-
-    # The bookkeeping is GuardedH11Protocol's: it uses only what both protocols have
-    # (loop, transport, client, the two timeouts and these two attributes).
-    def _set_read_phase(self, phase: str | None) -> None:
-        GuardedH11Protocol._set_read_phase(cast(GuardedH11Protocol, self), phase)
-
-    def _read_timed_out(self) -> None:
-        GuardedH11Protocol._read_timed_out(cast(GuardedH11Protocol, self))
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._read_deadline: asyncio.TimerHandle | None = None
-        self._read_phase: str | None = None
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._set_read_phase("headers")
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._set_read_phase("headers")  # kept, if armed at the opening
-
-    def on_headers_complete(self) -> None:
-        super().on_headers_complete()
-        self._set_read_phase("body")
-
-    def on_message_complete(self) -> None:
-        super().on_message_complete()
-        self._set_read_phase(None)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._set_read_phase(None)
-        super().connection_lost(exc)
-
-
 def guarded_http(http: str, header_timeout: float, body_timeout: float) -> type[asyncio.Protocol]:
     """The protocol class for ``uvicorn.Config(http=)``: ``http`` ("h11" or "httptools")
     with the read deadlines."""
     if http == "h11":
         return guarded_h11(header_timeout, body_timeout)
+    # Imported here: without httptools installed, h11 must still work.
+    from server.httptools_guard import GuardedHttpToolsProtocol
+
     return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,),
                 {"header_timeout": header_timeout, "body_timeout": body_timeout})
 
@@ -117,9 +74,13 @@ def resolve_stack(settings: Settings) -> tuple[str, str]:
     http = settings.http
     if http == "auto":
         http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    elif http == "httptools" and not importlib.util.find_spec("httptools"):
+        raise ConfigError("ZARIZ_HTTP=httptools, but httptools is not installed; use h11")
     loop = settings.loop
     if loop == "auto":
         loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    elif loop == "uvloop" and not importlib.util.find_spec("uvloop"):
+        raise ConfigError("ZARIZ_LOOP=uvloop, but uvloop is not installed; use asyncio")
     return http, loop
 
 
@@ -172,6 +133,7 @@ def bind(host: str, port: int) -> socket.socket:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = parse_args(argv, Settings.from_env()).validated()
+        http, loop = resolve_stack(settings)
     except ConfigError as exc:
         print(f"zariz server: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -188,7 +150,6 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{exc.strerror}{hint}", file=sys.stderr)
         return 1
     app = create_app(settings)
-    http, loop = resolve_stack(settings)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, lifespan="on",

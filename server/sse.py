@@ -184,10 +184,23 @@ class EventStreamResponse(Response):
             aclose = getattr(self.frames, "aclose", None)
             if aclose is not None:
                 await aclose()
-        if self._aborted or timed_out:
+        if self._aborted or timed_out or _behind(transport):
             await _end_behind_stream(receive, send)
         elif not self._gone:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if _behind(transport):
+                # The end did not fit in the kernel's buffer: the client stopped reading.
+                # Left so, uvicorn keeps the connection (and its queue) for as long as
+                # the client does.
+                _reset_connection(receive)
+
+
+def _behind(transport: asyncio.Transport | None) -> bool:
+    """The client has not taken what was sent: bytes wait in user space because the
+    kernel's send buffer is full. Ending such a stream gracefully never completes
+    (uvicorn's ``transport.close()`` waits for the buffer to drain)."""
+    return (transport is not None and not transport.is_closing()
+            and transport.get_write_buffer_size() > 0)
 
 
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets, drops the queue

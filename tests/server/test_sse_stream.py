@@ -155,3 +155,71 @@ def test_a_slow_opening_is_closed_on_each_stack(stack_server: LiveServer) -> Non
             pass
         took = time.monotonic() - started
     assert 0.9 <= took < 4.0, took
+
+
+# -- a stream the server ends, to a client that stopped reading --------------------------
+
+
+def test_an_ended_stream_to_a_client_that_stopped_reading_is_reset_not_kept() -> None:
+    """Regression (review of the lean path): a stream ended by the server (here a logout)
+    while its client had stopped reading answered its end gracefully, and uvicorn then
+    kept the connection, its file descriptor and its queues for as long as the client
+    stayed; with sse-starlette it went within seconds. Now the connection is reset."""
+    import tempfile
+
+    env = {"ZARIZ_SSE_SNDBUF": "4096", "ZARIZ_PING_INTERVAL": "0", "ZARIZ_SEND_TIMEOUT": "60"}
+    with tempfile.TemporaryDirectory() as tmp, LiveServer(__import__("pathlib").Path(tmp),
+                                                          env=env) as server:
+        token = server.login()["access_token"]
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", server.port))
+        try:
+            sock.sendall(f"GET {SSE} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}"
+                         "\r\n\r\n".encode())
+            other = server.login()["access_token"]
+            for _ in range(60):  # ~60 KB: more than both kernel buffers hold
+                server.create_order(other, notes="n" * 1000)
+            import httpx
+
+            httpx.post(f"{server.url}/v1/auth/logout", timeout=10,
+                       headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+            deadline = time.monotonic() + 10
+            while server.metric("zariz_sse_open_streams") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert server.metric("zariz_sse_open_streams") == 0
+            time.sleep(0.5)
+            # Read what arrived: the connection was reset (the end could never be sent
+            # gracefully). Kept open, reads would drain the data and then wait (no EOF)
+            # until uvicorn's keep-alive timeout, seconds after the response completed.
+            sock.settimeout(2.0)
+            with pytest.raises(ConnectionResetError):
+                while sock.recv(65536):
+                    pass
+        finally:
+            sock.close()
+
+
+def test_h11_works_without_httptools_and_an_explicit_missing_stack_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+    import sys
+
+    # Importing the server must not need httptools (the auto choice falls back to h11).
+    code = ("import sys; sys.modules['httptools'] = None; import server.__main__ as m; "
+            "print(m.guarded_http('h11', 5, 10).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, cwd=str(__import__("pathlib").Path(__file__).parents[2]))
+    assert out.returncode == 0 and out.stdout.strip() == "GuardedH11Protocol", out.stderr
+    import importlib.util
+
+    real = importlib.util.find_spec
+    missing = ("httptools", "uvloop")
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in missing else real(name, *a))
+    assert resolve_stack(Settings.from_env({})) == ("h11", "asyncio")
+    for env, what in (({"ZARIZ_HTTP": "httptools"}, "httptools is not installed"),
+                      ({"ZARIZ_LOOP": "uvloop"}, "uvloop is not installed")):
+        with pytest.raises(ConfigError, match=what):
+            resolve_stack(Settings.from_env(env).validated())
