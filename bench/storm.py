@@ -57,7 +57,7 @@ import httpx
 
 from bench.common import ROOT, raise_nofile
 from bench.results import report
-from bench.server_fanout import child_env, cpu_s
+from bench.server_fanout import child_env, cpu_s, wait_quiet
 from tests.support.live_server import free_port
 
 SECTION = "storm"
@@ -539,7 +539,10 @@ def run_round(server: StormServer, token: str, policy: str, streams: int,
     lost = duplicated = bad_streams = 0
     for stream in result["streams"]:
         ids = stream["ids"]
-        start = ids[0] if ids else final + 1
+        # Every stream held `first` before the restart (the "have" above), so it must
+        # hold every id from its first one (at most `first`) to `final`; a stream that
+        # got nothing, or started late, counts its missing ids as lost.
+        start = min(ids[0], first) if ids else first
         expected = list(range(start, final + 1))
         if ids != expected:
             bad_streams += 1
@@ -563,7 +566,8 @@ def run_round(server: StormServer, token: str, policy: str, streams: int,
 
 def run(streams: int, runs: int, max_s: float = 120.0,
         log: Callable[[str], None] = print,
-        policies: tuple[str, ...] = POLICIES) -> dict[str, Any]:
+        policies: tuple[str, ...] = POLICIES,
+        max_load: float = math.inf, max_wait_s: float = 0.0) -> dict[str, Any]:
     raise_nofile()
     results: dict[str, Any] = {"streams": streams, "runs_per_policy": runs, "rounds": [],
                                "policies": list(policies)}
@@ -580,7 +584,8 @@ def run(streams: int, runs: int, max_s: float = 120.0,
             for i in range(runs):
                 k = i % len(policies)
                 for policy in policies[k:] + policies[:k]:  # rotated: no policy always first
-                    load = os.getloadavg()[0]
+                    # Other sessions share the machine: a round waits for a quieter one.
+                    load = wait_quiet(max_load, max_wait_s, log)
                     r = run_round(server, token, policy, streams, max_s)
                     r["run"] = i
                     r["load_before"] = load
@@ -713,6 +718,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--max-s", type=float, default=120.0,
                         help="give up on a round after this many seconds")
+    parser.add_argument("--max-load", type=float, default=3.0,
+                        help="wait before each round until the 1-minute load average is "
+                             "below this (other work on the machine skews the CPU figures)")
+    parser.add_argument("--max-wait", type=float, default=300.0,
+                        help="seconds a round waits for --max-load at most")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--json", type=pathlib.Path)
     parser.add_argument("--note", action="append", default=[])
@@ -720,7 +730,8 @@ def main(argv: list[str] | None = None) -> None:
     policies = tuple(p.strip() for p in args.policies.split(",") if p.strip())
     if not policies or any(p not in POLICIES for p in policies):
         parser.error(f"--policies: choose from {', '.join(POLICIES)}")
-    results = run(args.streams, args.runs, args.max_s, policies=policies)
+    results = run(args.streams, args.runs, args.max_s, policies=policies,
+                  max_load=args.max_load, max_wait_s=args.max_wait)
     results["notes"] = args.note
     command = f"python -m bench.storm --streams {args.streams} --runs {args.runs}"
     report(render(results, command), SECTION, write=not args.no_write, raw=results,
