@@ -20,11 +20,12 @@ dev: setup
 		--demo-traffic 5 $(if $(filter 0,$(STRICT)),--no-dev-strict)
 
 test: setup
-	@scripts/setup.sh browser snapshot
+	@scripts/setup.sh browser services snapshot
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # CPython-only tests (no browser): quick feedback while editing.
 test-fast: setup
+	@scripts/setup.sh services
 	$(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
 
 lint: setup

@@ -3,6 +3,10 @@
 #   scripts/setup.sh python   - .venv with the pinned Python deps (requirements.lock)
 #   scripts/setup.sh vendor   - npm ci (package-lock.json) and static/vendor/ copies
 #   scripts/setup.sh browser  - Debian's chromium (apt-get when root, else a clear message)
+#   scripts/setup.sh services - Debian's postgresql and redis-server, for the tests that
+#                               run several instances on PostgreSQL + Redis (the tests start
+#                               and stop their own throwaway servers); `make serve` needs
+#                               neither (SQLite and the in-process hub are the default)
 #   scripts/setup.sh snapshot - the Pyodide memory snapshot the page boots from
 #                               (scripts/build_snapshot.py); without chromium it says so and
 #                               skips, and a failed build warns: the app then boots plain
@@ -68,6 +72,16 @@ setup_browser() {
     apt_install chromium
 }
 
+setup_services() {
+    # Binaries only: the tests run initdb/pg_ctl and redis-server themselves, on free ports
+    # in temporary folders. Already there (e.g. installed by hand) -> nothing to do.
+    local missing=()
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+    [[ -x /usr/bin/redis-server ]] || command -v redis-server >/dev/null \
+        || missing+=(redis-server)
+    if [[ ${#missing[@]} -gt 0 ]]; then apt_install "${missing[@]}"; fi
+}
+
 setup_snapshot() {
     # SNAPSHOT_FORCE=1 (`make snapshot`): rebuild even when current, and fail on failure.
     local force=${SNAPSHOT_FORCE:-0}
@@ -105,6 +119,7 @@ for step in "$@"; do
         python) setup_python ;;
         vendor) setup_vendor ;;
         browser) setup_browser ;;
+        services) setup_services ;;
         snapshot) setup_snapshot ;;
         *) echo "unknown setup step: $step" >&2; exit 2 ;;
     esac

@@ -1,4 +1,4 @@
-"""``python -m server [--host H] [--port P] [--db PATH] [--demo/--no-demo] [--demo-traffic S]
+"""``python -m server [--host H] [--port P] [--db PATH_OR_URL] [--demo/--no-demo] [--demo-traffic S]
 [--dev [--no-dev-strict]]``.
 
 Environment variables (see ``server.config``) give the defaults; flags override them.
@@ -25,7 +25,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from server.app import create_app
-from server.config import ConfigError, Settings, is_loopback
+from server.config import ConfigError, Settings, is_db_url, is_loopback
 from server.middleware import guarded_h11, install_access_log_redaction
 
 GRACEFUL_SHUTDOWN_S = 3
@@ -91,8 +91,9 @@ def parse_args(argv: Sequence[str] | None, base: Settings) -> Settings:
     )
     parser.add_argument("--host", default=base.host, help="bind address (HOST)")
     parser.add_argument("--port", type=int, default=base.port, help="port (PORT)")
-    parser.add_argument("--db", type=pathlib.Path, default=base.db_path,
-                        help="SQLite file (ZARIZ_DB, default var/zariz.db)")
+    parser.add_argument("--db", default=None, metavar="PATH_OR_URL",
+                        help="SQLite file or postgresql:// URL (ZARIZ_DB, default "
+                             "var/zariz.db)")
     parser.add_argument("--demo", action=argparse.BooleanOptionalAction, default=base.demo,
                         help="user demo/demo (ZARIZ_DEMO; default: on iff host is loopback)")
     parser.add_argument("--demo-traffic", type=float, default=base.demo_traffic,
@@ -108,8 +109,13 @@ def parse_args(argv: Sequence[str] | None, base: Settings) -> Settings:
                         help="in dev mode, pages mount every component twice to catch "
                              "missing cleanups (ZARIZ_DEV_STRICT, default on)")
     args = parser.parse_args(argv)
+    if args.db is not None:  # the flag names the database, whichever kind ZARIZ_DB named
+        base = dataclasses.replace(
+            base, db_url=args.db if is_db_url(args.db) else None,
+            db_path=base.db_path if is_db_url(args.db) else pathlib.Path(args.db),
+        )
     return dataclasses.replace(
-        base, host=args.host, port=args.port, db_path=args.db, demo=args.demo,
+        base, host=args.host, port=args.port, demo=args.demo,
         demo_traffic=args.demo_traffic, seed_orders=args.seed_orders, dev=args.dev,
         dev_strict=args.dev_strict,
     )
@@ -171,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "ZARIZ_METRICS_TOKEN to require a Bearer token", settings.host)
     log.info(
         "serving on http://%s:%d (db=%s, demo=%s, X-Forwarded-For trusted from: %s, "
-        "%s on %s)", settings.host, settings.port, settings.db_path, settings.demo_enabled,
+        "%s on %s)", settings.host, settings.port, settings.db_label, settings.demo_enabled,
         ", ".join(settings.trusted_proxies) or "nobody", http, loop,
     )
     if not (settings.root / "static" / "vendor" / "pyodide" / "pyodide.mjs").is_file():

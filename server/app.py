@@ -25,13 +25,14 @@ from server.metrics import Metrics, metrics_endpoint
 from server.middleware import SecurityHeadersMiddleware
 from server.ratelimit import LoginGuard
 from server.security import Security
-from server.storage import open_database
+from server.storage import open_database, run_db
 
 log = logging.getLogger("zariz.app")
 
 
 async def healthz(request: Request) -> JSONResponse:
-    request.app.state.db.event_bounds()  # proves the database answers
+    db = request.app.state.db
+    await run_db(db, db.event_bounds)  # proves the database answers
     return JSONResponse({"status": "ok"})
 
 

@@ -13,6 +13,7 @@ from server.bodies import read_model
 from server.errors import ApiError, unauthorized
 from server.ratelimit import LoginBusy, LoginGuard, LoginThrottled, address_key
 from server.security import AuthError, Principal, Security
+from server.storage import run_db
 
 
 # hide_input_in_errors: a ValidationError's text (a traceback, a log line, a debugger)
@@ -39,13 +40,30 @@ def bearer_token(request: Request) -> str | None:
 
 
 def require_principal(request: Request, endpoint: str = "api") -> Principal:
-    """The caller of a Bearer-authenticated route, or a 401 ``unauthorized``."""
+    """The caller of a Bearer-authenticated route, or a 401 ``unauthorized``.
+
+    Synchronous: it reads the session from the database on the calling thread. Async
+    routes use :func:`authenticated`, which keeps that read off the event loop."""
     token = bearer_token(request)
     security: Security = request.app.state.security
     try:
         if token is None:
             raise AuthError("unauthorized", "Missing Bearer token.")
         return security.authenticate(token)
+    except AuthError as exc:
+        count_auth_failure(request, endpoint)
+        raise unauthorized(exc.message) from exc
+
+
+async def authenticated(request: Request, endpoint: str = "api") -> Principal:
+    """:func:`require_principal` for async routes: the token check and the session read
+    go through ``run_db`` (inline for SQLite, a worker thread for PostgreSQL)."""
+    token = bearer_token(request)
+    security: Security = request.app.state.security
+    try:
+        if token is None:
+            raise AuthError("unauthorized", "Missing Bearer token.")
+        return await run_db(request.app.state.db, security.authenticate, token)
     except AuthError as exc:
         count_auth_failure(request, endpoint)
         raise unauthorized(exc.message) from exc
@@ -88,7 +106,7 @@ async def refresh(request: Request) -> JSONResponse:
     body = await read_model(request, RefreshBody)
     security: Security = request.app.state.security
     try:
-        pair = security.refresh(body.refresh_token)
+        pair = await run_db(request.app.state.db, security.refresh, body.refresh_token)
     except AuthError as exc:
         if exc.code != "refresh_superseded":  # a benign race between tabs, not a failure
             count_auth_failure(request, "refresh")
@@ -100,14 +118,14 @@ async def refresh(request: Request) -> JSONResponse:
 
 
 async def logout(request: Request) -> JSONResponse:
-    principal = require_principal(request)
-    request.app.state.security.logout(principal)
+    principal = await authenticated(request)
+    await run_db(request.app.state.db, request.app.state.security.logout, principal)
     request.app.state.hub.disconnect_session(principal.session_id)
     return JSONResponse({"ok": True})
 
 
 async def me(request: Request) -> JSONResponse:
-    principal = require_principal(request)
+    principal = await authenticated(request)
     return JSONResponse({"username": principal.username})
 
 

@@ -10,7 +10,8 @@ Hostile input is refused here, before any handler or SQL sees it, and never with
 * integers outside SQLite's 64 bits (``OverflowError`` at the first query), checked by
   their digit count first, so a 5,000-digit number never reaches ``int()`` (which has a
   limit of 4,300 digits and raises ``ValueError``);
-* lone surrogates (``"\\ud800"``), which no UTF-8 answer, log line or SQLite row can hold.
+* lone surrogates (``"\\ud800"``), which no UTF-8 answer, log line or SQLite row can hold;
+* NUL characters (``"\\u0000"``), which no PostgreSQL text column can hold.
 
 Validation errors never echo the input back (it may be a password, huge, or not
 encodable): ``details`` has each error's type, location and message only.
@@ -149,23 +150,27 @@ def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
-def _has_lone_surrogate(data: Any) -> bool:
-    """Any string (object keys included) that UTF-8 cannot encode; iterative, and the
-    depth is already bounded."""
+def _bad_string(data: Any) -> str | None:
+    """Why a string of ``data`` (object keys included) cannot be stored: a lone surrogate
+    (UTF-8 cannot encode it) or a NUL character (no PostgreSQL text column holds one);
+    ``None`` when every string can. Iterative, and the depth is already bounded."""
     stack = [data]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
+            if "\x00" in item:
+                return "Strings must not contain NUL characters (\\u0000)."
             try:
                 item.encode("utf-8")
             except UnicodeEncodeError:
-                return True
+                return ("Strings must be valid Unicode: the body has a lone surrogate escape "
+                        "(\\ud800-\\udfff without its pair).")
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    return False
+    return None
 
 
 def parse_json(raw: bytes) -> Any:
@@ -191,11 +196,9 @@ def parse_json(raw: bytes) -> Any:
         ) from None
     except (RecursionError, ValueError):  # the depth scan should have caught it first
         raise _invalid_json("Malformed JSON body.") from None
-    if _has_lone_surrogate(data):
-        raise _invalid_json(
-            "Strings must be valid Unicode: the body has a lone surrogate escape "
-            "(\\ud800-\\udfff without its pair)."
-        )
+    reason = _bad_string(data)
+    if reason is not None:
+        raise _invalid_json(reason)
     return data
 
 

@@ -7,12 +7,14 @@ import os
 import pathlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT_DEFAULT = pathlib.Path(__file__).resolve().parent.parent
 MAX_TICKET_TTL = 30.0
 MIN_SEND_BUFFER = 4096  # below this the kernel rounds SO_SNDBUF up to its own minimum
 HTTP_CHOICES = ("auto", "httptools", "h11")
 LOOP_CHOICES = ("auto", "uvloop", "asyncio")
+DB_URL_SCHEMES = ("postgresql", "postgres")
 
 
 class ConfigError(ValueError):
@@ -50,6 +52,22 @@ def parse_trusted_proxies(value: str) -> tuple[str, ...]:
     return tuple(entries)
 
 
+def is_db_url(value: str) -> bool:
+    """``ZARIZ_DB`` / ``--db`` is a URL (``scheme://...``) rather than a SQLite file path."""
+    return "://" in value
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password masked (for log lines and error messages)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def _flag(value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -64,6 +82,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     db_path: pathlib.Path = pathlib.Path("var/zariz.db")
+    # A postgresql:// URL (ZARIZ_DB=postgresql://user:pass@host:5432/db) puts the storage
+    # on PostgreSQL (server.db_pg) and ``db_path`` is unused; None is SQLite at db_path.
+    db_url: str | None = None
     # None means "decide from host" (on iff loopback); resolved by ``validated()``.
     demo: bool | None = None
     demo_password: str | None = None
@@ -125,8 +146,18 @@ class Settings:
     def demo_enabled(self) -> bool:
         return is_loopback(self.host) if self.demo is None else self.demo
 
+    @property
+    def db_label(self) -> str:
+        """Where the data lives, fit for a log line (a URL's password masked)."""
+        return redact_url(self.db_url) if self.db_url is not None else str(self.db_path)
+
     def validated(self) -> Settings:
         """Resolve defaults and refuse unsafe or impossible combinations."""
+        if self.db_url is not None and urlsplit(self.db_url).scheme not in DB_URL_SCHEMES:
+            raise ConfigError(
+                f"ZARIZ_DB: unsupported database URL {redact_url(self.db_url)!r}; give a "
+                "SQLite file path or a postgresql://user:password@host:port/dbname URL"
+            )
         if self.ticket_ttl <= 0 or self.ticket_ttl > MAX_TICKET_TTL:
             raise ConfigError(f"ZARIZ_TICKET_TTL must be in (0, {MAX_TICKET_TTL:g}] seconds")
         if self.access_ttl <= 0 or self.refresh_ttl <= 0:
@@ -179,7 +210,6 @@ class Settings:
         converters: dict[str, tuple[str, type | object]] = {
             "HOST": ("host", str),
             "PORT": ("port", int),
-            "ZARIZ_DB": ("db_path", pathlib.Path),
             "ZARIZ_DEMO": ("demo", _flag),
             "ZARIZ_DEMO_PASSWORD": ("demo_password", str),
             "ZARIZ_ACCESS_TTL": ("access_ttl", float),
@@ -213,6 +243,12 @@ class Settings:
             "ZARIZ_HTTP": ("http", str),
             "ZARIZ_LOOP": ("loop", str),
         }
+        database = env.get("ZARIZ_DB")
+        if database:  # a path (SQLite) or a URL (PostgreSQL), told apart by "://"
+            if is_db_url(database):
+                values["db_url"] = database
+            else:
+                values["db_path"] = pathlib.Path(database)
         for var, (attr, convert) in converters.items():
             raw = env.get(var)
             if raw is None or raw == "":

@@ -59,12 +59,14 @@ def seed_orders(db: Database, count: int, seed: int = 29) -> int:
 
 
 async def run_demo_traffic(service: OrderService, interval: float) -> None:
-    """Until cancelled (at shutdown): one ``tick`` every ``interval`` seconds."""
+    """Until cancelled (at shutdown): one ``tick`` every ``interval`` seconds (through
+    ``service.call``: off the event loop when the database waits on the network)."""
     rng = random.Random()
-    courier_ids = [c["id"] for c in service.db.list_couriers() if c["active"]] or [1]
+    couriers = await service.call(service.db.list_couriers)
+    courier_ids = [c["id"] for c in couriers if c["active"]] or [1]
     while True:
         await asyncio.sleep(interval)
         try:
-            tick(service, rng, courier_ids)
+            await service.call(tick, service, rng, courier_ids)
         except Exception:  # a failed round must not stop the traffic for good
             log.exception("demo traffic round failed")

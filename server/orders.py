@@ -3,11 +3,13 @@ and the REST routes. The demo traffic goes through the same service."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from starlette.convertors import Convertor, register_url_convertor
@@ -15,10 +17,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.auth import require_principal
+from server.auth import authenticated
 from server.bodies import INT64_MAX, clip, read_model, read_query
 from server.db import (
     Database,
+    Event,
     IdempotencyConflict,
     IdempotencyKey,
     NotFound,
@@ -26,11 +29,15 @@ from server.db import (
     StoredResponse,
 )
 from server.errors import ApiError
-from server.events import EventHub
+from server.events import EventHub, MemoryHub
 from server.phones import EXAMPLE as PHONE_EXAMPLE
 from server.phones import RULE as PHONE_RULE
 from server.phones import validate_phone
 from server.security import Principal
+from server.storage import run_db
+
+log = logging.getLogger("zariz.orders")
+T = TypeVar("T")
 
 Status = Literal["new", "assigned", "picked_up", "delivered", "cancelled"]
 STATUSES: tuple[str, ...] = ("new", "assigned", "picked_up", "delivered", "cancelled")
@@ -141,18 +148,127 @@ def _not_found(order_id: int) -> ApiError:
     return ApiError(404, "not_found", f"Order {order_id} does not exist.")
 
 
+GAP_TIMEOUT = 1.0
+"""Seconds :class:`OrderedPublisher` holds an event whose predecessor has not come before
+reading the missing ids from the event log."""
+
+
+class OrderedPublisher:
+    """Hands events to a hub that publishes what it is given (``MemoryHub``) in id order.
+
+    With a store called from worker threads (``in_loop = False``), two commits can return
+    out of order: id 8's request may reach ``publish`` before id 7's. Ids are gap-free, so
+    an event is held until every smaller id has been published; one that does not come
+    within ``gap_timeout`` s (its request thread died after the commit, or another
+    instance committed it) is read from the event log (``events_after``), which holds
+    every committed event (retried while the log cannot be read). Ids no longer in the
+    log (trimmed) are skipped. Runs on the event loop.
+    """
+
+    def __init__(
+        self, hub: EventHub, db: Database, *, next_id: int, gap_timeout: float = GAP_TIMEOUT
+    ) -> None:
+        self.hub = hub
+        self.db = db
+        self.next_id = next_id  # the smallest id not published yet
+        self.gap_timeout = gap_timeout
+        self._held: dict[int, Event] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._filling: asyncio.Task[None] | None = None
+
+    @property
+    def held(self) -> int:
+        return len(self._held)
+
+    def add(self, event: Event) -> None:
+        if event.id < self.next_id:
+            return  # already published (read from the log while its request was late)
+        self._held[event.id] = event
+        self._drain()
+
+    def _drain(self) -> None:
+        while (event := self._held.pop(self.next_id, None)) is not None:
+            self.next_id += 1
+            self.hub.publish(event)
+        if not self._held:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            return
+        if self._timer is None and self._filling is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop (a synchronous caller): the next add drains
+                return
+            self._timer = loop.call_later(self.gap_timeout, self._start_fill)
+
+    def _start_fill(self) -> None:
+        self._timer = None
+        self._filling = asyncio.get_running_loop().create_task(self._fill())
+
+    async def _fill(self) -> None:
+        try:
+            upto = min(self._held)
+            cursor = self.next_id - 1
+            while cursor + 1 < upto:
+                batch = await run_db(
+                    self.db, self.db.events_after, cursor, min(1000, upto - 1 - cursor)
+                )
+                if not batch:
+                    break
+                for event in batch:
+                    if self.next_id <= event.id < upto:
+                        self._held.setdefault(event.id, event)
+                cursor = batch[-1].id
+        except Exception:  # the log is unreachable now: try again after gap_timeout
+            log.exception("reading missing events from the log failed")
+        else:
+            if self._held and self.next_id not in self._held:
+                # Not in the log either (trimmed meanwhile): nothing can deliver them.
+                log.warning("events %d..%d are no longer in the log; publishing from %d",
+                            self.next_id, min(self._held) - 1, min(self._held))
+                self.next_id = min(self._held)
+        finally:
+            self._filling = None
+        self._drain()
+
+
 class OrderService:
     """Each method commits one change with its event row, then publishes the event.
 
-    Deliberately synchronous and called on the event loop: commit and publish then
-    happen in one loop step, so events reach the hub in commit (= id) order. SQLite
-    writes here take well under a millisecond; a threaded or async store would need
-    an ordering step before ``publish`` instead.
+    The methods are synchronous. Async code calls them through :meth:`call`: inline on
+    the event loop for SQLite (commit and publish then happen in one loop step, so events
+    reach the hub in commit = id order), in a worker thread for a store that waits on the
+    network (``db.in_loop`` False, see ``server.storage``). Then the publish is handed
+    back to the loop, and, for a hub that publishes what it is given (``MemoryHub``),
+    through an :class:`OrderedPublisher`, since two threads' commits can return out of
+    order. Other hubs read the event log in id order themselves (the outbox).
     """
 
     def __init__(self, db: Database, hub: EventHub) -> None:
         self.db = db
         self.hub = hub
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.ordered: OrderedPublisher | None = None
+        if not getattr(db, "in_loop", True) and isinstance(hub, MemoryHub):
+            self.ordered = OrderedPublisher(hub, db, next_id=db.event_bounds()[1] + 1)
+
+    async def call(self, fn: Callable[..., T], /, *args: Any) -> T:
+        """``fn(*args)`` (a method of this service, or a function using it) through
+        ``run_db``; events it commits are published on this loop."""
+        self._loop = asyncio.get_running_loop()
+        return await run_db(self.db, fn, *args)
+
+    def _publish(self, event: Event) -> None:
+        deliver = self.ordered.add if self.ordered is not None else self.hub.publish
+        loop = self._loop
+        if loop is None or _running_loop() is loop:
+            deliver(event)
+            return
+        try:
+            loop.call_soon_threadsafe(deliver, event)
+        except RuntimeError:  # the loop is closed (shutdown): the event log still has it
+            log.warning("event %d committed after the event loop closed", event.id)
 
     def get(self, order_id: int) -> dict[str, Any]:
         try:
@@ -164,7 +280,7 @@ class OrderService:
         self, body: OrderCreate, idempotency: IdempotencyKey | None = None
     ) -> dict[str, Any]:
         order, event = self.db.insert_order(body.model_dump(), "order.created", idempotency)
-        self.hub.publish(event)
+        self._publish(event)
         return order
 
     def update(self, order_id: int, changes: dict[str, Any]) -> dict[str, Any]:
@@ -212,7 +328,7 @@ class OrderService:
             order, event = self.db.delete_order(order_id, "order.deleted")
         except NotFound as exc:
             raise _not_found(order_id) from exc
-        self.hub.publish(event)
+        self._publish(event)
         return order
 
     def _commit(
@@ -229,12 +345,19 @@ class OrderService:
             raise _not_found(order_id) from exc
         except StaleStatus as exc:  # someone changed it between our read and write
             raise invalid_transition(str(exc), str(changes.get("status"))) from exc
-        self.hub.publish(event)
+        self._publish(event)
         return order
 
 
-def _service(request: Request) -> OrderService:
-    require_principal(request)
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+async def _service(request: Request) -> OrderService:
+    await authenticated(request)
     return request.app.state.orders  # type: ignore[no-any-return]
 
 
@@ -312,10 +435,10 @@ def _idempotent(
 
 
 async def list_orders(request: Request) -> JSONResponse:
-    service = _service(request)
+    service = await _service(request)
     query = read_query(request, ListQuery)
-    items, total, position = service.db.list_orders(
-        query.status, query.limit, query.offset, query.before_id
+    items, total, position = await service.call(
+        service.db.list_orders, query.status, query.limit, query.offset, query.before_id
     )
     # The snapshot's place in the event log: a client applies only events after it.
     return JSONResponse(
@@ -327,8 +450,8 @@ async def list_orders(request: Request) -> JSONResponse:
 
 async def order_stats(request: Request) -> JSONResponse:
     """Counts per status, all read at one log position (``last_event_id``)."""
-    service = _service(request)
-    found, position = service.db.order_counts()
+    service = await _service(request)
+    found, position = await service.call(service.db.order_counts)
     counts = {status: found.get(status, 0) for status in STATUSES}
     return JSONResponse(
         {"counts": counts, "total": sum(counts.values()), "last_event_id": position},
@@ -337,47 +460,57 @@ async def order_stats(request: Request) -> JSONResponse:
 
 
 async def create_order(request: Request) -> Response:
-    principal = require_principal(request)
+    principal = await authenticated(request)
     service: OrderService = request.app.state.orders
     body = await read_model(request, OrderCreate)
     key = _idempotency_key(request, principal, body, 201)
-    return _idempotent(service, 201, key, lambda k: service.create(body, k))
+    return await service.call(
+        _idempotent, service, 201, key, lambda k: service.create(body, k)
+    )
 
 
 async def get_order(request: Request) -> JSONResponse:
-    return JSONResponse(_service(request).get(_order_id(request)))
+    service = await _service(request)
+    return JSONResponse(await service.call(service.get, _order_id(request)))
 
 
 async def patch_order(request: Request) -> JSONResponse:
-    service = _service(request)
+    service = await _service(request)
     body = await read_model(request, OrderPatch)
     changes = body.model_dump(include=body.model_fields_set)
     if not changes:
         raise ApiError(422, "validation_error", "The patch is empty: send at least one field.")
-    return JSONResponse(service.update(_order_id(request), changes))
+    return JSONResponse(await service.call(service.update, _order_id(request), changes))
 
 
 async def delete_order(request: Request) -> JSONResponse:
-    order = _service(request).delete(_order_id(request))
+    service = await _service(request)
+    order = await service.call(service.delete, _order_id(request))
     return JSONResponse({"ok": True, "id": order["id"]})
 
 
 async def assign_order(request: Request) -> Response:
-    principal = require_principal(request)
+    principal = await authenticated(request)
     service: OrderService = request.app.state.orders
     order_id = _order_id(request)
     body = await read_model(request, AssignBody)
     key = _idempotency_key(request, principal, body, 200)
-    return _idempotent(service, 200, key, lambda k: service.assign(order_id, body.courier_id, k))
+    return await service.call(
+        _idempotent, service, 200, key,
+        lambda k: service.assign(order_id, body.courier_id, k),
+    )
 
 
 async def change_status(request: Request) -> Response:
-    principal = require_principal(request)
+    principal = await authenticated(request)
     service: OrderService = request.app.state.orders
     order_id = _order_id(request)
     body = await read_model(request, StatusBody)
     key = _idempotency_key(request, principal, body, 200)
-    return _idempotent(service, 200, key, lambda k: service.set_status(order_id, body.status, k))
+    return await service.call(
+        _idempotent, service, 200, key,
+        lambda k: service.set_status(order_id, body.status, k),
+    )
 
 
 routes = [

@@ -40,7 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from server.auth import bearer_token, count_auth_failure, require_principal
+from server.auth import authenticated, bearer_token, count_auth_failure
 from server.bodies import check_query_size, clip
 from server.config import Settings
 from server.dev import DevReloader
@@ -545,8 +545,9 @@ async def events_sse(request: Request) -> Response:
 
 
 async def events_ticket(request: Request) -> JSONResponse:
-    principal = require_principal(request, endpoint="ticket")
-    ticket, expires_in = request.app.state.security.issue_ticket(principal)
+    principal = await authenticated(request, endpoint="ticket")
+    db = request.app.state.db
+    ticket, expires_in = await run_db(db, request.app.state.security.issue_ticket, principal)
     settings: Settings = request.app.state.settings
     # The client sizes its stall watchdog from the ping interval (0 = no pings).
     return JSONResponse({"ticket": ticket, "expires_in": expires_in,

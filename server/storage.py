@@ -12,7 +12,7 @@ the streams.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from anyio import to_thread
 
@@ -23,7 +23,18 @@ T = TypeVar("T")
 
 
 def open_database(settings: Settings) -> Database:
-    """The storage backend ``settings`` names (SQLite unless a ``postgresql://`` URL)."""
+    """The storage backend ``settings`` names (SQLite unless a ``postgresql://`` URL).
+
+    PostgreSQL's driver is imported only when chosen. Its class is not a subclass of
+    ``Database`` but has the same public methods (tests/server/test_db_postgres.py
+    compares their signatures), so callers are typed against ``Database``."""
+    if settings.db_url is not None:
+        from server.db_pg import PostgresDatabase
+
+        return cast(
+            Database,
+            PostgresDatabase(settings.db_url, event_retention=settings.event_retention),
+        )
     return Database(settings.db_path, event_retention=settings.event_retention)
 
 

@@ -111,6 +111,12 @@ ELEVEN_KINDS: list[tuple[str, str, str, bytes | None, int, str]] = [
      "invalid_json"),
     ("lone_surrogate_in_refresh", "POST", "/v1/auth/refresh",
      raw('{"refresh_token": "\\udbff"}'), 400, "invalid_json"),
+    # No PostgreSQL text column holds a NUL: refused on every backend alike.
+    ("nul_in_create", "POST", "/v1/orders",
+     raw('{"customer": "a\\u0000b", "phone": "050-123-4567", "address": "a"}'), 400,
+     "invalid_json"),
+    ("nul_in_patch", "PATCH", "/v1/orders/1", raw('{"notes": "\\u0000"}'), 400,
+     "invalid_json"),
     ("number_of_5000_digits_in_an_id", "POST", "/v1/orders/1/assign",
      raw(f'{{"courier_id": {HUGE}}}'), 422, "number_out_of_range"),
     ("number_of_5000_digits_in_a_string_field", "POST", "/v1/orders",
