@@ -1,9 +1,16 @@
 """The event hub: fan-out of committed events to SSE streams, with replay from the log.
 
-``EventHub`` is the contract; ``create_hub(url)`` picks the backend by URL. Only
-``memory://`` (in-process fan-out, replay from the SQLite event log) exists today;
-``redis://`` (Redis Streams: XADD id = SSE id, XRANGE replay, MAXLEN trim) is left for a
-multi-process deployment and refused with a clear error until then.
+``EventHub`` is the contract; ``create_hub(url)`` picks the backend by URL:
+
+- ``memory://`` (the default): :class:`MemoryHub`, in-process fan-out, replay from the
+  database's event log. One process.
+- ``redis://host:port/db?stream=zariz:events&maxlen=10000``:
+  :class:`server.hub_redis.RedisHub`, Redis Streams shared by several processes (XADD id =
+  event id, XREAD fan-out, XRANGE replay, MAXLEN trim, the database behind it). Imported
+  only when chosen, so the default needs no Redis client.
+
+Both keep their streams in :class:`LocalFanout`: bounded per-stream queues, the slow
+consumer dropped, logout and shutdown closing streams.
 
 Seam rule (no gap, no duplicate): a subscriber registers for live events *first*, then
 replays the log, then drops live events whose id is <= the last replayed id.
@@ -75,6 +82,11 @@ class Subscription:
         # registered twice has two independent undos — the rule of the browser app's
         # zariz.listeners.Listeners, which the server (another runtime) cannot import.
         self._on_close: dict[object, Callable[[str], None]] = {}
+
+    @property
+    def queued(self) -> int:
+        """Events and notices waiting to be read."""
+        return len(self._items)
 
     def offer(self, event: Event) -> bool:
         if self.closed_reason is not None:
@@ -193,7 +205,8 @@ class HubUnavailable(Exception):
 
 
 class EventHub(Protocol):
-    """Backend contract. ``publish`` is called after commit, in commit order.
+    """Backend contract. ``publish`` is called after commit, in commit order (RedisHub
+    takes the order from the event log instead, see its docstring).
     ``start``/``aclose`` run in the app's lifespan (background readers, publishers);
     ``available`` is False while live events cannot be delivered."""
 
@@ -206,7 +219,8 @@ class EventHub(Protocol):
 
     def publish(self, event: Event) -> None: ...
 
-    def replay(self, after_id: int) -> ReplayResult: ...
+    # ``replay(after_id)`` is each backend's own (synchronous over the local log in
+    # MemoryHub, awaiting Redis and the database in RedisHub): ``subscribe`` runs it.
 
     def subscribe(
         self, after_id: int | None, *, session_id: str | None = None
@@ -217,11 +231,13 @@ class EventHub(Protocol):
     def close_all(self, reason: str) -> int: ...
 
 
-class MemoryHub:
-    """In-process fan-out; the SQLite event log is the replay source."""
+class LocalFanout:
+    """The streams of this process, for every backend: a bounded :class:`Subscription`
+    per stream, fan-out of one event to all of them (a full queue drops its stream, which
+    resumes by id), logout and shutdown closing streams. A backend adds where events come
+    from (``publish``, a broker's reader) and the replay."""
 
-    def __init__(self, db: Database, *, queue_size: int, metrics: Metrics) -> None:
-        self.db = db
+    def __init__(self, *, queue_size: int, metrics: Metrics) -> None:
         self.queue_size = queue_size
         self.metrics = metrics
         self._subscriptions: set[Subscription] = set()
@@ -230,18 +246,7 @@ class MemoryHub:
     def subscriber_count(self) -> int:
         return len(self._subscriptions)
 
-    @property
-    def available(self) -> bool:
-        return True  # in-process: as available as the process itself
-
-    async def start(self) -> None:
-        pass
-
-    async def aclose(self) -> None:
-        pass
-
-    def publish(self, event: Event) -> None:
-        self.metrics.events_published.inc()
+    def _fan_out(self, event: Event) -> None:
         for subscription in list(self._subscriptions):
             if not subscription.offer(event):
                 log.warning("dropping slow SSE consumer (queue of %d full)", self.queue_size)
@@ -249,49 +254,28 @@ class MemoryHub:
                 self.metrics.slow_consumers_dropped.inc()
                 subscription.close("slow_consumer")
 
-    def replay(self, after_id: int) -> ReplayResult:
-        oldest, newest = self.db.event_bounds()
-        if after_id > newest:
-            # The client knows ids we never issued (e.g. the database was reset).
-            return ReplayResult([], Reset("unknown_id", newest))
-        if after_id < newest and (oldest is None or after_id + 1 < oldest):
-            return ReplayResult([], Reset("too_old", newest))
-        events: list[Event] = []
-        cursor = after_id
-        while batch := self.db.events_after(cursor):
-            events.extend(batch)
-            cursor = batch[-1].id
-        return ReplayResult(events)
-
-    @contextlib.asynccontextmanager
-    async def subscribe(
-        self, after_id: int | None, *, session_id: str | None = None
-    ) -> AsyncIterator[Feed]:
+    def _register(self, session_id: str | None) -> Subscription:
         subscription = Subscription(self.queue_size, session_id)
-        # Register before replaying: anything committed meanwhile is buffered, not lost.
         self._subscriptions.add(subscription)
-        try:
-            feed = Feed(subscription, metrics=self.metrics)
-            if after_id is None:
-                # "From now": now is the newest id, read after registering, so an event
-                # committed meanwhile is either at or below it (not replayed: the client
-                # starts from here) or buffered above it (delivered).
-                feed.last_id = feed.start_id = self.db.event_bounds()[1]
-            else:
-                result = self.replay(after_id)
-                feed.pending.extend(result.events)
-                if result.reset is not None:
-                    feed.pending.appendleft(result.reset)
-                    feed.last_id = result.reset.last_id
-                elif result.events:
-                    feed.last_id = result.events[-1].id
-                else:
-                    feed.last_id = after_id
-                feed.start_id = result.reset.last_id if result.reset is not None else after_id
-            yield feed
-        finally:
-            self._subscriptions.discard(subscription)
-            subscription.close("unsubscribed")
+        return subscription
+
+    def _release(self, subscription: Subscription) -> None:
+        self._subscriptions.discard(subscription)
+        subscription.close("unsubscribed")
+
+    @staticmethod
+    def _replayed(feed: Feed, after_id: int, result: ReplayResult) -> Feed:
+        """``feed`` positioned after the replay of ``after_id`` (the seam's last id)."""
+        feed.pending.extend(result.events)
+        if result.reset is not None:
+            feed.pending.appendleft(result.reset)
+            feed.last_id = result.reset.last_id
+        elif result.events:
+            feed.last_id = result.events[-1].id
+        else:
+            feed.last_id = after_id
+        feed.start_id = result.reset.last_id if result.reset is not None else after_id
+        return feed
 
     def disconnect_session(self, session_id: str) -> int:
         matching = [s for s in self._subscriptions if s.session_id == session_id]
@@ -306,16 +290,88 @@ class MemoryHub:
         return len(subscriptions)
 
 
+class MemoryHub(LocalFanout):
+    """In-process fan-out; the database's event log is the replay source."""
+
+    def __init__(self, db: Database, *, queue_size: int, metrics: Metrics) -> None:
+        super().__init__(queue_size=queue_size, metrics=metrics)
+        self.db = db
+
+    @property
+    def available(self) -> bool:
+        return True  # in-process: as available as the process itself
+
+    async def start(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+    def publish(self, event: Event) -> None:
+        self.metrics.events_published.inc()
+        self._fan_out(event)
+
+    def replay(self, after_id: int) -> ReplayResult:
+        return replay_from_log(after_id, *self.db.event_bounds(), self.db.events_after)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(
+        self, after_id: int | None, *, session_id: str | None = None
+    ) -> AsyncIterator[Feed]:
+        # Register before replaying: anything committed meanwhile is buffered, not lost.
+        subscription = self._register(session_id)
+        try:
+            feed = Feed(subscription, metrics=self.metrics)
+            if after_id is None:
+                # "From now": now is the newest id, read after registering, so an event
+                # committed meanwhile is either at or below it (not replayed: the client
+                # starts from here) or buffered above it (delivered).
+                feed.last_id = feed.start_id = self.db.event_bounds()[1]
+            else:
+                self._replayed(feed, after_id, self.replay(after_id))
+            yield feed
+        finally:
+            self._release(subscription)
+
+
+def replay_from_log(
+    after_id: int, oldest: int | None, newest: int,
+    events_after: Callable[[int], list[Event]],
+) -> ReplayResult:
+    """The events after ``after_id`` from the database's log (``event_bounds()`` gave
+    ``oldest`` and ``newest``), or the reset: ``unknown_id`` beyond the newest id,
+    ``too_old`` when the log no longer holds ``after_id + 1``."""
+    if after_id > newest:
+        # The client knows ids we never issued (e.g. the database was reset).
+        return ReplayResult([], Reset("unknown_id", newest))
+    if after_id < newest and (oldest is None or after_id + 1 < oldest):
+        return ReplayResult([], Reset("too_old", newest))
+    events: list[Event] = []
+    cursor = after_id
+    while batch := events_after(cursor):
+        events.extend(batch)
+        cursor = batch[-1].id
+    return ReplayResult(events)
+
+
 def create_hub(url: str, db: Database, *, queue_size: int, metrics: Metrics) -> EventHub:
-    """Pick the hub backend by URL scheme (``memory://``; ``redis://`` not yet)."""
+    """Pick the hub backend by URL scheme: ``memory://`` or ``redis://``/``rediss://``
+    (``?stream=<key>&maxlen=<n>``, see :mod:`server.hub_redis`). A bad URL is a
+    ``ValueError`` naming what is wrong."""
     scheme = url.split("://", 1)[0]
     if scheme == "memory":
         return MemoryHub(db, queue_size=queue_size, metrics=metrics)
     if scheme in {"redis", "rediss"}:
-        raise ValueError(
-            "ZARIZ_HUB=redis:// is planned (Redis Streams) but not implemented; use memory://"
-        )
-    raise ValueError(f"unknown ZARIZ_HUB scheme {scheme!r}; supported: memory://")
+        try:
+            from server.hub_redis import RedisHub
+        except ImportError as exc:  # the optional client is not installed
+            raise ValueError(
+                f"ZARIZ_HUB={scheme}:// needs the redis package (redis-py): {exc}"
+            ) from exc
+        return RedisHub.from_url(url, db, queue_size=queue_size, metrics=metrics)
+    raise ValueError(
+        f"unknown ZARIZ_HUB scheme {scheme!r}; supported: memory://, redis://, rediss://"
+    )
 
 
 def reset_payload(reset: Reset) -> dict[str, Any]:

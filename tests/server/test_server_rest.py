@@ -160,9 +160,9 @@ def test_settings_from_env():
         Settings.from_env({"PORT": "x"})
 
 
-def test_redis_hub_is_refused_clearly(tmp_path: pathlib.Path):
-    with pytest.raises(ValueError, match="not implemented"):
-        create_app(Settings(db_path=tmp_path / "z.db", hub_url="redis://localhost"))
+def test_a_bad_hub_url_is_refused_clearly(tmp_path: pathlib.Path):
+    with pytest.raises(ValueError, match="unknown option 'streem'"):
+        create_app(Settings(db_path=tmp_path / "z.db", hub_url="redis://localhost/0?streem=x"))
 
 
 # -- orders ---------------------------------------------------------------------------------
