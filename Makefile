@@ -5,7 +5,7 @@ PY := .venv/bin/python
 PYTEST_ARGS ?=
 
 .PHONY: serve dev test test-fast lint bench reliability setup clean soak slow-consumers \
-	shared-stream dev-reload snapshot boot latency capacity storm
+	shared-stream dev-reload snapshot boot latency capacity storm scaleout
 
 setup:
 	@scripts/setup.sh python vendor
@@ -91,6 +91,12 @@ capacity: setup
 # Reconnect storm: 1,000 streams after a server restart, full jitter vs none vs 2 s base. ~5 min.
 storm: setup
 	$(PY) -m bench.storm
+
+# Scale-out: 2 instances on PostgreSQL + Redis beside 1 instance and one process (SQLite,
+# in-process hub): fan-out at 1k/10k streams, bursts, events/s through Redis.
+scaleout: setup
+	@scripts/setup.sh services
+	$(PY) -m bench.scaleout
 
 clean:
 	rm -rf .venv node_modules static/vendor .stamps var .pytest_cache

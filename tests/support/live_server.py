@@ -7,6 +7,10 @@ Usage::
     tokens = server.login()
     server.create_order(tokens["access_token"], customer="Dana")
     server.stop()
+
+Another storage backend: ``env={"ZARIZ_DB": "postgresql://..."}`` (then no ``--db`` flag
+is passed, so the URL is what the server opens). Another entry point that starts the same
+server (a test-only fault wrapper): ``module="tests.support.faulty_server"``.
 """
 
 from __future__ import annotations
@@ -43,9 +47,10 @@ class PortTaken(ServerError):
 class LiveServer:
     def __init__(
         self, tmp_path: pathlib.Path, env: dict[str, str] | None = None,
-        root: pathlib.Path | None = None,
+        root: pathlib.Path | None = None, module: str = "server",
     ) -> None:
         self.tmp_path = tmp_path
+        self.module = module
         self.env = dict(env or {})
         self.root = root or PROJECT_ROOT
         self.port = free_port()
@@ -113,9 +118,10 @@ class LiveServer:
 
     def _start_once(self, timeout: float) -> None:
         command = [
-            sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(self.port),
-            "--db", str(self.db_path),
+            sys.executable, "-m", self.module, "--host", "127.0.0.1", "--port", str(self.port),
         ]
+        if "ZARIZ_DB" not in self.env:  # a database URL in the env is the one to open
+            command += ["--db", str(self.db_path)]
         log = self.log_path.open("ab")
         try:
             self._process = subprocess.Popen(
@@ -159,6 +165,23 @@ class LiveServer:
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait(5)
+
+    def wait_exit(self, timeout: float) -> int:
+        """Wait for the process to end by itself (a crash the test provoked); returns its
+        exit code. Raises :class:`ServerError` if it is still running after ``timeout``."""
+        if self._process is None:
+            raise ServerError("the server was never started")
+        try:
+            return self._process.wait(timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise ServerError(f"server still running after {timeout}s") from exc
+
+    def rss_kb(self) -> int:
+        """The server process's resident memory (``VmRSS`` of ``/proc/<pid>/status``), KB."""
+        for line in pathlib.Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise ServerError(f"no VmRSS for pid {self.pid}")
 
     def restart(self) -> None:
         """Stop, then start again on the same port and the same database."""
