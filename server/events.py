@@ -241,6 +241,10 @@ class LocalFanout:
         self.queue_size = queue_size
         self.metrics = metrics
         self._subscriptions: set[Subscription] = set()
+        # Set by close_all("shutdown"): a stream that subscribes after it (it was between
+        # its auth and its subscription at SIGTERM) is closed at once, not left to the
+        # graceful-shutdown timeout.
+        self._shut_down = False
 
     @property
     def subscriber_count(self) -> int:
@@ -257,6 +261,8 @@ class LocalFanout:
     def _register(self, session_id: str | None) -> Subscription:
         subscription = Subscription(self.queue_size, session_id)
         self._subscriptions.add(subscription)
+        if self._shut_down:
+            subscription.close("shutdown")
         return subscription
 
     def _release(self, subscription: Subscription) -> None:
@@ -284,6 +290,8 @@ class LocalFanout:
         return len(matching)
 
     def close_all(self, reason: str) -> int:
+        if reason == "shutdown":
+            self._shut_down = True
         subscriptions = list(self._subscriptions)
         for subscription in subscriptions:
             subscription.close(reason)

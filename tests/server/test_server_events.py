@@ -165,3 +165,19 @@ def test_on_close_callbacks_are_isolated_and_each_registration_has_its_own_undo(
     sub.close("slow_consumer")  # boom is logged, not raised into hub.publish
     sub.close("again")
     assert seen == ["slow_consumer"]
+
+
+async def test_a_stream_that_subscribes_after_shutdown_began_is_closed_at_once(db: Database):
+    """Review of the lean stream: SIGTERM's close_all("shutdown") closed only the streams
+    already subscribed; one between its auth and its subscription lived on until the
+    graceful-shutdown timeout cancelled it. A later unavailability is not permanent."""
+    from server.events import StreamClosed
+
+    hub = MemoryHub(db, queue_size=10, metrics=Metrics())
+    hub.close_all("hub_unavailable")
+    async with hub.subscribe(None) as feed:  # a passing outage closes nothing new
+        assert feed.subscription.closed_reason is None
+    hub.close_all("shutdown")
+    async with hub.subscribe(None) as feed:
+        with pytest.raises(StreamClosed, match="shutdown"):
+            await feed.next(timeout=1)
