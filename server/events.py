@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from server.db import Database, Event
 from server.metrics import Metrics
+from server.storage import run_db
 
 log = logging.getLogger("zariz.events")
 
@@ -334,9 +335,11 @@ class MemoryHub(LocalFanout):
                 # "From now": now is the newest id, read after registering, so an event
                 # committed meanwhile is either at or below it (not replayed: the client
                 # starts from here) or buffered above it (delivered).
-                feed.last_id = feed.start_id = self.db.event_bounds()[1]
+                feed.last_id = feed.start_id = (await run_db(self.db, self.db.event_bounds))[1]
             else:
-                self._replayed(feed, after_id, self.replay(after_id))
+                # Off the loop when the database waits on the network (PostgreSQL): a
+                # replay of thousands of rows must not stall every other stream.
+                self._replayed(feed, after_id, await run_db(self.db, self.replay, after_id))
             yield feed
         finally:
             self._release(subscription)
@@ -357,6 +360,11 @@ def replay_from_log(
     events: list[Event] = []
     cursor = after_id
     while batch := events_after(cursor):
+        if batch[0].id != cursor + 1:
+            # Trimmed between the bounds and this read (another writer committed past
+            # the retention meanwhile): a silent gap would break "snapshot at N, then
+            # every event after N"; the client refetches instead.
+            return ReplayResult([], Reset("too_old", max(newest, batch[-1].id)))
         events.extend(batch)
         cursor = batch[-1].id
     return ReplayResult(events)

@@ -415,7 +415,7 @@ class RedisHub(LocalFanout):
                         count=min(self.batch_size, max(1, self.queue_size // 2)),
                         block=self.block_ms,
                     )
-                    self._dispatch(response)
+                    await self._dispatch(response)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -431,16 +431,43 @@ class RedisHub(LocalFanout):
                 self._first_attempt.set()
                 await asyncio.sleep(backoff.next())
 
-    def _dispatch(self, response: Any) -> None:
+    async def _dispatch(self, response: Any) -> None:
         for key, entries in response or ():
             if key == self.stream:
                 for entry_id, fields in entries:
                     self._read_cursor = entry_id
+                    event_id = entry_event_id(entry_id)
+                    if (event_id is not None and self._last_id is not None
+                            and event_id > self._last_id + 1):
+                        await self._fill_gap(event_id)
                     self._deliver(entry_id, fields)
             elif key == self.control_stream:
                 for entry_id, fields in entries:
                     self._control_cursor = entry_id
                     self._on_control(fields)
+
+    async def _fill_gap(self, next_id: int) -> None:
+        """The stream jumps from the last id delivered here to ``next_id``: a relay
+        skipped ids the database had trimmed (it was behind by more than the retention),
+        or Redis lost its data and another instance restarted the stream above this
+        reader. Never fan out across a hole: deliver the missing events from the database
+        when it still has them all, else end every stream here, so each replays from its
+        last id (and gets ``too_old`` if that is gone)."""
+        assert self._last_id is not None
+        last = self._last_id
+        missing = await run_db(self.db, self.db.events_after, last, next_id - last - 1)
+        if [event.id for event in missing] == list(range(last + 1, next_id)):
+            for event in missing:
+                if self._last_id is not None and event.id <= self._last_id:
+                    continue
+                self._last_id = event.id
+                self._fan_out(event)
+            return
+        log.warning("Redis stream %r skips ids %d-%d, which the database no longer holds: "
+                    "ending this process's streams so they replay", self.stream, last + 1,
+                    next_id - 1)
+        self.close_all("reset")
+        self._last_id = next_id - 1
 
     def _deliver(self, entry_id: str, fields: dict[str, str]) -> None:
         event_id = entry_event_id(entry_id)

@@ -49,8 +49,26 @@ class TabLog:
     dialogs: list[str] = field(default_factory=list)
 
 
+def _chromium_log(module: str) -> pathlib.Path:
+    return ARTIFACTS / f"chromium-{module}.log"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A renderer that crashed ("Target crashed": seen in well under 1 % of boots on a
+    loaded machine, never reproduced on purpose) gets Chromium's own last words attached
+    to the failure, from the module's log file (``--log-file``)."""
+    report = yield
+    if report.failed and "Target crashed" in str(report.longrepr):
+        path = _chromium_log(item.module.__name__.rsplit(".", 1)[-1])
+        if path.exists():
+            tail = path.read_text(errors="replace").splitlines()[-200:]
+            report.sections.append(("chromium log (last 200 lines)", "\n".join(tail)))
+    return report
+
+
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(request: pytest.FixtureRequest) -> Iterator[Any]:
     # Module scope, not session: Playwright's sync API keeps an event loop running in
     # this thread while it is alive, and asyncio tests collected after a browser module
     # would fail with "Cannot run the event loop while another loop is running".
@@ -59,7 +77,10 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        ARTIFACTS.mkdir(exist_ok=True)
+        log_file = _chromium_log(request.module.__name__.rsplit(".", 1)[-1])
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            *CHROMIUM_ARGS, "--enable-logging", "--v=0", f"--log-file={log_file}"])
         try:
             yield b
         finally:
@@ -109,6 +130,8 @@ def open_tab(browser: Any) -> Iterator[Callable[..., tuple[Any, TabLog]]]:
             d.dismiss()
 
         page.on("dialog", on_dialog)
+        page.on("crash", lambda: log.errors.append(
+            f"renderer crashed (see {ARTIFACTS.name}/chromium-*.log)"))
         return page, log
 
     try:

@@ -367,3 +367,50 @@ def test_hub_urls_pick_the_backend_and_parse_the_options(
     assert hub.config == RedisHubConfig("rediss://u:secret@cache:6380/2", "s:e", 50)
     assert hub.config.safe_url == "rediss://u:***@cache:6380/2"
     assert RedisHubConfig.parse("redis://h") == RedisHubConfig("redis://h/0")
+
+
+async def test_a_relay_behind_the_retention_never_hands_a_hole_to_a_live_stream(
+    make_db: Callable[..., Database], make_hub: HubFactory,
+) -> None:
+    """Review: a relay behind by more than the database's retention published the oldest
+    id the database still had, and the reader passed the hole to its streams (live ids
+    1, then 17...). Now the stream ends instead, and its replay says ``too_old``."""
+    db = make_db(retention=5)
+    hub = await make_hub(db)
+    first = db.insert_order(dict(ORDER), "order.created")[1]
+    hub.publish(first)
+    async with hub.subscribe(None) as feed:
+        start = feed.start_id
+        # 20 commits in one step of the loop: the relay cannot run in between, and the
+        # database keeps only the newest 5 when it does.
+        for _ in range(20):
+            last = db.insert_order(dict(ORDER), "order.created")[1]
+            hub.publish(last)
+        got: list[int] = []
+        with pytest.raises(StreamClosed, match="reset"):
+            while (item := await feed.next(timeout=3.0)) is not None:
+                assert isinstance(item, Event)
+                got.append(item.id)
+        assert got == list(range(start + 1, start + 1 + len(got))), got  # no hole
+    replay = await hub.replay(start + len(got))
+    assert replay.reset is not None and replay.reset.reason == "too_old"
+
+
+async def test_a_gap_the_database_still_holds_is_filled_in_order(
+    make_db: Callable[..., Database], make_hub: HubFactory, redis_client: Redis,
+) -> None:
+    """Redis lost entries another instance had published (here: deleted by hand, then a
+    later id added above them): the reader delivers the missing ids from the database,
+    in order, once."""
+    db = make_db()
+    hub = await make_hub(db, poll_interval=30)  # this hub's relay stays out of the way
+    await asyncio.sleep(0.5)  # ... once its first pass (nothing to publish yet) is done
+    async with hub.subscribe(None) as feed:
+        start = feed.start_id
+        events = [db.insert_order(dict(ORDER), "order.created")[1] for _ in range(4)]
+        # Another instance publishes only the newest one (ids 1-3 never reach Redis).
+        await redis_client.xadd(hub.stream, {"type": events[-1].type, "wire": events[-1].wire},
+                                id=f"{events[-1].id}-0")
+        got = [item.id for item in [await feed.next(timeout=3.0) for _ in events]
+               if isinstance(item, Event)]
+        assert got == [e.id for e in events] and got[0] == start + 1

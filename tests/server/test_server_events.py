@@ -181,3 +181,57 @@ async def test_a_stream_that_subscribes_after_shutdown_began_is_closed_at_once(d
     async with hub.subscribe(None) as feed:
         with pytest.raises(StreamClosed, match="shutdown"):
             await feed.next(timeout=1)
+
+
+def test_a_replay_trimmed_between_its_bounds_and_its_read_is_too_old_not_a_gap() -> None:
+    """Review (PostgreSQL, several writers): the log's bounds and its rows are two reads;
+    a commit between them can trim ``after_id + 1``. A silent gap would break "snapshot
+    at N, then every event after N": the client refetches instead."""
+    from server.events import replay_from_log
+
+    rows = [Event(i, "order.created", "{}") for i in range(8, 11)]  # 5..7 trimmed meanwhile
+
+    def events_after(cursor: int) -> list[Event]:
+        return [e for e in rows if e.id > cursor]
+
+    result = replay_from_log(4, 5, 9, events_after)  # the bounds said 5..9
+    assert result.events == [] and result.reset == Reset("too_old", 10)
+    assert [e.id for e in replay_from_log(7, 5, 10, events_after).events] == [8, 9, 10]
+
+
+async def test_memory_hub_subscribes_off_the_loop_for_a_networked_database(db: Database):
+    """Review: with PostgreSQL and the memory hub, a new stream's bounds and replay ran
+    on the event loop (thousands of rows: every other stream stalled)."""
+    import time
+
+    class SlowNetworkDb:
+        in_loop = False
+
+        def __getattr__(self, name: str):
+            method = getattr(db, name)
+
+            def slow(*args, **kwargs):
+                time.sleep(0.3)
+                return method(*args, **kwargs)
+
+            return slow
+
+    add_order(db)
+    hub = MemoryHub(SlowNetworkDb(), queue_size=10, metrics=Metrics())  # type: ignore[arg-type]
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.02)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    try:
+        async with hub.subscribe(0) as feed:
+            assert isinstance(await feed.next(timeout=1), Event)
+        async with hub.subscribe(None):
+            pass
+    finally:
+        task.cancel()
+    assert ticks >= 20  # ~0.9 s of slow reads, and the loop kept ticking through them
