@@ -518,16 +518,17 @@ def _heartbeat(request: Request) -> Heartbeat:
 
 async def events_sse(request: Request) -> Response:
     check_query_size(request)  # before anything reads it
+    if not request.app.state.hub.available:
+        # The broker is away: a stream now would say "live" and carry nothing. The client
+        # retries with backoff and resumes by id once the hub is back. Checked before the
+        # ticket is redeemed, so the answer does not burn it.
+        raise ApiError(503, "hub_unavailable", "live events are unavailable; retry later",
+                       headers={"Retry-After": "2"})
     db = request.app.state.db
     # Reads the database (ticket, session): off the event loop when the backend waits on
     # the network (see server.storage).
     principal = await run_db(db, _authenticate, request)
     after_id = parse_last_event_id(request)
-    if not request.app.state.hub.available:
-        # The broker is away: a stream now would say "live" and carry nothing. The client
-        # retries with backoff and resumes by id once the hub is back.
-        raise ApiError(503, "hub_unavailable", "live events are unavailable; retry later",
-                       headers={"Retry-After": "2"})
     settings: Settings = request.app.state.settings
     response_ref: list[EventStreamResponse] = []
     response = EventStreamResponse(

@@ -51,7 +51,7 @@ def server_bin_dir() -> pathlib.Path:
     if not found:
         raise PostgresMissing(
             f"no PostgreSQL server binaries ({BIN_GLOB}/initdb, pg_ctl): install Debian's "
-            "`postgresql` package (`scripts/setup.sh postgres`, run by `make test`, does it)"
+            "`postgresql` package (`scripts/setup.sh services`, run by `make test`, does it)"
         )
     return max(found, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
 
