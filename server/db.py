@@ -135,6 +135,23 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def refresh_outcome(row: Any, now: float, reuse_grace: float) -> str:
+    """What presenting a refresh token means, from its row joined with its session's
+    (``session_id``, ``expires_at``, ``used_at``, ``revoked_at``; ``None``: no such
+    token): ``unknown``, ``revoked``, ``superseded`` (used less than ``reuse_grace`` s
+    ago: a concurrent refresh from another tab), ``reused`` (the caller revokes the
+    session: a stolen token), ``expired`` or ``ok``. One rule for every backend."""
+    if row is None:
+        return "unknown"
+    if row["revoked_at"] is not None:
+        return "revoked"
+    if row["used_at"] is not None:
+        return "superseded" if now - float(row["used_at"]) < reuse_grace else "reused"
+    if row["expires_at"] <= now:
+        return "expired"
+    return "ok"
+
+
 def _row(row: sqlite3.Row) -> dict[str, Any]:
     return {key: row[key] for key in row.keys()}  # noqa: SIM118 - Row is not a Mapping
 
@@ -281,19 +298,13 @@ class Database:
                 "FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.hash = ?",
                 (old_hash,),
             ).fetchone()
-            if row is None:
-                return "unknown", None
-            sid = str(row["session_id"])
-            if row["revoked_at"] is not None:
-                return "revoked", sid
-            if row["used_at"] is not None and now - float(row["used_at"]) < reuse_grace:
-                return "superseded", sid
-            if row["used_at"] is not None:
+            outcome = refresh_outcome(row, now, reuse_grace)
+            sid = None if row is None else str(row["session_id"])
+            if outcome == "reused":
                 tx.execute("UPDATE sessions SET revoked_at = ? WHERE id = ?", (now, sid))
                 tx.execute("DELETE FROM tickets WHERE session_id = ?", (sid,))
-                return "reused", sid
-            if row["expires_at"] <= now:
-                return "expired", sid
+            if outcome != "ok":
+                return outcome, sid
             tx.execute("UPDATE refresh_tokens SET used_at = ? WHERE hash = ?", (now, old_hash))
             tx.execute(
                 "INSERT INTO refresh_tokens(hash, session_id, expires_at) VALUES (?, ?, ?)",

@@ -66,6 +66,7 @@ from server.db import (
     NotFound,
     StaleStatus,
     StoredResponse,
+    refresh_outcome,
     utc_now_iso,
 )
 
@@ -342,19 +343,13 @@ class PostgresDatabase:
                 "WHERE r.hash = %s FOR UPDATE",
                 (old_hash,),
             )
-            if row is None:
-                return "unknown", None
-            sid = str(row["session_id"])
-            if row["revoked_at"] is not None:
-                return "revoked", sid
-            if row["used_at"] is not None and now - float(row["used_at"]) < reuse_grace:
-                return "superseded", sid
-            if row["used_at"] is not None:
+            outcome = refresh_outcome(row, now, reuse_grace)
+            sid = None if row is None else str(row["session_id"])
+            if outcome == "reused":
                 tx.execute("UPDATE sessions SET revoked_at = %s WHERE id = %s", (now, sid))
                 tx.execute("DELETE FROM tickets WHERE session_id = %s", (sid,))
-                return "reused", sid
-            if row["expires_at"] <= now:
-                return "expired", sid
+            if outcome != "ok":
+                return outcome, sid
             tx.execute(
                 "UPDATE refresh_tokens SET used_at = %s WHERE hash = %s", (now, old_hash)
             )
