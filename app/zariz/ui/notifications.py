@@ -89,6 +89,22 @@ def _entry_node(entry: Entry, clock: str) -> Any:
     )
 
 
+_LABELS: dict[str, str] = {}
+
+
+def event_label(name: str) -> str:
+    """The stable code an event's kind is counted by (``"status"``), shown in the locale's
+    words by the summary: :func:`describe_event`'s, which depends on the event's name
+    alone, so it is looked up once per name, not made with each event's texts."""
+    label = _LABELS.get(name)
+    if label is None:
+        text = describe_event(name, None)
+        label = str(text.code or text.label)
+        if name in TOAST_EVENTS:  # the events subscribed to: a bounded table
+            _LABELS[name] = label
+    return label
+
+
 def bell_label(unread: int) -> str:
     """The bell's accessible name: what it is and how many events are new."""
     return tn("toasts.bell.unread", unread) if unread else t("toasts.bell")
@@ -185,8 +201,11 @@ def notification_provider(ctx: Ctx, scope: Scope) -> Any:
     )
 
     nodes: dict[int, tuple[Any, Any, Any, Any]] = {}  # id -> (node, title, body, latest)
-    timer: dict[str, Any] = {"cancel": None}
+    timer: dict[str, Any] = {"cancel": None, "at": None}  # the expiry it is set for
     rendered = {"version": -1, "history": -1, "announced": 0}
+    # A render is asked for at most once until it runs: events come by the hundred a
+    # second and each would otherwise hand the frame scheduler a new closure.
+    pending = {"render": False}
 
     def is_open() -> bool:
         return not panel.hasAttribute("hidden")
@@ -249,28 +268,46 @@ def notification_provider(ctx: Ctx, scope: Scope) -> Any:
         dom.set_attr(clear_btn, "disabled", not model.history)
 
     def render() -> None:
+        pending["render"] = False
         render_toasts()
         render_history()
         arm()
 
     def arm() -> None:
+        at = model.next_expiry_at()
+        if at is not None and timer["cancel"] is not None and timer["at"] <= at:
+            # The timer set fires no later than needed (and arms again then): during a
+            # burst the summary's expiry moves later every frame, and a new timer each
+            # frame cost a cancel, a setTimeout and a proxy.
+            return
         if timer["cancel"] is not None:
             timer["cancel"]()
             timer["cancel"] = None
         wait = model.next_expiry()
         if wait is not None and not scope.disposed:
-            timer["cancel"] = ctx.schedule(wait + 0.05, refresh)
+            timer["at"] = at
+            timer["cancel"] = ctx.schedule(wait + 0.05, expired)
+
+    def expired() -> None:
+        timer["cancel"] = None
+        refresh()
 
     def refresh() -> None:
-        ctx.later(scope, "toasts", render)
+        if not pending["render"]:
+            pending["render"] = True
+            ctx.later(scope, "toasts", render)
 
     def on_event(ev: Any) -> None:
         data = getattr(ev, "data", None)
-        text = describe_event(ev.event, data, ctx.courier_names())
+        name = ev.event
         key = data.get("id") if isinstance(data, dict) else None
-        # Kinds are counted by their stable code ("status"), shown in the locale's words.
-        label = str(getattr(text, "code", "") or text.label)
-        model.notify(text.title, text.body, text.kind, key=key, label=label, at_ms=ctx.now_ms())
+
+        def describe() -> tuple[str, str, str]:
+            text = describe_event(name, data, ctx.courier_names())
+            return text.title, text.body, text.kind
+
+        # The texts are made when shown: most events of a burst only count.
+        model.notify_event(describe, key=key, label=event_label(name), at_ms=ctx.now_ms())
         refresh()
 
     def on_stack_click(e: Any) -> None:
@@ -333,4 +370,4 @@ def notification_provider(ctx: Ctx, scope: Scope) -> Any:
     return region
 
 
-__all__ = ["MUTE_KEY", "TOAST_EVENTS", "bell_label", "notification_provider"]
+__all__ = ["MUTE_KEY", "TOAST_EVENTS", "bell_label", "event_label", "notification_provider"]

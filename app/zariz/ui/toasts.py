@@ -17,6 +17,11 @@ An event is the viewer's own when its caller says so or its key was marked with
 User-facing messages (errors, confirmations) use :meth:`ToastModel.show`: never folded,
 never muted.
 
+Live events come by the hundred a second, and most only count: folded into a summary drawn
+once a frame, listed behind a closed bell. :meth:`ToastModel.notify_event` takes an event's
+texts as a function, called only when they are shown (a toast of its own, the summary's
+latest line, the list when it is read), so such an event costs a count.
+
 >>> t = [0.0]
 >>> m = ToastModel(now=lambda: t[0], burst_limit=2)
 >>> for i in range(5):
@@ -30,13 +35,18 @@ never muted.
 
 from __future__ import annotations
 
+from bisect import insort
 from collections import Counter, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from zariz.ui.i18n import t, tn
 
 KINDS = ("info", "success", "warning", "error")
+T = TypeVar("T", bound="Toast")
+Describe = Callable[[], tuple[str, str, str]]
+"""An event's texts, made when shown: ``() -> (title, body, kind)``."""
 HISTORY = 30
 """How many recent events the bell's list keeps."""
 OWN_TTL = 15.0
@@ -72,6 +82,69 @@ class Toast:
     latest: str = ""  # a summary's newest event ("Order #7 deleted"): what just happened
 
 
+class Summary(Toast):
+    """The summary toast: events folded into it only count (:meth:`fold`); its title,
+    body and latest line are composed from the counts when read. A burst folds hundreds of
+    events a second into it and it is drawn at most once a frame: composing its texts per
+    event (plural lookups, a sort of the kinds, a join) was most of an event's cost."""
+
+    _stale = False
+    _title = ""
+    _body = ""
+    _latest = ""
+    _latest_text: Describe | None = None
+
+    def fold(self, key: Hashable, label: str, describe: Describe) -> None:
+        """Count one more event (``key``: its order, ``label``: its kind, ``describe``:
+        its texts, the title shown as the latest)."""
+        if key is not None:
+            self.keys.add(key)
+        self.kinds[label] += 1
+        self.events += 1
+        self._latest_text = describe
+        self._stale = True
+
+    def _compose(self) -> None:
+        self._stale = False
+        orders = len(self.keys) or self.events
+        self._title = tn("toasts.summary", orders)
+        self._body = t("toasts.list_sep").join(
+            count_text(k, n) for k, n in self.kinds.most_common()
+        )
+        title = self._latest_text()[0] if self._latest_text is not None else ""
+        self._latest = t("toasts.latest", title=title) if title else ""
+
+    @property
+    def title(self) -> str:
+        if self._stale:
+            self._compose()
+        return self._title
+
+    @title.setter
+    def title(self, value: str) -> None:
+        self._title = value
+
+    @property
+    def body(self) -> str:
+        if self._stale:
+            self._compose()
+        return self._body
+
+    @body.setter
+    def body(self, value: str) -> None:
+        self._body = value
+
+    @property
+    def latest(self) -> str:
+        if self._stale:
+            self._compose()
+        return self._latest
+
+    @latest.setter
+    def latest(self, value: str) -> None:
+        self._latest = value
+
+
 @dataclass(frozen=True)
 class Entry:
     """One event in the bell's list."""
@@ -83,6 +156,21 @@ class Entry:
     at: float  # the model's clock
     at_ms: float | None  # wall clock (ms since the epoch) for the time shown, if known
     muted: bool
+
+
+class _Listed:
+    """An event in the list whose texts are not made yet (see :attr:`ToastModel.history`)."""
+
+    __slots__ = ("at", "at_ms", "describe", "id", "muted")
+
+    def __init__(
+        self, id: int, describe: Describe, at: float, at_ms: float | None, muted: bool
+    ) -> None:
+        self.id, self.describe, self.at, self.at_ms, self.muted = id, describe, at, at_ms, muted
+
+    def entry(self) -> Entry:
+        title, body, kind = self.describe()
+        return Entry(self.id, title, body, kind, self.at, self.at_ms, self.muted)
 
 
 def count_text(label: str, n: int) -> str:
@@ -116,23 +204,28 @@ class ToastModel:
         self.event_limit = event_limit
         self.toasts: list[Toast] = []  # oldest first
         self.version = 0
-        self.history: deque[Entry] = deque(maxlen=history)  # newest first
+        self._history: deque[Entry | _Listed] = deque(maxlen=history)  # newest first
+        self._unlisted = 0  # events in _history whose texts are not made yet
         self.history_version = 0
         self.unread = 0
         self.muted = False
         self._next_id = 1
         self._next_entry = 1
-        self._recent: list[float] = []  # times of recent notify() calls that made toasts
-        self._summary: Toast | None = None
+        # Times of recent notify() calls that made toasts, ascending: the ones that left
+        # the window are a prefix (dropped from the left; a rebuild per event was O(burst)).
+        self._recent: deque[float] = deque()
+        self._summary: Summary | None = None
         self._own: dict[Hashable, float] = {}  # key -> until
 
     # --- showing ----------------------------------------------------------------------
-    def _new(self, title: str, body: str, kind: str, ttl: float | None, **kw: object) -> Toast:
+    def _new(
+        self, cls: type[T], title: str, body: str, kind: str, ttl: float | None, **kw: object
+    ) -> T:
         if kind not in KINDS:
             raise ValueError(f"unknown toast kind {kind!r}")
         now = self._now()
         life = ttl if ttl is not None else (self.error_ttl if kind == "error" else self.ttl)
-        toast = Toast(self._next_id, title, body, kind, now, now + life if life > 0 else None)
+        toast = cls(self._next_id, title, body, kind, now, now + life if life > 0 else None)
         for k, v in kw.items():
             setattr(toast, k, v)
         self._next_id += 1
@@ -145,7 +238,7 @@ class ToastModel:
         self, title: str, body: str = "", kind: str = "info", ttl: float | None = None
     ) -> Toast:
         """A toast that is always shown on its own (errors, confirmations)."""
-        return self._new(title, body, kind, ttl)
+        return self._new(Toast, title, body, kind, ttl)
 
     def notify(
         self,
@@ -164,71 +257,96 @@ class ToastModel:
         the toast that shows it (``None`` when muted)."""
         if kind not in KINDS:
             raise ValueError(f"unknown toast kind {kind!r}")
+        texts = (title, body, kind)
+        return self.notify_event(lambda: texts, key=key, label=label, own=own, at_ms=at_ms)
+
+    def notify_event(
+        self,
+        describe: Describe,
+        *,
+        key: Hashable = None,
+        label: str = "events",
+        own: bool = False,
+        at_ms: float | None = None,
+    ) -> Toast | None:
+        """:meth:`notify` with the event's texts made by ``describe`` only when shown (its
+        own toast, the summary's latest line, the list read): an event folded into a
+        summary or listed behind a closed bell costs a count."""
         try:
             hash(key)
         except TypeError:  # the unhashable id of a hostile event ({"id": [1]}): no key
             key = None
         silent = self.muted and not (own or self.is_own(key))
-        self._record(title, body, kind, at_ms, silent)
+        self._record(describe, at_ms, silent)
         if silent:
             return None
         now = self._now()
-        self._recent = [x for x in self._recent if now - x < self.burst_window]
-        self._recent.append(now)
+        recent = self._recent
+        window = self.burst_window
+        while recent and not now - recent[0] < window:
+            recent.popleft()
+        if not recent or now >= recent[-1]:
+            recent.append(now)
+        else:  # a clock that stepped back: keep the times in order
+            insort(recent, now)
         summary = self._summary if self._summary in self.toasts else None
-        singles = [x for x in self.toasts if x.event and not x.summary]
         # A live summary keeps absorbing events while they keep coming (another event
         # within the window); a lone event after a quiet spell gets its own toast.
-        if summary is not None and len(self._recent) > 1:
-            self._fold(summary, key, label, title)
+        if summary is not None and len(recent) > 1:
+            self._fold(summary, key, label, describe)
             return summary
-        if len(self._recent) > self.burst_limit:
+        singles = [x for x in self.toasts if x.event and not x.summary]
+        if len(recent) > self.burst_limit:
             burst = [x for x in singles if now - x.created_at < self.burst_window]
-            return self._summarize(summary, burst, key, label, title)
+            return self._summarize(summary, burst, key, label, describe)
         if len(singles) + (summary is not None) >= self.event_limit:
-            return self._summarize(summary, singles, key, label, title)
-        toast = self._new(title, body, kind, None, event=True)
+            return self._summarize(summary, singles, key, label, describe)
+        title, body, kind = describe()
+        toast = self._new(Toast, title, body, kind, None, event=True)
         toast.keys = {key} if key is not None else set()
         toast.kinds = Counter({label: 1})
         toast.events = 1
         return toast
 
     def _summarize(
-        self, summary: Toast | None, folded: list[Toast], key: Hashable, label: str, title: str
+        self, summary: Summary | None, folded: list[Toast], key: Hashable, label: str,
+        describe: Describe,
     ) -> Toast:
         """Fold ``folded`` (event toasts on screen) and this event into the summary (a new
         one when none is showing)."""
         self.toasts = [x for x in self.toasts if x not in folded]
         if summary is None:
-            summary = self._new("", "", "info", None, summary=True, event=True)
+            summary = self._new(Summary, "", "", "info", None, summary=True, event=True)
             self._summary = summary
         for x in folded:
             summary.keys |= x.keys
             summary.kinds.update(x.kinds)
             summary.events += x.events
-        self._fold(summary, key, label, title)
+        self._fold(summary, key, label, describe)
         return summary
 
-    def _fold(self, summary: Toast, key: Hashable, label: str, title: str) -> None:
-        if key is not None:
-            summary.keys.add(key)
-        summary.kinds[label] += 1
-        summary.events += 1
-        orders = len(summary.keys) or summary.events
-        summary.title = tn("toasts.summary", orders)
-        summary.body = t("toasts.list_sep").join(
-            count_text(k, n) for k, n in summary.kinds.most_common()
-        )
-        summary.latest = t("toasts.latest", title=title) if title else ""
+    def _fold(self, summary: Summary, key: Hashable, label: str, describe: Describe) -> None:
+        summary.fold(key, label, describe)  # its texts are composed when read
         # The summary stays while events come, then lives its normal time.
         summary.expires_at = self._now() + self.ttl
         self.version += 1
 
     # --- the recent-events list ---------------------------------------------------------
-    def _record(self, title: str, body: str, kind: str, at_ms: float | None, muted: bool) -> None:
-        entry = Entry(self._next_entry, title, body, kind, self._now(), at_ms, muted)
+    @property
+    def history(self) -> deque[Entry]:
+        """The recent events, newest first (their texts made now, if not yet)."""
+        if self._unlisted:
+            self._unlisted = 0
+            items = self._history
+            for i, item in enumerate(items):
+                if isinstance(item, _Listed):
+                    items[i] = item.entry()
+        return self._history  # type: ignore[return-value]  # every item is an Entry now
+
+    def _record(self, describe: Describe, at_ms: float | None, muted: bool) -> None:
+        self._history.appendleft(_Listed(self._next_entry, describe, self._now(), at_ms, muted))
+        self._unlisted += 1
         self._next_entry += 1
-        self.history.appendleft(entry)
         if not muted:
             self.unread += 1
         self.history_version += 1
@@ -239,8 +357,9 @@ class ToastModel:
             self.history_version += 1
 
     def clear_history(self) -> None:
-        if self.history or self.unread:
-            self.history.clear()
+        if self._history or self.unread:
+            self._history.clear()
+            self._unlisted = 0
             self.unread = 0
             self.history_version += 1
 
@@ -308,10 +427,15 @@ class ToastModel:
         self.version += 1
         return True
 
+    def next_expiry_at(self) -> float | None:
+        """When (on the model's clock) the next toast expires (``None`` when nothing will)."""
+        times = [x.expires_at for x in self.toasts if x.expires_at is not None]
+        return min(times) if times else None
+
     def next_expiry(self) -> float | None:
         """Seconds until the next toast expires (``None`` when nothing will)."""
-        times = [x.expires_at for x in self.toasts if x.expires_at is not None]
-        return max(0.0, min(times) - self._now()) if times else None
+        at = self.next_expiry_at()
+        return None if at is None else max(0.0, at - self._now())
 
     def clear(self) -> None:
         if self.toasts:
@@ -320,5 +444,5 @@ class ToastModel:
         self._summary = None
 
 
-__all__ = ["HISTORY", "KINDS", "LABEL_KEYS", "OWN_TTL", "Entry", "Toast", "ToastModel",
-           "count_text"]
+__all__ = ["HISTORY", "KINDS", "LABEL_KEYS", "OWN_TTL", "Describe", "Entry", "Summary",
+           "Toast", "ToastModel", "count_text"]

@@ -9,6 +9,7 @@ holds the local clock, the order's age and the full local time as its tooltip
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from zariz.orders import ASSIGNABLE, FINAL
@@ -26,9 +27,10 @@ from zariz.ui.format import (
     display_title,
     format_clock,
     order_ref,
+    parse_time,
     status_label,
 )
-from zariz.ui.i18n import t
+from zariz.ui.i18n import locale, t
 from zariz.ui.order_time import age_text, full_time
 from zariz.ui.widgets import phone_value, status_badge, text_value
 
@@ -55,14 +57,66 @@ def column_label(column: str) -> str:
     return t(f"orders.col.{column}")
 
 
-def order_times(ctx: Ctx, created: Any) -> Times:
-    """The created cell's tooltip, clock and age, in the operator's time zone."""
-    now = ctx.now_ms()
-    return (
-        full_time(created, tz_offset_min=ctx.tz_offset_min),
-        format_clock(created, now_ms=now, tz_offset_min=ctx.tz_offset_min),
-        age_text(created, now_ms=now),
-    )
+# The tooltip and the clock show whole seconds at most, so orders created within one second
+# share them: at hundreds of new orders a second they are formatted once a second, not per
+# row (they were most of a new row's Python). Keyed by (second, zone, locale, today).
+_SECOND_TEXTS: dict[tuple[int, int, str, date], tuple[str, str]] = {}
+_SECOND_TEXTS_MAX = 512
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_SECOND = timedelta(seconds=1)
+_today: dict[tuple[float, int], date | None] = {}  # the last (now_ms, zone) asked: its day
+
+
+def _local_today(now_ms: float, tz_offset_min: int) -> date | None:
+    """Today in the viewer's zone, as :func:`format_clock` computes it (``None`` when that
+    overflows: the caller takes the plain path). A render asks with one ``now_ms``."""
+    key = (now_ms, tz_offset_min)
+    if key not in _today:
+        try:
+            day: date | None = (
+                datetime.fromtimestamp(now_ms / 1000, UTC) + timedelta(minutes=tz_offset_min)
+            ).date()
+        except (OverflowError, OSError, ValueError):
+            day = None
+        _today.clear()
+        _today[key] = day
+    return _today[key]
+
+
+def _second_of(created: Any) -> int | None:
+    """The whole epoch second of ``created``, when formatting that second (as epoch
+    seconds) reads the same as formatting ``created``; else ``None``."""
+    dt = parse_time(created)
+    if dt is None:
+        return None
+    whole = (dt - _EPOCH) // _ONE_SECOND  # exact: no float rounding up to the next second
+    # parse_time reads numbers above 1e11 as milliseconds: stay below.
+    return whole if 0 <= whole < 10**11 else None
+
+
+def order_times(ctx: Ctx, created: Any, now_ms: float | None = None) -> Times:
+    """The created cell's tooltip, clock and age, in the operator's time zone, at
+    ``now_ms`` (default: the clock now; a render reads it once for all its rows)."""
+    now = ctx.now_ms() if now_ms is None else now_ms
+    tz = ctx.tz_offset_min
+    second = _second_of(created)
+    today = _local_today(now, tz) if second is not None else None
+    if second is None or today is None:
+        return (
+            full_time(created, tz_offset_min=tz),
+            format_clock(created, now_ms=now, tz_offset_min=tz),
+            age_text(created, now_ms=now),
+        )
+    key = (second, tz, locale(), today)
+    texts = _SECOND_TEXTS.get(key)
+    if texts is None:
+        if len(_SECOND_TEXTS) >= _SECOND_TEXTS_MAX:
+            _SECOND_TEXTS.clear()
+        texts = _SECOND_TEXTS[key] = (
+            full_time(second, tz_offset_min=tz),
+            format_clock(second, now_ms=now, tz_offset_min=tz),
+        )
+    return (texts[0], texts[1], age_text(created, now_ms=now))
 
 
 def _notes_block(order: dict[str, Any]) -> Any:
@@ -202,28 +256,37 @@ class RowFactory:
         dom.set_attr(tr, "data-order-id", order.get("id"))
         if new["status"] != base["status"]:
             dom.set_attr(tr, "data-status", status)
-        cells = tr.cells
+        # Cells are reached by walking siblings: each ``firstElementChild`` /
+        # ``nextElementSibling`` is one cheap property read, where ``tr.cells[i]`` is an
+        # HTMLCollection proxy and an indexed call each (a row is built per new order, at
+        # hundreds a second: its JS calls are its cost).
+        ref_cell = tr.firstElementChild
         if new["ref"] != base["ref"]:
-            dom.set_text(cells[0], new["ref"])
-        customer = cells[1]
+            dom.set_text(ref_cell, new["ref"])
+        customer = ref_cell.nextElementSibling
         if new["customer"] != base["customer"]:
-            _fill_value(customer.firstElementChild.firstElementChild, new["customer"])
+            _fill_value(customer.firstElementChild.firstElementChild, new["customer"],
+                        base["customer"])
         if order.get("notes"):
             customer.appendChild(_notes_block(order))
+        phone = customer.nextElementSibling
         if new["phone"] != base["phone"]:
-            _fill_value(cells[2].firstElementChild, new["phone"])
+            _fill_value(phone.firstElementChild, new["phone"], base["phone"])
+        address = phone.nextElementSibling
         if new["address"] != base["address"]:
-            _fill_value(cells[3].firstElementChild, new["address"])
+            _fill_value(address.firstElementChild, new["address"], base["address"])
+        actions_cell = tr.lastElementChild
+        created = actions_cell.previousElementSibling
         if new["badge"] != base["badge"]:
-            badge = cells[4].firstElementChild
+            badge = address.nextElementSibling.firstElementChild
             dom.set_attr(badge, "class", new["badge"][0])
             dom.set_attr(badge, "data-status", new["badge"][1])
             dom.set_text(badge, new["badge"][2])
         if courier:
-            dom.replace_children(cells[5], _courier_content(courier))
+            dom.replace_children(created.previousElementSibling, _courier_content(courier))
         if new["times"] != base["times"]:
-            fill_times(cells[6], new["times"], base["times"])
-        actions = cells[7].firstElementChild
+            fill_times(created, new["times"], base["times"])
+        actions = actions_cell.firstElementChild
         if new["assign"] != base["assign"]:
             dom.set_attr(actions.firstElementChild, "disabled", new["assign"])
         if new["final"] != base["final"]:
@@ -238,9 +301,15 @@ def _shown(value: Any, limit: int) -> tuple[str, str | None]:
     return display_text(value, limit), display_title(value, limit)
 
 
-def _fill_value(span: Any, shown: tuple[str, str | None]) -> None:
-    dom.set_text(span, shown[0])
-    dom.set_attr(span, "title", shown[1])
+def _fill_value(
+    span: Any, shown: tuple[str, str | None], base: tuple[str, str | None]
+) -> None:
+    """Write a cloned text_value span's text and tooltip where they differ from the
+    prototype's (``base``): most values are short, so no tooltip to remove."""
+    if shown[0] != base[0]:
+        dom.set_text(span, shown[0])
+    if shown[1] != base[1]:
+        dom.set_attr(span, "title", shown[1])
 
 
 def fill_times(cell: Any, new: Times, old: Times | None) -> None:

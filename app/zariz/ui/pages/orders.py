@@ -263,7 +263,7 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
     # --- rendering ----------------------------------------------------------------------
     factory = RowFactory(ctx)
 
-    def row_for(order: dict[str, Any]) -> Any:
+    def row_for(order: dict[str, Any], now_ms: float) -> Any:
         oid = order.get("id")
         cached = rows.get(oid)
         if cached is not None and cached[2] is order:
@@ -285,7 +285,7 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
         if cached is not None and cached[0] == sig:
             rows[oid] = (sig, cached[1], order)
             return cached[1]
-        shown_times = order_times(ctx, order.get("created_at"))
+        shown_times = order_times(ctx, order.get("created_at"), now_ms)
         tr = factory.row(order, str(order.get("status") or ""), courier, shown_times)
         if oid in flash:
             dom.set_attr(tr, "class", FLASH_CLASS)  # an event inserted or changed it
@@ -453,7 +453,8 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
             return
         put_attr(table_wrap, "hidden", False)
         put_attr(placeholder, "hidden", True)
-        visible = [row_for(o) for o in view.items]
+        now_ms = ctx.now_ms()  # one clock read for the render's new rows
+        visible = [row_for(o, now_ms) for o in view.items]
         keep = {o.get("id") for o in view.items}
         for oid in [k for k in rows if k not in keep]:
             del rows[oid]  # only the page on screen is cached
