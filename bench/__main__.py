@@ -65,7 +65,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import ROOT
+from bench.common import ROOT, v8_profiles
 from bench.results import report
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.support.live_server import free_port
@@ -582,18 +582,7 @@ def samples(events: list[dict[str, Any]], pid: Any, tid: Any, t0: float,
     """The V8 sampler's samples of thread ``pid/tid`` in [t0, t1] (trace µs) as (time,
     ms it stands for, group). A sample stands for the time to the next one; samples are
     sorted by time first (a chunk's deltas may run backwards)."""
-    profiles: dict[Any, dict[str, Any]] = {}
-    for e in events:
-        if e.get("name") == "Profile" and e.get("pid") == pid and e.get("tid") == tid:
-            profiles[e["id"]] = {"t": float(e["args"]["data"]["startTime"]), "nodes": {},
-                                 "samples": [], "deltas": []}
-    for e in events:
-        if e.get("name") == "ProfileChunk" and e.get("pid") == pid and e.get("id") in profiles:
-            p, data = profiles[e["id"]], e["args"]["data"]
-            for node in (data.get("cpuProfile") or {}).get("nodes") or []:
-                p["nodes"][node["id"]] = node
-            p["samples"] += (data.get("cpuProfile") or {}).get("samples") or []
-            p["deltas"] += data.get("timeDeltas") or []
+    profiles = v8_profiles(events, pid, tid)
     out: list[tuple[float, float, str]] = []
     for p in profiles.values():
         t, timed = p["t"], []

@@ -70,7 +70,7 @@ from typing import Any
 import httpx
 
 from bench.__main__ import BenchServer
-from bench.common import ROOT
+from bench.common import ROOT, v8_profiles
 from bench.results import report
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.support.live_server import LiveServer
@@ -563,19 +563,7 @@ def analyse_trace(events: list[dict[str, Any]], url: str) -> dict[str, Any]:
               for name, names in _EVENT_GROUPS.items()}
     # The sampling profiler: a Profile event per thread, then ProfileChunks of nodes and
     # samples (ids are per process, so key by pid).
-    profiles: dict[Any, dict[str, Any]] = {}
-    for e in events:
-        if e.get("name") == "Profile" and e.get("pid") == pid and e.get("tid") == tid:
-            profiles[e["id"]] = {"t": float(e["args"]["data"]["startTime"]), "nodes": {},
-                                 "samples": [], "deltas": []}
-    for e in events:
-        if e.get("name") == "ProfileChunk" and e.get("pid") == pid and e.get("id") in profiles:
-            p = profiles[e["id"]]
-            data = e["args"]["data"]
-            for node in (data.get("cpuProfile") or {}).get("nodes") or []:
-                p["nodes"][node["id"]] = node
-            p["samples"] += (data.get("cpuProfile") or {}).get("samples") or []
-            p["deltas"] += data.get("timeDeltas") or []
+    profiles = v8_profiles(events, pid, tid)
     # The stream's open (the app's mark) ends the boot window; the whole trace otherwise.
     opened = [float(e["ts"]) for e in events if e.get("name") == "zariz:sse-open"
               and e.get("pid") == pid]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pathlib
 import resource
+from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -22,3 +23,23 @@ def raise_nofile() -> int:
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def v8_profiles(events: list[dict[str, Any]], pid: Any, tid: Any) -> dict[Any, dict[str, Any]]:
+    """The V8 sampler's profiles of thread ``pid/tid`` in a Chrome trace: a ``Profile``
+    event per thread, then ``ProfileChunk`` events of nodes, samples and time deltas
+    (ids are per process). Returns ``{id: {"t": start µs, "nodes": {id: node},
+    "samples": [node id], "deltas": [µs]}}``."""
+    profiles: dict[Any, dict[str, Any]] = {}
+    for e in events:
+        if e.get("name") == "Profile" and e.get("pid") == pid and e.get("tid") == tid:
+            profiles[e["id"]] = {"t": float(e["args"]["data"]["startTime"]), "nodes": {},
+                                 "samples": [], "deltas": []}
+    for e in events:
+        if e.get("name") == "ProfileChunk" and e.get("pid") == pid and e.get("id") in profiles:
+            p, data = profiles[e["id"]], e["args"]["data"]
+            for node in (data.get("cpuProfile") or {}).get("nodes") or []:
+                p["nodes"][node["id"]] = node
+            p["samples"] += (data.get("cpuProfile") or {}).get("samples") or []
+            p["deltas"] += data.get("timeDeltas") or []
+    return profiles
