@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from zariz.listeners import Listeners
@@ -91,7 +92,10 @@ async def test_a_failing_token_listener_never_logs_the_tokens(
     assert "boom" in caplog.text
     new = tab.auth.state
     assert new is not None
+    # The fake server's tokens are short ("a1"): object addresses in the log ("at
+    # 0x7f8a1ff3a2a0") could hold one by chance, so they are blanked first.
+    text = re.sub(r"0x[0-9a-f]+", "0x?", caplog.text)
     for secret in (state.access_token, state.refresh_token, new.access_token,
                    new.refresh_token):
-        assert secret not in caplog.text
+        assert secret not in text
     assert new.access_token not in repr(new)
