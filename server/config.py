@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import pathlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit, urlunsplit
@@ -77,6 +79,44 @@ def _flag(value: str) -> bool:
     raise ConfigError(f"expected 1/0 (or true/false), got {value!r}")
 
 
+_SSE_CLIENT_PAIRS = (("shared", "per-tab"), ("always", "lazy"))
+MAX_SSE_IDLE_S = 3600.0
+
+
+def parse_sse_client(value: str) -> str:
+    """``ZARIZ_SSE_CLIENT``: how the app's tabs hold the stream by default, in the words
+    of the browser's ``zariz.sse.config`` (``shared|per-tab``, ``always|lazy``,
+    ``idle=N``), written into ``index.html`` as ``<meta name="zariz-sse">``; a tab's
+    ``?sse=`` or ``localStorage['zariz.sse']`` still wins. The page ignores a word it does
+    not know (an address typo must not stop it); the server refuses one, so a deployment's
+    typo is seen at start, not as a silently ignored setting. Returns the words, spaced.
+
+    >>> parse_sse_client("lazy, idle=10")
+    'lazy idle=10'
+    """
+    words = [w for w in re.split(r"[\s,;]+", value.strip()) if w]
+    for word in words:
+        if any(word in pair for pair in _SSE_CLIENT_PAIRS):
+            continue
+        if word.startswith("idle="):
+            try:
+                seconds = float(word[5:])
+            except ValueError:
+                seconds = math.nan
+            if math.isfinite(seconds) and 0 < seconds <= MAX_SSE_IDLE_S:
+                continue
+        raise ConfigError(
+            f"unknown word {word!r}: use shared|per-tab, always|lazy and idle=N "
+            f"(seconds, 0 < N <= {MAX_SSE_IDLE_S:g})"
+        )
+    for pair in _SSE_CLIENT_PAIRS:
+        if all(choice in words for choice in pair):
+            raise ConfigError(f"{pair[0]!r} and {pair[1]!r} contradict each other")
+    if sum(word.startswith("idle=") for word in words) > 1:
+        raise ConfigError("idle=N is given more than once")
+    return " ".join(words)
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -141,6 +181,9 @@ class Settings:
     # h11 and asyncio. Either parser gets the header/body read deadlines above.
     http: str = "auto"
     loop: str = "auto"
+    # The page's default for holding the event stream (``parse_sse_client``): e.g.
+    # "lazy idle=30" or "per-tab"; empty leaves the app's own (shared, always).
+    sse_client: str = ""
 
     @property
     def demo_enabled(self) -> bool:
@@ -193,6 +236,10 @@ class Settings:
                 f"ZARIZ_HTTP must be one of {', '.join(HTTP_CHOICES)} and ZARIZ_LOOP one of "
                 f"{', '.join(LOOP_CHOICES)}"
             )
+        try:  # checked again: Settings can be built without from_env
+            sse_client = parse_sse_client(self.sse_client)
+        except ConfigError as exc:
+            raise ConfigError(f"ZARIZ_SSE_CLIENT={self.sse_client!r}: {exc}") from exc
         demo = self.demo_enabled
         # A well-known password on a reachable interface would be an open door.
         if demo and not is_loopback(self.host) and not self.demo_password:
@@ -200,7 +247,7 @@ class Settings:
                 f"demo mode on non-loopback host {self.host!r} needs ZARIZ_DEMO_PASSWORD "
                 "(or turn demo mode off with ZARIZ_DEMO=0 / --no-demo)"
             )
-        return replace(self, demo=demo, trusted_proxies=trusted_proxies)
+        return replace(self, demo=demo, trusted_proxies=trusted_proxies, sse_client=sse_client)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -242,6 +289,7 @@ class Settings:
             "ZARIZ_DEV_STRICT": ("dev_strict", _flag),
             "ZARIZ_HTTP": ("http", str),
             "ZARIZ_LOOP": ("loop", str),
+            "ZARIZ_SSE_CLIENT": ("sse_client", parse_sse_client),
         }
         database = env.get("ZARIZ_DB")
         if database:  # a path (SQLite) or a URL (PostgreSQL), told apart by "://"

@@ -77,6 +77,13 @@ def with_head_tags(html: bytes, tags: bytes) -> bytes:
     return html[:match.start()] + tags + html[match.start():]
 
 
+def sse_client_meta(words: str) -> bytes:
+    """``<meta name="zariz-sse">`` with the deployment's default (``ZARIZ_SSE_CLIENT``,
+    already checked by ``server.config.parse_sse_client``), read by the page's
+    ``zariz.boot.sse_options``."""
+    return b'<meta name="zariz-sse" content="%s">' % html_escape.escape(words).encode()
+
+
 def with_dev_meta(html: bytes, strict: bool) -> bytes:
     """``html`` with the dev meta right before its first ``</head>``."""
     return with_head_tags(html, dev_meta(strict))
@@ -105,12 +112,15 @@ async def index(request: Request) -> Response:
     # ?boot=plain: the loader will not restore, so the page must not preload 30 MB for it.
     plain = request.query_params.get("boot") == "plain"
     snapshot = None if dev is not None or plain else current_snapshot(request)
-    if dev is None and snapshot is None:
+    sse_client: str = request.app.state.settings.sse_client
+    if dev is None and snapshot is None and not sse_client:
         return _file(path, "index.html", "text/html; charset=utf-8")
     try:
         html = path.read_bytes()
     except (FileNotFoundError, IsADirectoryError) as exc:
         raise ApiError(404, "not_found", "index.html is missing on the server.") from exc
+    if sse_client:
+        html = with_head_tags(html, sse_client_meta(sse_client))
     if dev is not None:
         html = with_css_versions(with_dev_meta(html, dev.strict), dev.files)
     elif snapshot is not None:

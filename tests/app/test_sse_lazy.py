@@ -225,6 +225,64 @@ async def test_the_idle_close_ends_a_backoff_wait_and_a_subscriber_back_keeps_it
     off()
 
 
+async def test_a_drop_during_the_idle_delay_closes_rather_than_reopens(tab: Tab, caplog) -> None:
+    """Nobody needs the stream: a drop (a server restart drops every stream) is not worth
+    a new ticket and stream that would only be closed at N, nor a place in the restart's
+    reconnect storm. It closes now, the id kept."""
+    client = lazy(tab)
+    off = client.subscribe(lambda ev: None)
+    await opened(tab)
+    tab.platform.source.message(order(1), id=1)
+    off()
+    await tab.platform.advance(1)
+    tab.platform.source.error()
+    await tab.platform.advance(IDLE * 3)
+    assert len(tab.platform.sources) == 1 and tab.ticket_requests == 1, "no stream for nobody"
+    assert client.status == "disconnected" and client.idle and client.phase == "idle"
+    assert client.stats["idle_closes"] == 1 and client.stats["attempt"] == 0
+    assert "[SSE] idle: stream error with no subscribers: closing now" in caplog.text
+    assert tab.platform.clock.pending == 0
+    off = client.subscribe(lambda ev: None)
+    await opened(tab)
+    assert tab.platform.source.query.get("lastEventId") == "1", "resumes from the kept id"
+    off()
+
+
+async def test_a_stall_during_the_idle_delay_closes_rather_than_reopens(tab: Tab) -> None:
+    tab.server.ping_interval = 5.0  # announced: the watchdog runs
+    client = tab.client(mode="lazy", idle_close_s=1000.0)
+    client.start()
+    off = client.subscribe(lambda ev: None)
+    await opened(tab)
+    off()
+    await tab.platform.advance(client.stall_window + 1)  # no ping, no message: stalled
+    assert len(tab.platform.sources) == 1 and tab.platform.open_sources == 0
+    assert client.status == "disconnected" and client.idle
+    assert client.stats["stalls"] == 0 and client.stats["idle_closes"] == 1
+
+
+async def test_the_idle_close_ends_a_failure_streak(tab: Tab) -> None:
+    """A stream that kept failing, then closed for want of subscribers, opens fresh: the
+    indicator says Connecting (not Reconnecting) and a first failure waits at most the
+    base delay, not the grown ceiling."""
+    client = lazy(tab)
+    off = client.subscribe(lambda ev: None)
+    await opened(tab)
+    tab.server.ticket_mode = "500"
+    tab.platform.source.error()
+    await tab.platform.advance(40)  # several failed attempts: the ceiling has grown
+    assert client.stats["attempt"] >= 4
+    off()
+    await tab.platform.advance(IDLE + 31)
+    assert client.idle and client.stats["attempt"] == 0
+    off = client.subscribe(lambda ev: None)
+    await tab.platform.settle()  # the ticket fails once more
+    assert client.stats["attempt"] == 1 and client.status == "connecting"
+    retry = client.retry_in()
+    assert retry is not None and retry <= 1.0, "the first rung, not the grown ceiling"
+    off()
+
+
 async def test_offline_then_idle_close_then_online_stays_closed(tab: Tab) -> None:
     client = lazy(tab)
     off = client.subscribe(lambda ev: None)

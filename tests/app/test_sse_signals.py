@@ -47,6 +47,33 @@ async def test_a_click_during_a_long_wait_tries_now_and_starts_the_backoff_over(
         assert client.status == "connected"
 
 
+async def test_a_click_during_a_hanging_attempt_starts_it_over(tab: Tab) -> None:
+    """Review finding: a click while a ticket request hung (up to ``ticket_timeout``
+    before the client gives up on it) did nothing. A click on an attempt in flight for a
+    second or more starts it over; one on an attempt just begun lets it be."""
+    client = tab.client()
+    tab.server.ticket_mode = "gate"  # the ticket request hangs
+    client.connect()
+    await tab.platform.settle()
+    assert client.phase == "ticket" and tab.ticket_requests == 1
+    assert not client.reconnect_now(), "an attempt just begun is let be"
+    await tab.platform.advance(2.0)
+    assert client.reconnect_now()
+    await tab.platform.settle()
+    assert tab.ticket_requests == 2 and client.phase == "ticket"
+    assert client.stats["attempt"] == 0, "a user's try starts the backoff over"
+    tab.server.ticket_mode = "ok"
+    tab.server.gate.set()  # both answer; only the second attempt's answer counts
+    await tab.platform.settle()
+    assert len(tab.platform.sources) == 1 and client.phase == "opening"
+    await tab.platform.advance(2.0)  # the stream itself hangs before its open
+    assert client.reconnect_now()
+    await tab.platform.settle()
+    assert len(tab.platform.sources) == 2 and tab.platform.sources[0].closed
+    tab.platform.source.open()
+    assert client.status == "connected" and tab.platform.open_sources == 1
+
+
 async def test_a_click_when_nothing_waits_does_nothing(tab: Tab) -> None:
     client = await tab.connected()
     assert not client.reconnect_now()

@@ -208,3 +208,46 @@ def test_the_leader_tab_keeps_the_stream_for_a_follower_until_that_tab_closes(
         assert stats(leader)["idle"] is True and stats(leader)["remote_demand"] == 0
     finally:
         context.close()
+
+
+def test_the_deployment_and_the_browser_choose_lazy_without_an_address_switch(
+    tmp_path: Any, open_tab: Any
+) -> None:
+    """The config values behind ``?sse=``: ``ZARIZ_SSE_CLIENT`` (the server writes
+    ``<meta name="zariz-sse">``) and ``localStorage['zariz.sse']`` (every tab of the
+    origin), read by the page at boot; an address's word still wins over both."""
+    from tests.support.live_server import LiveServer
+
+    env = {"ZARIZ_SSE_CLIENT": f"lazy idle={IDLE_S}"}
+    with LiveServer(_mkdir(tmp_path / "a"), env=env) as server:
+        page, log = open_tab(server.url)
+        page.add_init_script(session_script(server))
+        page.goto(server.url + STATIC)
+        wait_booted(page)
+        assert page.get_attribute("meta[name=zariz-sse]", "content") == f"lazy idle={IDLE_S}"
+        s = stats(page)
+        assert (s["mode"], s["idle_close_s"]) == ("lazy", IDLE_S), s
+        wait_seconds(page, IDLE_S + 1)
+        assert log.sse_requests == [] and server.metric(OPEN_STREAMS) == 0
+        page.goto(server.url + STATIC + "?sse=always")  # the address wins
+        wait_booted(page)
+        assert stats(page)["mode"] == "always"
+        page.close()
+
+    with LiveServer(_mkdir(tmp_path / "b")) as server:
+        page, log = open_tab(server.url)
+        page.add_init_script(session_script(server))
+        page.add_init_script(f"localStorage.setItem('zariz.sse', 'lazy,idle={IDLE_S}')")
+        page.goto(server.url + STATIC)
+        wait_booted(page)
+        assert page.query_selector("meta[name=zariz-sse]") is None
+        s = stats(page)
+        assert (s["mode"], s["idle_close_s"]) == ("lazy", IDLE_S), s
+        wait_seconds(page, IDLE_S + 1)
+        assert log.sse_requests == [] and server.metric(OPEN_STREAMS) == 0
+        assert not log.errors, log.errors
+
+
+def _mkdir(path: Any) -> Any:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -67,7 +67,12 @@ class DevPage:
         app_dir = os.path.dirname(os.path.dirname(os.path.abspath(zariz.__file__)))
         self.reloader = HotReloader(self, app_dir=app_dir, baseline=dom.stylesheet_versions())
         self._offs: list[Undo] = [
-            client.subscribe(lambda ev: self.reloader.notice(ev.data), events=["dev.reload"]),
+            # keep_open: hot reload needs the stream, so under --dev the client's lazy mode
+            # keeps it open on every page (the README says so); `make serve` is where
+            # lazy mode's idle close is seen.
+            client.subscribe(
+                lambda ev: self.reloader.notice(ev.data), events=["dev.reload"], keep_open=True
+            ),
             dom.expose_global(DEV_GLOBAL, self.stats),
         ]
         self._offs.append(platform.schedule(WARM_AFTER_S, self.reloader.warm))

@@ -86,6 +86,8 @@ OPEN: Phase = "open"
 WAITING: Phase = "waiting"
 OFFLINE: Phase = "offline"
 WAITING_FOR_CONNECTION = "connection"
+RESTART_AFTER_S = 1.0
+"""A user's reconnect restarts an attempt in flight this long (a fresh one is let be)."""
 """``waiting_for`` when a ticket request timed out: no free connection (too many tabs?)."""
 Mode = Literal["always", "lazy"]
 MODES: tuple[Mode, ...] = ("always", "lazy")
@@ -256,6 +258,7 @@ class SSEClient:
         self._local_demand = 0
         self._remote_demand = 0
         self._idle_undo: Undo | None = None
+        self._attempt_started = 0.0  # platform time of the current attempt's start
         self._idle_at: float | None = None
         self._leader_idle = False
         self._demand_listeners = Listeners[bool](self._log, "[SSE] demand listener")
@@ -351,6 +354,7 @@ class SSEClient:
             mode=self.mode,
             idle=self.idle,
             idle_close_in=self.idle_close_in(),
+            idle_close_s=self.idle_close_s,
             keep_open_subscribers=self._local_demand,
             remote_demand=self._remote_demand,
         )
@@ -470,10 +474,23 @@ class SSEClient:
 
     def reconnect_now(self) -> bool:
         """A user's "reconnect now": skip a pending backoff (or offline) wait, try at once
-        and start the backoff over. False when nothing was waiting."""
+        and start the backoff over. An attempt in flight for :data:`RESTART_AFTER_S` or
+        more (a ticket request or a stream that hangs: up to ``ticket_timeout`` before the
+        client gives up on it) is started over too, so a click is never ignored. False when
+        nothing was waiting and no attempt was worth restarting."""
         self._check_alive("reconnect_now")
         if self.role == "follower":
             return self._request_leader("reconnect_now")
+        if (
+            self._phase in (TICKET, OPENING)
+            and self._platform.now() - self._attempt_started >= RESTART_AFTER_S
+        ):
+            self._counts["reconnects"] += 1
+            self._log.info("[SSE] reconnect now (user): restarting a hanging attempt")
+            self._teardown()
+            self._backoff.reset()
+            self._begin_attempt()
+            return True
         return self._skip_wait("reconnect now (user)", reset=True)
 
     def nudge(self, reason: str = "signal", *, spread: bool = True) -> bool:
@@ -490,6 +507,8 @@ class SSEClient:
     def _skip_wait(self, why: str, *, spread: float = 0.0, reset: bool = False) -> bool:
         if self._phase not in (WAITING, OFFLINE):
             return False
+        if not reset and self._close_if_unneeded(why):
+            return True  # the wait ended: closed, not retried (a user's click does retry)
         if reset:
             self._backoff.reset()
         elif self._phase == OFFLINE and not self._platform.is_online():
@@ -655,7 +674,21 @@ class SSEClient:
             return
         self._counts["idle_closes"] += 1
         self._log.info("[SSE] idle: closing after %g s with no subscribers", self.idle_close_s)
+        self._backoff.reset()  # a closed stream has no failure streak: the next open is fresh
         self.disconnect()  # the position stays: the next open resumes from it
+
+    def _close_if_unneeded(self, why: str) -> bool:
+        """Lazy mode while nothing needs the stream (its idle delay running): a drop, a
+        stall or a due retry is not worth a new stream that would only be closed at the
+        delay's end (and would join a server restart's reconnect storm for nobody).
+        Close now instead; the position stays, the next subscriber opens from it."""
+        if self.mode != "lazy" or self.role == "follower" or self._needed():
+            return False
+        self._counts["idle_closes"] += 1
+        self._log.info("[SSE] idle: %s with no subscribers: closing now", why)
+        self._backoff.reset()
+        self.disconnect()
+        return True
 
     # --- attempts ---------------------------------------------------------------------------
     def _begin_attempt(self) -> None:
@@ -664,6 +697,7 @@ class SSEClient:
             return
         self._gen += 1
         self._phase = TICKET
+        self._attempt_started = self._platform.now()
         self.next_retry_at = None
         self._counts["connects"] += 1
         self._log.info("[SSE] connecting")
@@ -827,6 +861,8 @@ class SSEClient:
         """Close everything of this attempt and schedule the next one with backoff."""
         if gen != self._gen:
             return
+        if self._close_if_unneeded(reason):
+            return
         self._teardown()
         if not self._platform.is_online():
             self._pause_offline()
@@ -847,6 +883,8 @@ class SSEClient:
         if gen != self._gen or self._phase != WAITING:
             return
         self._retry_undo = None
+        if self._close_if_unneeded("retry due"):
+            return
         self._teardown()
         self._begin_attempt()
 
@@ -901,6 +939,8 @@ class SSEClient:
             self._arm_watchdog(self.stall_window - idle)
 
     def _stalled(self, idle: float) -> None:
+        if self._close_if_unneeded("stalled"):
+            return
         self._counts["stalls"] += 1
         self._counts["reconnects"] += 1
         self._log.warning("[SSE] stalled: no message or ping for %.1f s, reconnecting", idle)

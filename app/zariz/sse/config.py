@@ -2,8 +2,8 @@
 
 Three sources, in priority order: the page address (``?sse=lazy``), the browser
 (``localStorage['zariz.sse']``, every tab of the origin) and the deployment
-(``<meta name="zariz-sse" content="lazy idle=30">``, which a server or an embedding page
-writes). Each says any of:
+(``<meta name="zariz-sse" content="lazy idle=30">``, which the server writes from
+``ZARIZ_SSE_CLIENT``, or an embedding page writes itself). Each says any of:
 
 * ``shared`` (one stream per browser, the default) or ``per-tab``;
 * ``always`` (connected while logged in, the default) or ``lazy`` (connected while a

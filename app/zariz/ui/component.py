@@ -332,8 +332,10 @@ def use_sse_events(
     ``keep_open=False``: get events while the stream is open, never hold it open (the
     client's lazy mode; the shell's indicator and toasts).
 
-    Never connects: the connection belongs to the client, which stays connected while
-    logged in whether or not anything subscribes."""
+    Never connects by itself: the connection belongs to the client. In its default
+    ``always`` mode it stays connected while logged in whether or not anything subscribes;
+    in ``lazy`` mode a ``keep_open`` subscription is what makes it connect, and the last
+    one leaving starts its idle delay."""
     sub = Subscription(scope, client)
     wanted = list(events) if events is not None else None
 
