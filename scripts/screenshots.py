@@ -2,16 +2,18 @@
 """Screenshots of the admin for the docs: each page in each look, as
 ``docs/screenshots/<page>-<variant>.png``.
 
-    .venv/bin/python scripts/screenshots.py [--out DIR] [--pages overview,orders]
+    .venv/bin/python scripts/screenshots.py [--out DIR] [--pages login,orders]
                                             [--variants light,dark] [--chromium PATH]
 
-Pages: overview, orders, couriers, create (the create-order dialog over the orders page).
+Pages: login (the sign-in form, empty), overview, orders, couriers, create (the
+create-order dialog over the orders page).
 Variants: light and dark (1440 px, ``prefers-color-scheme``), he (Hebrew, right to left),
 phone (390 px, light).
 
 For each variant it starts the real server (``python -m server`` on a free 127.0.0.1 port,
 a database of its own), fills it with the same fixed orders (tests/support/demo_data.py),
-signs in as demo/demo in headless Chromium and walks the pages in one tab. While the
+opens the sign-in page in headless Chromium (its shot), signs in as demo/demo and walks
+the pages in one tab (only the login page asked for: no sign-in). While the
 overview is open a few live events arrive (one order created, two moved on), so its feed
 shows something; every variant gets the same sequence, hence the same data. Times ("2 min
 ago", the clock) are the real ones: the only parts that differ between runs.
@@ -40,7 +42,7 @@ from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.support.demo_data import ORDERS, seed_demo_orders  # noqa: E402
 from tests.support.live_server import LiveServer  # noqa: E402
 
-PAGES = ("overview", "orders", "couriers", "create")
+PAGES = ("login", "overview", "orders", "couriers", "create")
 VARIANTS: dict[str, dict[str, Any]] = {
     "light": {"viewport": {"width": 1440, "height": 900}, "color_scheme": "light"},
     "dark": {"viewport": {"width": 1440, "height": 900}, "color_scheme": "dark"},
@@ -118,6 +120,12 @@ def run_variant(browser: Any, server: LiveServer, variant: str, pages: Sequence[
         page.goto(server.url + "/login" + query)
         page.wait_for_function("document.getElementById('app')?.dataset.boot === 'ready'",
                                timeout=BOOT_TIMEOUT_MS)
+        page.wait_for_selector("[data-testid=login-username]")
+        if "login" in pages:
+            settle(page)
+            written.append(shoot(page, out, f"login-{variant}", full_page=False))
+        if not set(pages) - {"login"}:
+            return written
         page.fill("[data-testid=login-username]", "demo")
         page.fill("[data-testid=login-password]", "demo")
         page.click("[data-testid=login-submit]")

@@ -1,7 +1,8 @@
 """Accessibility: axe-core (npm, node_modules/axe-core) on every page - sign-in, overview,
-orders with rows, couriers, the create-order dialog open - in the light theme, the dark one
-(``prefers-color-scheme: dark``) and Hebrew (right to left); and on the boot failure
-overlay. No ``serious`` or ``critical`` violation may remain.
+orders with rows, the edit-order and create-order dialogs open, the bell's panel open with
+an event in it, couriers, the not-found page - in the light theme, the dark one
+(``prefers-color-scheme: dark``), Hebrew (right to left) and a phone; and on the boot
+failure overlay. No ``serious`` or ``critical`` violation may remain.
 
 axe is injected as a script, which the page's Content-Security-Policy forbids: these
 contexts bypass the CSP (test_security_browser checks the CSP itself). Each variant walks
@@ -24,6 +25,7 @@ from tests.support.demo_data import ORDERS, seed_demo_orders
 from tests.support.dev_tree import copy_tree
 from tests.support.live_server import PROJECT_ROOT, LiveServer
 
+ROW = "[data-testid=order-row]"
 AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING = ("serious", "critical")
 VARIANTS = {
@@ -87,6 +89,12 @@ def contexts(browser: Any) -> Iterator[Callable[..., Any]]:
         context.close()
 
 
+def goto_path(page: Any, path: str) -> None:
+    """In-app navigation (the router follows history): no second Python boot."""
+    page.evaluate("p => { history.pushState({}, '', p); dispatchEvent(new PopStateEvent("
+                  "'popstate', { state: {} })); }", path)
+
+
 def goto_nav(page: Any, name: str, ready: str) -> None:
     page.click(f"[data-testid=nav-{name}]")
     page.wait_for_selector(ready)
@@ -142,6 +150,23 @@ def test_no_serious_violations_on_any_page(
     )
     check("orders")
 
+    page.click(f"{ROW} [data-testid=action-edit]")
+    page.wait_for_selector("[data-testid=edit-order-modal]")
+    check("edit-dialog")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("[data-testid=edit-order-modal]", state="detached")
+
+    # The bell's panel with an event in it (another dispatcher creates an order).
+    seeded.create_order(seeded.login()["access_token"], customer="Axe", phone="050-111-2233",
+                        address="Herzl 1")
+    page.wait_for_function(
+        "Number(document.querySelector('[data-testid=bell]')?.dataset.unread) > 0")
+    page.click("[data-testid=bell]")
+    page.wait_for_selector("[data-testid=notif-panel] [data-testid=notif-item]")
+    check("bell-panel")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("[data-testid=notif-panel]", state="hidden")
+
     page.click("[data-testid=new-order]")
     page.wait_for_selector("[data-testid=create-order-modal]")
     check("create-dialog")
@@ -151,6 +176,13 @@ def test_no_serious_violations_on_any_page(
     goto_nav(page, "couriers", "[data-testid=courier-card]")
     page.wait_for_selector("[data-testid=courier-card] [data-order-id]")
     check("couriers")
+
+    goto_path(page, "/dashboard/nope" + query)
+    page.wait_for_function(
+        "t => Array.from(document.querySelectorAll('h1'), h => h.textContent).includes(t)",
+        arg="הדף לא נמצא" if variant == "hebrew" else "Page not found",
+    )
+    check("not-found")
 
     if variant == "hebrew":
         # Every string the walk asked for (pages, dialog, header, toasts of the seeding,

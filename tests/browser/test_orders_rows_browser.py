@@ -32,9 +32,9 @@ ORDERS: list[dict[str, Any]] = [
 COMPARE = """
 import json, js
 from zariz.ui.pages.orders import RowFactory, build_row
-from zariz.ui.format import courier_label
+from zariz.ui.format import FixedZone, courier_label
 class Ctx:
-    tz_offset_min = 120
+    zone = FixedZone(120)
     def now_ms(self):
         return 1795730000000.0
 ctx = Ctx()

@@ -11,7 +11,9 @@ after every live change, not only after the click.
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -503,3 +505,57 @@ def test_the_age_next_to_the_time_is_kept_up_to_date(
     page.wait_for_function(
         "sel => /^[56] min$/.test(document.querySelector(sel)?.textContent || '')", arg=age)
     assert not log.errors, log.errors
+
+
+def test_an_order_from_before_the_clocks_went_back_shows_its_own_offset(
+    open_tab: Callable[..., Any], live_server: LiveServer, api: Api, new_context: Any
+) -> None:
+    """Israel's clocks went back on 2026-10-25: an order from 2026-10-20T10:00Z was created
+    at 13:00 UTC+3 in Jerusalem, whatever the offset is when it is looked at (the app read
+    one offset at start and shifted every time by it: "12:00 (UTC+2)" in November)."""
+    old = api.create("Before the change")
+    fresh = api.create("Just now")
+    # created_at is ISO-8601 text in SQLite (server/db.py utc_now_iso); the API never
+    # back-dates an order, so the test writes the server's database file.
+    with closing(sqlite3.connect(live_server.db_path)) as db, db:
+        db.execute("UPDATE orders SET created_at = ?, updated_at = ? WHERE id = ?",
+                   ("2026-10-20T10:00:00.000Z", "2026-10-20T10:00:00.000Z", old))
+    context = new_context(timezone_id="Asia/Jerusalem", locale="en-US")
+    page, log, _ = open_authed(open_tab, live_server, path="/dashboard/orders", context=context)
+    cell = f"[data-order-id='{old}'] .col-created"
+    page.wait_for_selector(f"{cell} .clock")
+    assert page.get_attribute(cell, "title") == "20 Oct 2026, 13:00:00 (UTC+3)"
+    clock = page.text_content(f"{cell} .clock") or ""
+    assert clock in ("20 Oct 13:00", "13:00"), clock  # "13:00" alone only on that day
+    # The fresh order is in the offset the browser says is in force now.
+    now_offset = page.evaluate("-new Date().getTimezoneOffset()")
+    title = page.get_attribute(f"[data-order-id='{fresh}'] .col-created", "title") or ""
+    assert title.endswith(f"(UTC+{now_offset // 60})"), (title, now_offset)
+    assert not log.errors, log.errors
+
+
+def test_the_stale_banner_never_covers_the_sticky_header(
+    open_tab: Callable[..., Any], live_server: LiveServer, api: Api, new_context: Any
+) -> None:
+    """With the server gone the "Not live" banner sticks under the top bar and the table's
+    header under the banner: the header's top is at (not above) the banner's bottom. They
+    were 1 px apart the wrong way (a 41 px banner over a header offset by 40 px)."""
+    for i in range(30):
+        api.create(f"Row {i}")
+    context = new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
+    page, _log, _ = open_authed(open_tab, live_server, path="/dashboard/orders",
+                                context=context)
+    page.wait_for_function("document.querySelectorAll('[data-testid=order-row]').length === 30")
+    live_server.kill()
+    page.wait_for_selector("[data-testid=stale-banner][data-stale=true]", timeout=20_000)
+    page.evaluate("window.scrollTo(0, 900)")
+    page.wait_for_function("window.scrollY >= 890")
+    box = page.evaluate("""() => {
+      const r = s => document.querySelector(s).getBoundingClientRect();
+      return {bar: r('.topbar').bottom, banner: [r('[data-testid=stale-banner]').top,
+              r('[data-testid=stale-banner]').bottom], th: r('.orders-table th').top};
+    }""")
+    banner_top, banner_bottom = box["banner"]
+    assert abs(banner_top - box["bar"]) <= 1, box  # the banner sticks under the bar
+    assert box["th"] >= banner_bottom, box  # the header is not covered...
+    assert box["th"] - banner_bottom <= 1, box  # ...and sticks right under the banner

@@ -76,7 +76,7 @@ class App:
             frames=self.frames,
             toasts=ToastModel(now=platform.now),
             navigate=self.router.navigate,
-            tz_offset_min=dom.tz_offset_minutes(),
+            zone=dom.time_zone(),
             timer=dom.set_timeout,
             hot=HotData(hot),
         )

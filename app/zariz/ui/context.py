@@ -15,6 +15,7 @@ from zariz.auth import AuthClient
 from zariz.platform import Platform
 from zariz.types import EventClient, Undo
 from zariz.ui.component import Scope
+from zariz.ui.format import UTC_ZONE, Zone
 from zariz.ui.hot import HotData
 from zariz.ui.scheduler import FrameScheduler
 from zariz.ui.toasts import ToastModel
@@ -35,7 +36,8 @@ class Ctx:
     # UI timers (tickers, toast expiry, throttles): ``schedule(delay_s, fn) -> cancel``.
     # The app passes the DOM layer's; ``None`` falls back to the platform's.
     timer: Callable[[float, Callable[[], None]], Undo] | None = None
-    tz_offset_min: int = 0
+    # The viewer's time zone: every time shown uses the offset in force at that time.
+    zone: Zone = UTC_ZONE
     username: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     # The latest order events seen anywhere in this tab (the shell records them), so the

@@ -23,6 +23,7 @@ from typing import Any
 import js
 
 from zariz.platform.jsffi import ProxyPool, is_null, to_plain_js
+from zariz.ui.format import ProbedZone
 
 Node = Any  # a JS DOM node (stays Any: browser objects are opaque to the type checker)
 Child = "Node | str | int | float | None | Iterable[Child]"
@@ -190,9 +191,17 @@ def set_title(text: str) -> None:
     js.document.title = text
 
 
-def tz_offset_minutes() -> int:
-    """Minutes east of UTC for the viewer (JS reports west-positive, hence the sign)."""
-    return -int(js.Date.new().getTimezoneOffset())
+def _offset_east(epoch_ms: float) -> float:
+    # JS reports minutes west of UTC (positive in America), hence the sign; NaN for an
+    # instant outside Date's range (ProbedZone's round() raises ValueError on it).
+    return -float(js.Date.new(epoch_ms).getTimezoneOffset())
+
+
+def time_zone() -> ProbedZone:
+    """The viewer's time zone as the browser applies it: the offset in force at each
+    instant (a daylight-saving change moves it; one offset read at start was wrong for every
+    time on the other side of a change)."""
+    return ProbedZone(_offset_east)
 
 
 def set_data(node: Node, key: str, value: Any) -> None:

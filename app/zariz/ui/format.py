@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
 
 from zariz.sse.normalize import parse_json
 from zariz.ui.i18n import t
@@ -229,25 +229,108 @@ def parse_time(value: Any) -> datetime | None:
     return None
 
 
-def format_clock(value: Any, *, now_ms: float, tz_offset_min: int = 0) -> str:
-    """``14:05`` for today, ``12 Mar 14:05`` otherwise (``12 במרץ 14:05`` in Hebrew), in
-    the viewer's zone (``tz_offset_min`` minutes east of UTC), on a 24-hour clock.
+# --- time zones ------------------------------------------------------------------------
+ZONE_STEP_MS = 15 * 60_000
+"""Every real zone changes its offset on a quarter hour of UTC (whole hours, half hours,
+Nepal's and the Chatham Islands' quarters), so one offset holds for a whole 15-minute
+bucket of UTC: a zone asks the platform once per bucket."""
 
-    >>> format_clock("2026-03-12T14:05:00Z", now_ms=0, tz_offset_min=120)
+
+class Zone(Protocol):
+    """The viewer's time zone: the offset from UTC (minutes east) in force at an instant.
+    Each instant is shown with ITS offset (an order from before a daylight-saving change
+    keeps its own), "today" with now's. See :class:`ProbedZone`, :class:`FixedZone`."""
+
+    def offset_min(self, epoch_ms: float) -> int:
+        """Minutes east of UTC at ``epoch_ms``; may raise ``ValueError`` or
+        ``OverflowError`` for an instant without one (NaN, infinite, out of range)."""
+        ...
+
+
+class ProbedZone:
+    """A :class:`Zone` read from ``probe(epoch_ms) -> minutes east`` (in the browser
+    ``Date``'s ``getTimezoneOffset``, see ``zariz.ui.dom.time_zone``), asked once per
+    :data:`ZONE_STEP_MS` bucket of UTC; at most ``cache_max`` buckets are kept.
+
+    >>> jerusalem = ProbedZone(lambda ms: 180 if ms < 1792882800000 else 120)
+    >>> jerusalem.offset_min(1792882800000 - 1), jerusalem.offset_min(1792882800000)
+    (180, 120)
+    """
+
+    __slots__ = ("_cache", "_cache_max", "_probe")
+
+    def __init__(self, probe: Callable[[float], float], *, cache_max: int = 2048) -> None:
+        self._probe = probe
+        self._cache: dict[int, int] = {}
+        self._cache_max = max(1, cache_max)
+
+    def offset_min(self, epoch_ms: float) -> int:
+        bucket = int(epoch_ms // ZONE_STEP_MS)  # NaN: ValueError; infinity: OverflowError
+        offset = self._cache.get(bucket)
+        if offset is None:
+            offset = round(self._probe(bucket * ZONE_STEP_MS))  # a NaN answer: ValueError
+            if len(self._cache) >= self._cache_max:
+                self._cache.clear()
+            self._cache[bucket] = offset
+        return offset
+
+
+@dataclass(frozen=True)
+class FixedZone:
+    """A :class:`Zone` whose offset never changes (UTC, tests, a default).
+
+    >>> FixedZone(120).offset_min(0)
+    120
+    """
+
+    minutes: int
+
+    def offset_min(self, epoch_ms: float) -> int:
+        return self.minutes
+
+
+UTC_ZONE = FixedZone(0)
+
+
+def local_time(dt: datetime, zone: Zone) -> tuple[datetime, int]:
+    """``dt`` as the wall clock in ``zone`` (naive fields in an aware UTC datetime) and
+    the offset it was shifted by: the offset in force at ``dt`` itself. Raises
+    ``OverflowError``/``ValueError`` at the edges of datetime's range."""
+    utc = dt.astimezone(UTC)
+    offset = zone.offset_min((utc - _EPOCH) / _ONE_MS)
+    return utc + timedelta(minutes=offset), offset
+
+
+def local_day(now_ms: float, zone: Zone) -> date:
+    """Today in ``zone`` at ``now_ms`` (its offset at that instant). Raises like
+    :func:`local_time`."""
+    offset = zone.offset_min(now_ms)
+    return (datetime.fromtimestamp(now_ms / 1000, UTC) + timedelta(minutes=offset)).date()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
+
+
+def format_clock(value: Any, *, now_ms: float, zone: Zone = UTC_ZONE) -> str:
+    """``14:05`` for today, ``12 Mar 14:05`` otherwise (``12 במרץ 14:05`` in Hebrew), in
+    the viewer's ``zone`` (the offset in force at that time; "today" is now's local day),
+    on a 24-hour clock.
+
+    >>> format_clock("2026-03-12T14:05:00Z", now_ms=0, zone=FixedZone(120))
     '12 Mar 16:05'
     """
     dt = parse_time(value)
     if dt is None:
         return t("common.none")
     try:
-        zone = timedelta(minutes=tz_offset_min)
         # Year 1 or 9999 plus an offset leaves datetime's range: OverflowError.
-        local = dt.astimezone(UTC) + zone
-        today = datetime.fromtimestamp(now_ms / 1000, UTC) + zone
+        local, _offset = local_time(dt, zone)
+        today = local_day(now_ms, zone)
     except (OverflowError, OSError, ValueError):
         return t("common.none")
     clock = f"{local.hour:02d}:{local.minute:02d}"  # not strftime: %b follows the C locale
-    if local.date() == today.date():
+    if local.date() == today:
         return clock
     return t("time.day_month", day=local.day, month=t(f"time.month.{local.month}"), time=clock)
 
@@ -394,7 +477,12 @@ __all__ = [
     "PHONE_LIMIT",
     "STATUS_LABELS",
     "TITLE_LIMIT",
+    "UTC_ZONE",
+    "ZONE_STEP_MS",
     "EventText",
+    "FixedZone",
+    "ProbedZone",
+    "Zone",
     "ago",
     "clean_text",
     "countdown",
@@ -407,6 +495,8 @@ __all__ = [
     "field_errors",
     "format_clock",
     "indicator",
+    "local_day",
+    "local_time",
     "order_ref",
     "parse_time",
     "status_label",

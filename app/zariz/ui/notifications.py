@@ -26,7 +26,7 @@ from zariz.ui import dom
 from zariz.ui.component import Scope, use_sse_events
 from zariz.ui.context import Ctx
 from zariz.ui.dom import h
-from zariz.ui.format import describe_event, format_clock
+from zariz.ui.format import Zone, describe_event, format_clock
 from zariz.ui.i18n import t, tn
 from zariz.ui.toasts import Entry, Toast, ToastModel
 
@@ -90,6 +90,12 @@ def _entry_node(entry: Entry, clock: str) -> Any:
 
 
 _LABELS: dict[str, str] = {}
+
+
+def entry_clock(at_ms: float | None, *, now_ms: float, zone: Zone) -> str:
+    """When a bell entry arrived, as its line shows it (the local clock with the offset in
+    force then; a date too when not today); ``""`` when unknown."""
+    return "" if at_ms is None else format_clock(at_ms, now_ms=now_ms, zone=zone)
 
 
 def event_label(name: str) -> str:
@@ -255,12 +261,7 @@ def notification_provider(ctx: Ctx, scope: Scope) -> Any:
         dom.replace_children(
             items,
             [
-                _entry_node(
-                    e,
-                    format_clock(e.at_ms, now_ms=now_ms, tz_offset_min=ctx.tz_offset_min)
-                    if e.at_ms is not None
-                    else "",
-                )
+                _entry_node(e, entry_clock(e.at_ms, now_ms=now_ms, zone=ctx.zone))
                 for e in model.history
             ],
         )
@@ -370,4 +371,7 @@ def notification_provider(ctx: Ctx, scope: Scope) -> Any:
     return region
 
 
-__all__ = ["MUTE_KEY", "TOAST_EVENTS", "bell_label", "event_label", "notification_provider"]
+__all__ = [
+    "MUTE_KEY", "TOAST_EVENTS", "bell_label", "entry_clock", "event_label",
+    "notification_provider",
+]

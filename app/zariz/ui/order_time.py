@@ -2,23 +2,24 @@
 
 The table shows the clock time (:func:`zariz.ui.format.format_clock`) with the order's age
 next to it (``12 min``), refreshed by the page's ticker, and the full local date and time
-as the tooltip, in the operator's time zone (``tz_offset_min``: minutes east of UTC).
+as the tooltip, in the operator's time zone (a :class:`~zariz.ui.format.Zone`: each time
+with the offset in force at that time, named in the tooltip).
 
 >>> from zariz.ui.i18n import locale_as
 >>> with locale_as("en"):
 ...     age_text("2026-11-27T10:00:00Z", now_ms=1795773600000 + 12 * 60_000)
 '12 min'
+>>> from zariz.ui.format import FixedZone
 >>> with locale_as("en"):
-...     full_time("2026-11-27T10:00:05Z", tz_offset_min=120)
+...     full_time("2026-11-27T10:00:05Z", zone=FixedZone(120))
 '27 Nov 2026, 12:00:05 (UTC+2)'
 """
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
 from typing import Any
 
-from zariz.ui.format import parse_time
+from zariz.ui.format import UTC_ZONE, Zone, local_time, parse_time
 from zariz.ui.i18n import t, tn
 
 
@@ -50,14 +51,15 @@ def zone_label(tz_offset_min: int) -> str:
     return f"UTC{sign}{hours}" + (f":{minutes:02d}" if minutes else "")
 
 
-def full_time(value: Any, *, tz_offset_min: int = 0) -> str:
-    """The full local date and time of ``value`` with its zone (a tooltip); ``""`` when it
-    is no time."""
+def full_time(value: Any, *, zone: Zone = UTC_ZONE) -> str:
+    """The full local date and time of ``value`` in ``zone`` with the offset in force then
+    (a tooltip: an October order in Jerusalem says UTC+3 after the clocks went back);
+    ``""`` when it is no time."""
     dt = parse_time(value)
     if dt is None:
         return ""
     try:
-        local = dt.astimezone(UTC) + timedelta(minutes=tz_offset_min)
+        local, offset = local_time(dt, zone)
     except (OverflowError, OSError, ValueError):  # year 9999 plus an offset
         return ""
     return t(
@@ -67,7 +69,7 @@ def full_time(value: Any, *, tz_offset_min: int = 0) -> str:
         month_num=f"{local.month:02d}",
         year=local.year,
         time=f"{local.hour:02d}:{local.minute:02d}:{local.second:02d}",
-        zone=zone_label(tz_offset_min),
+        zone=zone_label(offset),
     )
 
 

@@ -16,7 +16,7 @@ from zariz.ui import dom, routes
 from zariz.ui.component import Mounted, Scope, mount, use_sse_events
 from zariz.ui.context import Ctx
 from zariz.ui.dom import h
-from zariz.ui.format import format_clock, indicator, token_subject
+from zariz.ui.format import Zone, format_clock, indicator, token_subject
 from zariz.ui.i18n import t
 from zariz.ui.liveness import Liveness
 from zariz.ui.notifications import notification_provider
@@ -33,6 +33,14 @@ class ConnectionViews:
     indicator: Any
     banner: Any
     liveness: Liveness
+
+
+def stale_text(as_of_ms: float | None, *, now_ms: float, zone: Zone) -> str | None:
+    """The stale banner's words ("Not live — data as of 14:05": the local time the data
+    stopped being live, with the offset in force then), ``None`` while the data is live."""
+    if as_of_ms is None:
+        return None
+    return t("conn.stale", time=format_clock(as_of_ms, now_ms=now_ms, zone=zone))
 
 
 def _caught_up(client: EventClient) -> bool:
@@ -103,11 +111,7 @@ def connection_views(ctx: Ctx, scope: Scope) -> ConnectionViews:
         render_banner()
 
     def render_banner() -> None:
-        as_of = live.banner_as_of()
-        shown = None if as_of is None else t(
-            "conn.stale",
-            time=format_clock(as_of, now_ms=ctx.now_ms(), tz_offset_min=ctx.tz_offset_min),
-        )
+        shown = stale_text(live.banner_as_of(), now_ms=ctx.now_ms(), zone=ctx.zone)
         before = last["banner"]
         if shown == before:
             return
@@ -333,4 +337,7 @@ def _not_found(scope: Scope) -> Any:
     )
 
 
-__all__ = ["ConnectionViews", "Shell", "connection_indicator", "connection_views", "user_menu"]
+__all__ = [
+    "ConnectionViews", "Shell", "connection_indicator", "connection_views", "stale_text",
+    "user_menu",
+]

@@ -7,6 +7,7 @@ import json
 
 from zariz.platform import NetworkError
 from zariz.ui.format import (
+    FixedZone,
     ago,
     countdown,
     describe_event,
@@ -53,7 +54,7 @@ def test_times() -> None:
     iso = "2026-03-12T14:05:09.123Z"
     now = parse_time(iso).timestamp() * 1000  # type: ignore[union-attr]
     assert format_clock(iso, now_ms=now) == "14:05"
-    assert format_clock(iso, now_ms=now, tz_offset_min=120) == "16:05"
+    assert format_clock(iso, now_ms=now, zone=FixedZone(120)) == "16:05"
     assert format_clock(iso, now_ms=now + 3 * 86400_000) == "12 Mar 14:05"
     assert format_clock(None, now_ms=now) == "—" and format_clock("garbage", now_ms=now) == "—"
     assert parse_time(1_700_000_000) == parse_time(1_700_000_000_000)

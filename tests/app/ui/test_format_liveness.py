@@ -10,6 +10,7 @@ from zariz.platform import NetworkError
 from zariz.ui import i18n
 from zariz.ui.format import (
     PHASES,
+    FixedZone,
     ago,
     countdown,
     describe_event,
@@ -105,7 +106,7 @@ def test_the_banner_shows_after_the_grace_with_the_time_the_data_stopped_being_l
     clock.t += 60
     live.observe("connecting", False)
     assert live.banner_as_of() == dropped_at, "as of the drop, not of the last look"
-    assert format_clock(dropped_at, now_ms=clock.wall_ms(), tz_offset_min=120) == "16:06"
+    assert format_clock(dropped_at, now_ms=clock.wall_ms(), zone=FixedZone(120)) == "16:06"
 
 
 def test_the_banner_stays_until_the_stream_is_back_and_caught_up() -> None:
@@ -170,8 +171,8 @@ def test_statuses_times_and_dates_in_hebrew(hebrew: None) -> None:
     assert countdown(0) == "מנסה שוב עכשיו" and countdown(7.4) == "ניסיון נוסף בעוד 7 שנ׳"
     iso = "2026-03-12T14:05:09Z"
     now = parse_time(iso).timestamp() * 1000  # type: ignore[union-attr]
-    assert format_clock(iso, now_ms=now, tz_offset_min=120) == "16:05"  # 24-hour clock
-    assert format_clock(iso, now_ms=now + 3 * 86400_000, tz_offset_min=120) == "12 במרץ 16:05"
+    assert format_clock(iso, now_ms=now, zone=FixedZone(120)) == "16:05"  # 24-hour clock
+    assert format_clock(iso, now_ms=now + 3 * 86400_000, zone=FixedZone(120)) == "12 במרץ 16:05"
     assert format_clock("2026-01-02T23:30:00Z", now_ms=now) == "2 בינו׳ 23:30"
 
 

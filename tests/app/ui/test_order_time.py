@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from zariz.ui.format import FixedZone
 from zariz.ui.i18n import locale_as
 from zariz.ui.order_time import age_text, full_time, zone_label
 
@@ -34,12 +35,12 @@ def test_age_in_both_languages(seconds: int, en: str, he: str) -> None:
 
 def test_the_full_time_is_local_readable_and_names_its_zone() -> None:
     with locale_as("en"):
-        assert full_time("2026-11-27T22:30:05Z", tz_offset_min=120) == (
+        assert full_time("2026-11-27T22:30:05Z", zone=FixedZone(120)) == (
             "28 Nov 2026, 00:30:05 (UTC+2)")
-        assert full_time("2026-11-27T22:30:05Z", tz_offset_min=-330) == (
+        assert full_time("2026-11-27T22:30:05Z", zone=FixedZone(-330)) == (
             "27 Nov 2026, 17:00:05 (UTC-5:30)")
     with locale_as("he"):
-        assert full_time("2026-11-27T22:30:05Z", tz_offset_min=120) == (
+        assert full_time("2026-11-27T22:30:05Z", zone=FixedZone(120)) == (
             "28 בנוב׳ 2026, 00:30:05 (UTC+2)")
     assert zone_label(0) == "UTC+0" and zone_label(180) == "UTC+3"
 
@@ -50,6 +51,6 @@ def test_the_full_time_is_local_readable_and_names_its_zone() -> None:
 ])
 def test_no_value_ever_raises(value: Any) -> None:
     for tz in (0, 840, -720):
-        assert isinstance(full_time(value, tz_offset_min=tz), str)
+        assert isinstance(full_time(value, zone=FixedZone(tz)), str)
     assert isinstance(age_text(value, now_ms=AT), str)
     assert isinstance(age_text(CREATED, now_ms=float("nan")), str)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from zariz.ui.format import format_clock
+from zariz.ui.format import FixedZone, format_clock
 from zariz.ui.i18n import locale_as
 from zariz.ui.order_time import age_text, full_time
 
@@ -38,7 +38,7 @@ def order_rows() -> Iterator[Any]:
 
 class Ctx:
     def __init__(self, tz: int, now: float) -> None:
-        self.tz_offset_min = tz
+        self.zone = FixedZone(tz)
         self.now = now
 
     def now_ms(self) -> float:
@@ -64,8 +64,8 @@ def test_a_rows_times_read_as_formatting_its_own_time_once_per_second(
                 for now in (NOW, NOW - 6 * 3600_000 - 1, 86_400_000 * 3 - 1):
                     for created in CREATED:
                         expected = (
-                            full_time(created, tz_offset_min=tz),
-                            format_clock(created, now_ms=now, tz_offset_min=tz),
+                            full_time(created, zone=FixedZone(tz)),
+                            format_clock(created, now_ms=now, zone=FixedZone(tz)),
                             age_text(created, now_ms=now),
                         )
                         got = order_rows.order_times(Ctx(tz, now), created, now)

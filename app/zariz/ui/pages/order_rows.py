@@ -23,9 +23,11 @@ from zariz.ui.format import (
     NOTES_LIMIT,
     PHONE_LIMIT,
     STATUS_LABELS,
+    Zone,
     display_text,
     display_title,
     format_clock,
+    local_day,
     order_ref,
     parse_time,
     status_label,
@@ -59,23 +61,22 @@ def column_label(column: str) -> str:
 
 # The tooltip and the clock show whole seconds at most, so orders created within one second
 # share them: at hundreds of new orders a second they are formatted once a second, not per
-# row (they were most of a new row's Python). Keyed by (second, zone, locale, today).
-_SECOND_TEXTS: dict[tuple[int, int, str, date], tuple[str, str]] = {}
+# row (they were most of a new row's Python). Keyed by (second, zone, locale, today): a
+# zone gives one offset per instant, so a second's texts are fixed once its day is.
+_SECOND_TEXTS: dict[tuple[int, Zone, str, date], tuple[str, str]] = {}
 _SECOND_TEXTS_MAX = 512
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_SECOND = timedelta(seconds=1)
-_today: dict[tuple[float, int], date | None] = {}  # the last (now_ms, zone) asked: its day
+_today: dict[tuple[float, Zone], date | None] = {}  # the last (now_ms, zone) asked: its day
 
 
-def _local_today(now_ms: float, tz_offset_min: int) -> date | None:
+def _local_today(now_ms: float, zone: Zone) -> date | None:
     """Today in the viewer's zone, as :func:`format_clock` computes it (``None`` when that
     overflows: the caller takes the plain path). A render asks with one ``now_ms``."""
-    key = (now_ms, tz_offset_min)
+    key = (now_ms, zone)
     if key not in _today:
         try:
-            day: date | None = (
-                datetime.fromtimestamp(now_ms / 1000, UTC) + timedelta(minutes=tz_offset_min)
-            ).date()
+            day: date | None = local_day(now_ms, zone)
         except (OverflowError, OSError, ValueError):
             day = None
         _today.clear()
@@ -95,26 +96,27 @@ def _second_of(created: Any) -> int | None:
 
 
 def order_times(ctx: Ctx, created: Any, now_ms: float | None = None) -> Times:
-    """The created cell's tooltip, clock and age, in the operator's time zone, at
-    ``now_ms`` (default: the clock now; a render reads it once for all its rows)."""
+    """The created cell's tooltip, clock and age, in the operator's time zone (the offset
+    in force at ``created``), at ``now_ms`` (default: the clock now; a render reads it once
+    for all its rows)."""
     now = ctx.now_ms() if now_ms is None else now_ms
-    tz = ctx.tz_offset_min
+    zone = ctx.zone
     second = _second_of(created)
-    today = _local_today(now, tz) if second is not None else None
+    today = _local_today(now, zone) if second is not None else None
     if second is None or today is None:
         return (
-            full_time(created, tz_offset_min=tz),
-            format_clock(created, now_ms=now, tz_offset_min=tz),
+            full_time(created, zone=zone),
+            format_clock(created, now_ms=now, zone=zone),
             age_text(created, now_ms=now),
         )
-    key = (second, tz, locale(), today)
+    key = (second, zone, locale(), today)
     texts = _SECOND_TEXTS.get(key)
     if texts is None:
         if len(_SECOND_TEXTS) >= _SECOND_TEXTS_MAX:
             _SECOND_TEXTS.clear()
         texts = _SECOND_TEXTS[key] = (
-            full_time(second, tz_offset_min=tz),
-            format_clock(second, now_ms=now, tz_offset_min=tz),
+            full_time(second, zone=zone),
+            format_clock(second, now_ms=now, zone=zone),
         )
     return (texts[0], texts[1], age_text(created, now_ms=now))
 
