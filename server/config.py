@@ -184,6 +184,9 @@ class Settings:
     # The page's default for holding the event stream (``parse_sse_client``): e.g.
     # "lazy idle=30" or "per-tab"; empty leaves the app's own (shared, always).
     sse_client: str = ""
+    # The hub writes an event straight to an idle SSE stream's socket (httptools stack;
+    # server.sse.EventStreamResponse); off, every event goes through the stream's task.
+    sse_direct: bool = True
 
     @property
     def demo_enabled(self) -> bool:
@@ -267,6 +270,7 @@ class Settings:
             "ZARIZ_RETRY_MS": ("retry_ms", int),
             "ZARIZ_SSE_QUEUE": ("sse_queue", int),
             "ZARIZ_SSE_SNDBUF": ("sse_send_buffer", int),
+            "ZARIZ_SSE_DIRECT": ("sse_direct", _flag),
             "ZARIZ_SEND_TIMEOUT": ("send_timeout", float),
             "ZARIZ_EVENT_RETENTION": ("event_retention", int),
             "ZARIZ_MAX_BODY": ("max_body", int),

@@ -68,7 +68,12 @@ class Subscription:
     """A bounded per-stream buffer. ``offer`` never blocks: when full it returns False
     and the hub drops the subscriber (it resumes by id). ``notify`` adds a
     :class:`Notice`, which the bound does not count: a notice has no id to resume from,
-    so it must never be the reason a stream is dropped."""
+    so it must never be the reason a stream is dropped.
+
+    ``direct``, when the stream sets it (``server.sse``), writes an event without the
+    stream's task: ``offer`` calls it only while nothing is queued and the reader is
+    parked in :meth:`get`, so a direct write never overtakes a queued item; it returns
+    False when it cannot write now (the event is then queued as usual)."""
 
     def __init__(self, maxsize: int, session_id: str | None) -> None:
         self.maxsize = maxsize
@@ -83,6 +88,7 @@ class Subscription:
         # registered twice has two independent undos — the rule of the browser app's
         # zariz.listeners.Listeners, which the server (another runtime) cannot import.
         self._on_close: dict[object, Callable[[str], None]] = {}
+        self.direct: Callable[[Event], bool] | None = None
 
     @property
     def queued(self) -> int:
@@ -92,6 +98,22 @@ class Subscription:
     def offer(self, event: Event) -> bool:
         if self.closed_reason is not None:
             return True
+        direct = self.direct
+        if direct is not None and not self._items:
+            waiter = self._waiter
+            # Parked with nothing queued: the reader has written everything before this
+            # event, so writing it now keeps the order (once a waiter is resolved, or
+            # anything is queued, events queue behind it until the reader drains them).
+            if waiter is not None and not waiter.done():
+                try:
+                    if direct(event):
+                        return True
+                except Exception:
+                    # Called from the hub's fan-out loop: this stream ends, the others
+                    # still get the event.
+                    log.exception("direct SSE write failed: closing the stream")
+                    self.close("direct_write_failed")
+                    return True
         if len(self._items) - self._notices >= self.maxsize:
             return False
         self._items.append(event)
@@ -128,6 +150,7 @@ class Subscription:
         if self.closed_reason is not None:
             return
         self.closed_reason = reason
+        self.direct = None  # nothing is written for a closed stream (and no cycle is kept)
         self._items.clear()
         self._notices = 0
         self._wake()

@@ -29,9 +29,10 @@ import logging
 import re
 import socket
 import struct
+import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from typing import cast
+from typing import Any, cast
 
 import anyio
 from sse_starlette import ServerSentEvent
@@ -48,6 +49,7 @@ from server.errors import ApiError, unauthorized
 from server.events import (
     Event,
     EventHub,
+    Feed,
     Notice,
     Reset,
     StreamClosed,
@@ -90,12 +92,24 @@ class EventStreamResponse(Response):
 
     The hub can :meth:`abort` a stream even while a send is blocked on a client that
     stopped reading (its socket buffer is full): the connection is reset.
+
+    Direct writes (:meth:`write_directly`): on uvicorn's httptools stack, an event that
+    finds the stream idle is written by the hub's fan-out itself, straight to the
+    transport, with the chunk framing uvicorn's ``send`` would add. Waking the stream's
+    task for it (a future, the task's step, the generator, this loop, uvicorn's ``send``)
+    cost about a third of the server's CPU per delivery (bench/RESULTS.md, Server fan-out).
+    Anything else takes the task's path, as before: pings and notices, a stream with
+    anything queued (so nothing overtakes it), a transport with bytes still buffered (a
+    client that stops reading is dropped by the same queue rule), h11, a closing or
+    disconnected connection.
     """
 
     media_type = "text/event-stream"
     send_buffer = 0
     """SO_SNDBUF for the stream's socket in bytes, set before the first byte (see
     :func:`_cap_send_buffer`); 0 leaves the kernel's autotuning."""
+    direct = True
+    """Let the hub write events straight to an idle stream (``ZARIZ_SSE_DIRECT``)."""
 
     def __init__(self, frames: AsyncIterator[ServerSentEvent], *, send_timeout: float) -> None:
         self.frames = frames
@@ -106,6 +120,11 @@ class EventStreamResponse(Response):
         self._receive: Receive | None = None
         self._gone = False  # the client disconnected (seen by the listener)
         self._aborted = False
+        # For direct writes: uvicorn's httptools request cycle once the chunked response
+        # has started (None on other stacks and before), its transport, the stream's feed.
+        self._cycle: Any = None
+        self._transport: asyncio.Transport | None = None
+        self._feed: Feed | None = None
 
     @property
     def raw_headers(self) -> list[tuple[bytes, bytes]]:  # type: ignore[override]
@@ -117,6 +136,48 @@ class EventStreamResponse(Response):
         self._subscription = subscription
         if self._gone:
             subscription.close("client_gone")
+
+    def write_directly(self, feed: Feed) -> None:
+        """Let the hub write ``feed``'s live events to this stream without its task
+        (see the class); a no-op where the stack or the setting does not allow it.
+        :meth:`Subscription.offer` calls :meth:`_write_direct` only while the stream's
+        task waits in ``feed.next`` with nothing queued - after its first frame and its
+        replay, since the task reaches that wait only then."""
+        if self.direct and self._cycle is not None and self._transport is not None:
+            self._feed = feed
+            feed.subscription.direct = self._write_direct
+
+    def _write_direct(self, event: Event) -> bool:
+        """Write ``event``'s frame now if the connection takes it without waiting; False
+        to have it queued for the stream's task instead."""
+        feed = self._feed
+        cycle = self._cycle
+        transport = self._transport
+        if feed is None or cycle is None or transport is None:
+            return False  # the stream is ending: its task's path decides
+        if event.id <= feed.last_id:
+            return True  # the replay/live seam's duplicate: dropped, as Feed.next does
+        if (self._gone or self._aborted or cycle.disconnected or cycle.response_complete
+                or cycle.flow.write_paused or transport.is_closing()
+                or transport.get_write_buffer_size()):
+            return False
+        subscription = feed.subscription
+        try:
+            chunk = _chunk(event)
+        except Exception:
+            log.exception("SSE frame of event %s could not be encoded: closing the stream",
+                          event.id)
+            subscription.close("encode_failed")
+            return True
+        try:
+            transport.write(chunk)
+        except Exception:
+            # What reached the socket is unknown (part of a chunk?): reset, the client
+            # resumes by id.
+            log.exception("SSE direct write failed: resetting the stream")
+            self.abort()
+            subscription.close("write_failed")
+        return True
 
     def abort(self) -> None:
         """End the stream of a client that fell behind: reset its connection now (a
@@ -168,6 +229,8 @@ class EventStreamResponse(Response):
             # exception handlers) acts on the response start only, and its wrappers
             # cost a coroutine each per chunk - per stream per event.
             send = receive.__self__.send  # type: ignore[attr-defined]
+            self._cycle = _chunked_httptools_cycle(receive)
+            self._transport = transport
         listener = asyncio.ensure_future(self._listen_for_disconnect(receive))
         timed_out = False
         try:
@@ -180,6 +243,7 @@ class EventStreamResponse(Response):
                     break
         finally:
             listener.cancel()
+            self._cycle = self._feed = None  # no direct write from here on
             # The generator's cleanup (unsubscribe, gauge) runs now, not at GC time.
             aclose = getattr(self.frames, "aclose", None)
             if aclose is not None:
@@ -193,6 +257,27 @@ class EventStreamResponse(Response):
                 # Left so, uvicorn keeps the connection (and its queue) for as long as
                 # the client does.
                 _reset_connection(receive)
+
+
+def _chunked_httptools_cycle(receive: Receive) -> Any:
+    """uvicorn's httptools ``RequestResponseCycle`` behind ``receive`` when its response
+    has started with chunked framing (what :meth:`EventStreamResponse._write_direct`
+    writes), else None: h11's cycle writes through its own state machine, which a direct
+    write would bypass. Looked up in ``sys.modules`` so the h11-only install needs no
+    httptools. A uvicorn whose cycle lacks the state the direct path reads gets None too
+    (every event then takes the stream's task), not an error per write."""
+    cycle: Any = getattr(receive, "__self__", None)
+    module = sys.modules.get("uvicorn.protocols.http.httptools_impl")
+    cls = getattr(module, "RequestResponseCycle", None)
+    if (cls is None or type(cycle) is not cls
+            or getattr(cycle, "response_started", False) is not True
+            or getattr(cycle, "chunked_encoding", None) is not True
+            or getattr(cycle, "disconnected", None) is not False
+            or getattr(cycle, "response_complete", None) is not False
+            or not isinstance(getattr(getattr(cycle, "flow", None), "write_paused", None),
+                              bool)):
+        return None
+    return cycle
 
 
 def _behind(transport: asyncio.Transport | None) -> bool:
@@ -417,6 +502,23 @@ def _encoded(frame: ServerSentEvent) -> bytes:
     return frame.wire if isinstance(frame, EncodedEvent) else frame.encode()
 
 
+_last_chunk: tuple[Event | None, bytes] = (None, b"")
+"""The last event's frame as one HTTP/1.1 chunk (uvicorn's httptools framing: the size in
+hex, CRLF, the frame, CRLF): a fan-out asks for it once per stream with the same event
+object, so an identity check replaces the hash of :func:`_frame`'s key. One tuple, swapped
+whole, so a reader never pairs an event with another event's bytes."""
+
+
+def _chunk(event: Event) -> bytes:
+    global _last_chunk
+    last_event, chunk = _last_chunk
+    if last_event is not event:
+        wire = _frame(event).wire
+        chunk = b"%x\r\n%b\r\n" % (len(wire), wire)
+        _last_chunk = (event, chunk)
+    return chunk
+
+
 @functools.lru_cache(maxsize=256)
 def _frame(item: Event | Reset | Notice) -> EncodedEvent:
     """The frame of a log event, reset or notice, encoded once: a fan-out asks for the
@@ -451,6 +553,7 @@ async def _stream(
             if response_ref:
                 response = response_ref[0]
                 response.watch(feed.subscription)
+                response.write_directly(feed)
                 feed.subscription.on_close(
                     lambda reason: response.abort() if reason == "slow_consumer" else None
                 )
@@ -541,6 +644,7 @@ async def events_sse(request: Request) -> Response:
         send_timeout=settings.send_timeout,
     )
     response.send_buffer = settings.sse_send_buffer
+    response.direct = settings.sse_direct
     response_ref.append(response)
     return response
 
