@@ -19,7 +19,7 @@ from bench.fault_rig import Rig, Tab
 from tests.browser.support import dispatches, indicator, status_log, table_ids
 
 RECONNECT_LINE = re.compile(r"\[SSE\] reconnect in (\d+) ms \(attempt (\d+)\)")
-BACKOFF_BASE, BACKOFF_CAP = 1.0, 30.0  # the client's defaults (app/zariz/sse/client.py)
+BACKOFF_BASE, BACKOFF_CAP = 2.0, 30.0  # the client's defaults (app/zariz/sse/client.py)
 
 
 @dataclass

@@ -5,6 +5,7 @@ import statistics
 
 import pytest
 from zariz.sse.backoff import Backoff
+from zariz.sse.client import BACKOFF_BASE_S as BASE
 
 from tests.app.conftest import Tab
 
@@ -73,7 +74,7 @@ async def test_client_backoff_grows_under_cap_with_jitter_and_resets_after_open(
     for seed in range(40):
         tab = make_tab(seed=seed)
         gaps = await _gaps(tab, 9)
-        assert all(g <= min(30.0, 2.0**i) + 1e-9 for i, g in enumerate(gaps)), gaps
+        assert all(g <= min(30.0, BASE * 2.0**i) + 1e-9 for i, g in enumerate(gaps)), gaps
         assert tab.platform.sources == [], "5xx never opened a source"
         runs.append(gaps)
         # success: open resets the attempt counter, the next failure starts at base again
@@ -83,7 +84,7 @@ async def test_client_backoff_grows_under_cap_with_jitter_and_resets_after_open(
         tab.platform.source.open()
         assert client.stats["attempt"] == 0
         tab.platform.source.error()
-        assert client.retry_in() is not None and client.retry_in() <= 1.0
+        assert client.retry_in() is not None and client.retry_in() <= BASE
     assert statistics.mean(r[0] for r in runs) < statistics.mean(r[3] for r in runs)
     assert statistics.mean(r[3] for r in runs) < statistics.mean(r[8] for r in runs)
     assert len({r[5] for r in runs}) == len(runs), "jitter: no two seeds wait the same"

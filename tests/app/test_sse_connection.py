@@ -8,6 +8,7 @@ import pytest
 from zariz.platform import RawEvent
 from zariz.platform.fake import FakePlatform
 from zariz.sse import SSEClient
+from zariz.sse.client import BACKOFF_BASE_S
 
 from tests.app.conftest import Tab
 
@@ -47,7 +48,7 @@ async def test_last_event_id_is_carried_in_the_url_and_a_hostile_id_never_is(tab
     tab.platform.source.message({"type": "a"}, id=41)
     client.feed(RawEvent("message", '{"type": "b"}', "4 2&x"))
     tab.platform.source.error()
-    await tab.platform.advance(1.0)
+    await tab.platform.advance(BACKOFF_BASE_S)
     assert len(got) == 2 and got[0] == "41"  # delivered, whatever id it shows
     assert tab.platform.source.query == {"ticket": "t2", "lastEventId": "41"}
 
@@ -153,7 +154,7 @@ async def test_source_error_closes_native_source_and_retries(tab: Tab) -> None:
     first = tab.platform.source
     first.error(closed=False)  # the browser would retry by itself: we close it anyway
     assert first.closed and client.stats["errors"] == 1
-    await tab.platform.advance(1.0)
+    await tab.platform.advance(BACKOFF_BASE_S)
     assert len(tab.platform.sources) == 2 and tab.platform.max_open_sources == 1
     first.emit("message", {"type": "late"}, 1)  # a dead source cannot deliver
     assert client.stats["events"] == 0
@@ -242,7 +243,7 @@ async def test_offline_pauses_without_burning_attempts_and_online_reconnects(tab
     tab.platform.set_online(True)
     await tab.platform.settle()
     # Every tab hears "online" at once: each retries within its own random second.
-    assert client.status == "connecting" and 0 < (client.retry_in() or 0) <= 1.0
+    assert client.status == "connecting" and 0 < (client.retry_in() or 0) <= BACKOFF_BASE_S
     await tab.platform.advance(1.0)
     assert tab.ticket_requests == 2 and client.status == "connecting"
     tab.platform.source.open()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from zariz.platform.fake import ChannelBus, FakeLockManager, VirtualClock
 from zariz.sse import SSEClient
+from zariz.sse.client import BACKOFF_BASE_S
 from zariz.sse.config import StreamOptions, parse_options
 from zariz.sse.shared import SharedStream
 from zariz.ui.component import Scope, StrictMode, mount, set_strict, use_order_events
@@ -279,7 +280,7 @@ async def test_the_idle_close_ends_a_failure_streak(tab: Tab) -> None:
     await tab.platform.settle()  # the ticket fails once more
     assert client.stats["attempt"] == 1 and client.status == "connecting"
     retry = client.retry_in()
-    assert retry is not None and retry <= 1.0, "the first rung, not the grown ceiling"
+    assert retry is not None and retry <= BACKOFF_BASE_S, "the first rung, not the grown ceiling"
     off()
 
 

@@ -10,6 +10,7 @@ import pytest
 from zariz.api import ApiClient
 from zariz.platform.fake import FakeRequest
 from zariz.sse import SSEClient
+from zariz.sse.client import BACKOFF_BASE_S
 
 from tests.app.conftest import Tab
 from tests.app.test_sse_shared import Browser
@@ -39,10 +40,10 @@ async def test_a_click_during_a_long_wait_tries_now_and_starts_the_backoff_over(
         assert client.reconnect_now()
         await tab.platform.settle()  # no virtual time passes: the attempt is immediate
         assert tab.ticket_requests == before + 1
-        # The server is still down: the next wait is the first rung again (<= 1 s).
-        assert client.stats["attempt"] == 1 and (client.retry_in() or 0) <= 1.0
+        # The server is still down: the next wait is the first rung again (<= the base).
+        assert client.stats["attempt"] == 1 and (client.retry_in() or 0) <= BACKOFF_BASE_S
         tab.server.ticket_mode = "ok"
-        await tab.platform.advance(1.0)
+        await tab.platform.advance(BACKOFF_BASE_S)
         tab.platform.source.open()
         assert client.status == "connected"
 
@@ -162,7 +163,7 @@ async def test_caught_up_only_after_the_stream_states_its_position(tab: Tab) -> 
     source.message({"type": "order.created", "data": {"id": 1}}, id=5)
     source.error()
     assert not client.caught_up
-    await tab.platform.advance(1.0)
+    await tab.platform.advance(BACKOFF_BASE_S)
     tab.platform.source.open()
     assert client.status == "connected" and not client.caught_up, "a new stream, not yet"
     tab.platform.source.emit("reset", {"last_id": 2, "reason": "unknown_id"}, 2)
@@ -197,7 +198,7 @@ async def test_a_follower_is_caught_up_when_the_leaders_stream_is(make_tab) -> N
     b.tabs[0].platform.source.error()
     await b.settle()
     assert follower.status == "connecting" and not follower.caught_up
-    await b.run(1.0)
+    await b.run(BACKOFF_BASE_S)
     b.tabs[0].platform.source.open()
     await b.settle()
     assert follower.status == "connected" and not follower.caught_up

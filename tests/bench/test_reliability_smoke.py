@@ -10,7 +10,7 @@ import pytest
 
 import bench.reliability as reliability
 from bench.fault_rig import Timings
-from bench.fault_run import max_attempts
+from bench.fault_run import BACKOFF_BASE, max_attempts
 from bench.results import write_section
 
 
@@ -52,8 +52,11 @@ def test_write_section_inserts_before_a_heading_once_then_replaces(tmp_path: pat
 
 
 def test_attempt_bound_follows_the_backoff_not_the_clock() -> None:
-    # Full jitter, 1 s doubling to 30 s: about 5 attempts in the first 20 s, ~2 a minute
-    # later on. A tight loop (one per 100 ms) would be 200 in 20 s.
+    # Full jitter, 2 s doubling to 30 s (the client's rule): a handful of attempts in the
+    # first 20 s, ~2 a minute later on. A tight loop (one per 100 ms) would be 200 in 20 s.
+    from zariz.sse.client import BACKOFF_BASE_S
+
+    assert BACKOFF_BASE == BACKOFF_BASE_S, "the bound is the client's own rule"
     short, minute, two = (max_attempts(s) for s in (20, 60, 120))
     assert 6 <= short <= 12
     assert short < minute < two <= 25

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from zariz.sse.client import BACKOFF_BASE_S
 
 from tests.browser.conftest import BOOT_TIMEOUT_MS, wait_booted
 from tests.browser.support import run_py, stats, wait_client, wait_until
@@ -179,11 +180,11 @@ def test_a_click_during_a_backoff_wait_tries_now_restarts_the_backoff_and_connec
     page.click("[data-testid=sse-status]")
     watch(page)  # from right after the click
     # The click tried at once (a connection, refused) and started the backoff over: the
-    # next wait is the first rung (<= 1 s), not a draw from the grown ceiling.
+    # next wait is the first rung (<= the 2 s base), not a draw from the grown ceiling.
     wait_until(lambda: len(proxy.attempts()) > tried, 5, "the click's attempt", page=page)
     wait_fact(page, "() => window.__zarizSSEClient.stats.phase === 'waiting'", 5_000)
     after = stats(page)
-    assert after["attempt"] <= 2 and (after["retry_in"] or 0) <= 2.0, after
+    assert after["attempt"] <= 2 and (after["retry_in"] or 0) <= 2 * BACKOFF_BASE_S, after
     # What the pill said after the click: the first wait it showed is the first rung's
     # (it used to jump to "retry in 20s"). Later waits may grow again, as they should.
     # What the pill said after the click: every wait it showed while the client was on its
@@ -198,7 +199,8 @@ def test_a_click_during_a_backoff_wait_tries_now_restarts_the_backoff_and_connec
     with contextlib.suppress(AssertionError):
         wait_until(early_waits, 8, "a wait shown after the click's attempt", page=page)
     waits = early_waits()
-    assert all(w == "retrying now" or int(w[9:-1]) <= 2 for w in waits), truth(page)
+    assert all(w == "retrying now" or int(w[9:-1]) <= 2 * BACKOFF_BASE_S for w in waits), (
+        truth(page))
     # Once the server can be reached again, a click during a long wait connects at once.
     pending = wait_long_wait(page, 5.0)
     proxy.accept()

@@ -90,7 +90,7 @@ def test_token_expiring_mid_stream_reconnects_once_without_a_401_loop(
 
 
 def test_outage_attempts_stay_within_the_backoff(matrix_rig: Rig) -> None:
-    """Every connection refused for 20 s: the attempts follow full-jitter backoff (1 s base
+    """Every connection refused for 20 s: the attempts follow full-jitter backoff (2 s base
     doubling to a 30 s cap) — a handful, not a loop — and the tab comes back afterwards."""
     try:
         o = faults.outage(matrix_rig, TIMINGS.outage_s)

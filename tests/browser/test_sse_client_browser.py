@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from zariz.sse.client import BACKOFF_BASE_S
+
 from tests.browser.conftest import max_concurrent_streams
 from tests.browser.support import (
     COLLECT_EVENTS,
@@ -136,8 +138,9 @@ def test_server_restart_backoff_then_recovery_exactly_once(
     print(f"\n[restart] logged (attempt, delay ms): {delays}\n[restart] gaps between ticket "
           f"attempts (s): {gaps}")
     for attempt, delay_ms in delays:
-        # full jitter: uniform in [0, min(cap, base * 2**(attempt-1))]
-        assert 0 <= delay_ms <= min(30_000, 1000 * 2 ** (attempt - 1)) + 1, (attempt, delay_ms)
+        # full jitter: uniform in [0, min(cap, base * 2**(attempt-1))], base 2 s
+        ceiling = min(30_000, BACKOFF_BASE_S * 1000 * 2 ** (attempt - 1))
+        assert 0 <= delay_ms <= ceiling + 1, (attempt, delay_ms)
     assert [a for a, _ in delays][:4] == [1, 2, 3, 4]
     assert s_status(page) != "connected"
 

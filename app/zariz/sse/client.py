@@ -86,6 +86,12 @@ OPEN: Phase = "open"
 WAITING: Phase = "waiting"
 OFFLINE: Phase = "offline"
 WAITING_FOR_CONNECTION = "connection"
+BACKOFF_BASE_S = 2.0
+"""The first blind retry after a drop waits ``random() * 2 s``, the next ``random() * 4 s``,
+... up to 30 s (full jitter). Two seconds rather than one: after a server restart the first
+retries of N tabs spread over 2 s, at most ~5 % of them per 100 ms on average (1 s gave
+19 % peaks: bench/RESULTS.md, reconnect storm); a tab that can tell the network or the
+server is back (``online``, visible again, a REST answer, a user's click) does not wait."""
 RESTART_AFTER_S = 1.0
 """A user's reconnect restarts an attempt in flight this long (a fresh one is let be)."""
 """``waiting_for`` when a ticket request timed out: no free connection (too many tabs?)."""
@@ -181,7 +187,7 @@ class SSEClient:
         sse_path: str = "/v1/events/sse",
         ticket_path: str = "/v1/events/ticket",
         named_events: Iterable[str] = NAMED_EVENTS,
-        backoff_base: float = 1.0,
+        backoff_base: float = BACKOFF_BASE_S,
         backoff_cap: float = 30.0,
         ping_interval: float = 15.0,
         stall_factor: float = 2.5,
@@ -1106,6 +1112,7 @@ class SSEClient:
 
 
 __all__ = [
+    "BACKOFF_BASE_S",
     "DEFAULT_IDLE_CLOSE_S",
     "LOGGER_NAME",
     "MODES",
