@@ -88,7 +88,7 @@ snapshot: setup
 capacity: setup
 	$(PY) -m bench.server_fanout
 
-# Reconnect storm: 1,000 streams after a server restart, full jitter vs none vs 2 s base. ~5 min.
+# Reconnect storm: 1,000 streams after a server restart, full jitter (2 s base) vs none vs 1 s base. ~5 min.
 storm: setup
 	$(PY) -m bench.storm
 

@@ -143,7 +143,8 @@ class EventStreamResponse(Response):
         :meth:`Subscription.offer` calls :meth:`_write_direct` only while the stream's
         task waits in ``feed.next`` with nothing queued - after its first frame and its
         replay, since the task reaches that wait only then."""
-        if self.direct and self._cycle is not None and self._transport is not None:
+        if (self.direct and self._cycle is not None and self._transport is not None
+                and feed.subscription.closed_reason is None):
             self._feed = feed
             feed.subscription.direct = self._write_direct
 
@@ -165,8 +166,10 @@ class EventStreamResponse(Response):
         try:
             chunk = _chunk(event)
         except Exception:
-            log.exception("SSE frame of event %s could not be encoded: closing the stream",
-                          event.id)
+            # Once per event, not once per stream (a fan-out asks every idle stream).
+            if _note_unencodable(event):
+                log.exception("SSE frame of event %s could not be encoded: closing the "
+                              "streams it reaches", event.id)
             subscription.close("encode_failed")
             return True
         try:
@@ -507,6 +510,17 @@ _last_chunk: tuple[Event | None, bytes] = (None, b"")
 hex, CRLF, the frame, CRLF): a fan-out asks for it once per stream with the same event
 object, so an identity check replaces the hash of :func:`_frame`'s key. One tuple, swapped
 whole, so a reader never pairs an event with another event's bytes."""
+
+
+_last_unencodable: list[Event | None] = [None]
+
+
+def _note_unencodable(event: Event) -> bool:
+    """True the first time ``event`` fails to encode in a row of failures (log it then)."""
+    if _last_unencodable[0] is event:
+        return False
+    _last_unencodable[0] = event
+    return True
 
 
 def _chunk(event: Event) -> bytes:
