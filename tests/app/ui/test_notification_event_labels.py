@@ -4,8 +4,6 @@ code must be the one the event's own texts carry, whatever the event says."""
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,26 +11,17 @@ import pytest
 from zariz.ui.format import describe_event
 from zariz.ui.i18n import locale_as
 
+from tests.support.browserless import browser_stand_ins
+
 
 @pytest.fixture
 def notifications() -> Iterator[Any]:
     """``zariz.ui.notifications`` imported over stand-ins for the browser modules (its DOM
     layer is never called here); every module this imports is dropped afterwards."""
-    before = set(sys.modules)
-    js = types.ModuleType("js")
-    pyodide = types.ModuleType("pyodide")
-    ffi = types.ModuleType("pyodide.ffi")
-    ffi.create_proxy = ffi.to_js = lambda *a, **k: None  # type: ignore[attr-defined]
-    ffi.jsnull = object()  # type: ignore[attr-defined]
-    pyodide.ffi = ffi  # type: ignore[attr-defined]
-    sys.modules.update({"js": js, "pyodide": pyodide, "pyodide.ffi": ffi})
-    try:
+    with browser_stand_ins():
         import zariz.ui.notifications as module
 
         yield module
-    finally:
-        for name in set(sys.modules) - before:
-            del sys.modules[name]
 
 
 DATA: list[Any] = [

@@ -4,8 +4,6 @@ same texts as formatting the order's own time."""
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,26 +12,17 @@ from zariz.ui.format import FixedZone, format_clock
 from zariz.ui.i18n import locale_as
 from zariz.ui.order_time import age_text, full_time
 
+from tests.support.browserless import browser_stand_ins
+
 
 @pytest.fixture
 def order_rows() -> Iterator[Any]:
     """``zariz.ui.pages.order_rows`` imported over stand-ins for the browser modules (its
     DOM layer is never called here); every module this imports is dropped afterwards."""
-    before = set(sys.modules)
-    js = types.ModuleType("js")
-    pyodide = types.ModuleType("pyodide")
-    ffi = types.ModuleType("pyodide.ffi")
-    ffi.create_proxy = ffi.to_js = lambda *a, **k: None  # type: ignore[attr-defined]
-    ffi.jsnull = object()  # type: ignore[attr-defined]
-    pyodide.ffi = ffi  # type: ignore[attr-defined]
-    sys.modules.update({"js": js, "pyodide": pyodide, "pyodide.ffi": ffi})
-    try:
+    with browser_stand_ins():
         import zariz.ui.pages.order_rows as module
 
         yield module
-    finally:
-        for name in set(sys.modules) - before:
-            del sys.modules[name]
 
 
 class Ctx:

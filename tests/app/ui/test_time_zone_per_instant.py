@@ -8,7 +8,6 @@ orders table's per-second cache), the stale banner and the bell's list."""
 
 from __future__ import annotations
 
-import sys
 import types
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,6 +17,8 @@ import pytest
 from zariz.ui.format import ZONE_STEP_MS, FixedZone, ProbedZone, format_clock
 from zariz.ui.i18n import locale_as
 from zariz.ui.order_time import full_time
+
+from tests.support.browserless import browser_stand_ins
 
 SWITCH_MS = 1792882800000  # 2026-10-24T23:00:00Z: Jerusalem goes from UTC+3 to UTC+2
 
@@ -41,24 +42,13 @@ NOVEMBER = ms("2026-11-27T08:00:00")  # the operator looks at them in November
 def browserless() -> Iterator[Any]:
     """Modules that import the DOM layer, imported over stand-ins for the browser modules
     (their DOM parts are never called here); every module imported is dropped afterwards."""
-    before = set(sys.modules)
-    js = types.ModuleType("js")
-    pyodide = types.ModuleType("pyodide")
-    ffi = types.ModuleType("pyodide.ffi")
-    ffi.create_proxy = ffi.to_js = lambda *a, **k: None  # type: ignore[attr-defined]
-    ffi.jsnull = object()  # type: ignore[attr-defined]
-    pyodide.ffi = ffi  # type: ignore[attr-defined]
-    sys.modules.update({"js": js, "pyodide": pyodide, "pyodide.ffi": ffi})
-    try:
+    with browser_stand_ins():
         import zariz.ui.notifications as notifications
         import zariz.ui.pages.order_rows as order_rows
         import zariz.ui.shell as shell
 
         yield types.SimpleNamespace(notifications=notifications, order_rows=order_rows,
                                     shell=shell)
-    finally:
-        for name in set(sys.modules) - before:
-            del sys.modules[name]
 
 
 def test_the_clock_uses_each_times_own_offset_and_todays_day_now() -> None:
