@@ -1,5 +1,5 @@
-"""``ZARIZ_SSE_CLIENT``: the deployment's default for how tabs hold the event stream
-(issue 15's config value), checked at start and written into the page as
+"""``ZARIZ_SSE_CLIENT``: the deployment's default for how tabs hold the event stream (a
+lazy mode chosen without touching each address), checked at start and written into the page as
 ``<meta name="zariz-sse">``, which the browser's ``zariz.sse.config`` reads."""
 
 from __future__ import annotations
