@@ -270,6 +270,30 @@ def wait_complete(loadgen: fanout.LoadGen, seqs: set[int], timeout: float) -> se
     return set().union(*missing.values())
 
 
+def _open_streams(servers: list[Any], per_instance: int, events: int,
+                  workdir: pathlib.Path, tag: str,
+                  loadgens: list[fanout.LoadGen]) -> dict[str, Any]:
+    """Warm each instance with one publish, then open ``per_instance`` streams on each
+    (their load processes go into ``loadgens``, which the caller stops); the merged
+    ``connected`` report."""
+    for seq, server in enumerate(servers):
+        server.publish(-1 - seq)
+    for server in servers:
+        loadgens.append(fanout.LoadGen(server, per_instance, events,
+                                       workdir / f"{tag}-{server.port}.log"))
+    return fanout.merge("connected", [lg.expect("connected", timeout=60) for lg in loadgens])
+
+
+def _results(loadgens: list[fanout.LoadGen], seqs: set[int]) -> tuple[set[int], dict[str, Any]]:
+    """Wait for every stream to hold ``seqs`` (up to 120 s each), end the load processes
+    and merge their results: the ids some stream missed, and the merged ``result``."""
+    missing: set[int] = set()
+    for loadgen in loadgens:
+        missing |= wait_complete(loadgen, seqs, timeout=120)
+        loadgen.finish()
+    return missing, fanout.merge("result", [lg.expect("result", timeout=60) for lg in loadgens])
+
+
 def run_burst(setup: str, orders: int, streams_per_instance: int, workers: int,
               workdir: pathlib.Path, backends: Backends | None) -> dict[str, Any]:
     """``orders`` POSTs as fast as ``workers`` clients go, alternating instances; every
@@ -277,13 +301,8 @@ def run_burst(setup: str, orders: int, streams_per_instance: int, workers: int,
     loadgens: list[fanout.LoadGen] = []
     with started(setup, workdir, backends) as servers:
         try:
-            for seq, server in enumerate(servers):
-                server.publish(-1 - seq)
-            for server in servers:
-                loadgens.append(fanout.LoadGen(server, streams_per_instance, orders,
-                                               workdir / f"burst-{server.port}.log"))
-            connected = fanout.merge("connected", [lg.expect("connected", timeout=60)
-                                                   for lg in loadgens])
+            connected = _open_streams(servers, streams_per_instance, orders, workdir,
+                                      "burst", loadgens)
             sent: dict[int, float] = {}
 
             def post(seq: int) -> None:
@@ -293,11 +312,7 @@ def run_burst(setup: str, orders: int, streams_per_instance: int, workers: int,
             with concurrent.futures.ThreadPoolExecutor(workers) as pool:
                 list(pool.map(post, range(1, orders + 1)))
             posted_s = time.monotonic() - started_at
-            for loadgen in loadgens:
-                wait_complete(loadgen, set(range(1, orders + 1)), timeout=120)
-                loadgen.finish()
-            result = fanout.merge("result", [lg.expect("result", timeout=60)
-                                             for lg in loadgens])
+            _missing, result = _results(loadgens, set(range(1, orders + 1)))
         finally:
             for loadgen in loadgens:
                 loadgen.stop()
@@ -336,13 +351,8 @@ def run_drain(setup: str, orders: int, streams_per_instance: int, workdir: pathl
         assert isinstance(instance, Instance)
         db = PostgresDatabase(instance.db_url, event_retention=10_000, pool_max=2)
         try:
-            for seq, server in enumerate(servers):
-                server.publish(-1 - seq)
-            for server in servers:
-                loadgens.append(fanout.LoadGen(server, streams_per_instance, orders,
-                                               workdir / f"drain-{server.port}.log"))
-            connected = fanout.merge("connected", [lg.expect("connected", timeout=60)
-                                                   for lg in loadgens])
+            connected = _open_streams(servers, streams_per_instance, orders, workdir,
+                                      "drain", loadgens)
             stamps: dict[int, float] = {}
             first = time.monotonic()
             for start in range(1, orders + 1, batch):
@@ -353,12 +363,7 @@ def run_drain(setup: str, orders: int, streams_per_instance: int, workdir: pathl
                                  "phone": "+972-50-123-4567", "address": "Herzl 1, Tel Aviv"})
                 db.insert_orders_bulk(rows, "order.created")
             committed = time.monotonic()
-            missing: set[int] = set()
-            for loadgen in loadgens:
-                missing |= wait_complete(loadgen, set(stamps), timeout=120)
-                loadgen.finish()
-            result = fanout.merge("result", [lg.expect("result", timeout=60)
-                                             for lg in loadgens])
+            missing, result = _results(loadgens, set(stamps))
         finally:
             for loadgen in loadgens:
                 loadgen.stop()
