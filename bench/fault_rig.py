@@ -107,6 +107,8 @@ class Tab:
         self.refreshes: list[float] = []
         self.console: list[tuple[float, str]] = []
         self.errors: list[str] = []
+        self.crashed = False  # the renderer died ("Target crashed"): the rig replaces the tab
+        self.page.on("crash", lambda: setattr(self, "crashed", True))
         self.page.on("request", self._on_request)
         self.page.on("console", lambda m: self.console.append((time.monotonic(), m.text)))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
@@ -211,7 +213,11 @@ class Rig:
 
     @property
     def tab(self) -> Tab:
-        """The main tab (opened on first use)."""
+        """The main tab (opened on first use, and again after its renderer crashed, so one
+        crash on a loaded machine fails one measurement, not every later one)."""
+        if self._tab is not None and self._tab.crashed:
+            self.close_tab(self._tab)
+            self._tab = None
         if self._tab is None:
             self._tab = self.open_tab()
         return self._tab

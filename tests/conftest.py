@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
+import shutil
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -14,6 +16,19 @@ from tests.support.live_server import LiveServer
 # no per-example deadline (hypothesis's 200 ms default failed runs at random under load).
 settings.register_profile("zariz", deadline=None)
 settings.load_profile("zariz")
+
+
+def pytest_report_header() -> str:
+    """The machine, at the top of every run: a renderer crash or a slow suite in CI reads
+    differently on 2 cores with 64 MB of /dev/shm than on a roomy box."""
+    def gib(n: float) -> str:
+        return f"{n / 2**30:.1f} GiB"
+
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    shm = shutil.disk_usage("/dev/shm").total if os.path.isdir("/dev/shm") else 0
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"machine: {os.cpu_count()} cpus, load {load}, memory {gib(pages)}, "
+            f"/dev/shm {gib(shm)}, uid {os.getuid()}")
 
 
 @pytest.fixture

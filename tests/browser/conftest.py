@@ -27,6 +27,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-quic",
     "--no-first-run",
+    # Shared memory in /tmp, not /dev/shm: a container's /dev/shm is 64 MB by default, and
+    # a renderer that cannot map there dies ("Target crashed"), as Puppeteer's and
+    # Playwright's Docker guides warn.
+    "--disable-dev-shm-usage",
 ]
 ARTIFACTS = pathlib.Path(__file__).resolve().parents[2] / "test-artifacts"
 BOOT_TIMEOUT_MS = 90_000
