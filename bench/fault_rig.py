@@ -40,7 +40,7 @@ class Timings:
     stall_hold_s: float = 1.0  # the stall is kept this long after it was detected
     held_s: float = 1.0  # cut before the first event: the reconnect is held this long
     access_ttl: float = 5.0
-    outage_s: float = 20.0
+    outage_s: float = 12.0  # attempts 1 and 2 (ceilings 2 and 4 s) always fall inside
     # Timers in a busy tab on 2 shared cores fire late: detection bounds get this slack.
     slack_s: float = 1.5
     recover_timeout_s: float = 60.0

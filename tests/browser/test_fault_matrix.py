@@ -24,7 +24,7 @@ from bench import faults
 from bench.fault_rig import Rig, Timings, rig
 from bench.fault_run import FaultResult
 
-TIMINGS = Timings()  # short: every fault lasts a few seconds, the outage 20 s
+TIMINGS = Timings()  # short: every fault lasts a few seconds, the outage 12 s
 MEASURED: list[str] = []
 
 
@@ -90,7 +90,7 @@ def test_token_expiring_mid_stream_reconnects_once_without_a_401_loop(
 
 
 def test_outage_attempts_stay_within_the_backoff(matrix_rig: Rig) -> None:
-    """Every connection refused for 20 s: the attempts follow full-jitter backoff (2 s base
+    """Every connection refused for 12 s: the attempts follow full-jitter backoff (2 s base
     doubling to a 30 s cap) — a handful, not a loop — and the tab comes back afterwards."""
     try:
         o = faults.outage(matrix_rig, TIMINGS.outage_s)
