@@ -49,7 +49,10 @@ for order in json.loads(ORDERS):
     status = str(order.get("status") or "")
     courier = courier_label(order.get("courier_id"), couriers)
     built = build_row(ctx, order, status, courier)
-    made = factory.row(order, status, courier)
+    flash = "row-flash" if order["id"] == 2 else None  # an event's row: flashed
+    if flash:
+        built.setAttribute("class", flash)
+    made = factory.row(order, status, courier, cls=flash)
     pairs.append([js.JSON.stringify(js.window.__shape(built)),
                   js.JSON.stringify(js.window.__shape(made))])
 js.window.__pairs = json.dumps(pairs)
@@ -67,3 +70,46 @@ def test_cloned_rows_equal_built_rows(
         assert json.loads(made) == json.loads(built), order["id"]
     # The values really vary (a prototype filled with nothing would also "match" itself).
     assert len({made for _built, made in pairs}) == len(ORDERS)
+
+
+TEMPLATE = """
+import json, js
+from zariz.ui import dom
+from zariz.ui.dom import APPEND, REPLACE, TEXT, h
+proto = h("div", {"class": "card", "data-x": "old"},
+          h("p", {"title": "t"}, "hello"), h("ul", None, h("li", None, "a")))
+p, ul = proto.firstElementChild, proto.lastElementChild
+tpl = dom.Template(proto, [proto, p, ul])
+out = {}
+a = tpl.clone([0, "data-x", None, 0, "data-on", True, 1, TEXT, "<b>x</b>", 1, "title", False,
+               2, APPEND, h("li", None, "b")])
+b = tpl.clone([2, REPLACE, h("li", None, "only"), 0, "data-n", "7"])
+out["a"] = a.outerHTML
+out["b"] = b.outerHTML
+out["proto"] = proto.outerHTML  # untouched by its clones
+try:
+    tpl.clone([1, TEXT, object()])
+except Exception as exc:
+    out["refused"] = type(exc).__name__
+try:
+    dom.Template(proto, [h("span")])
+except Exception as exc:
+    out["outside"] = str(exc)
+js.window.__tpl = json.dumps(out)
+"""
+
+
+def test_template_clones_write_their_slots_in_one_call(
+    open_tab: Callable[..., Any], live_server: LiveServer
+) -> None:
+    page, _log, _ = open_authed(open_tab, live_server, path="/dashboard/orders")
+    run_py(page, TEMPLATE)
+    out = json.loads(page.evaluate("window.__tpl"))
+    assert out["a"] == ('<div class="card" data-on=""><p>&lt;b&gt;x&lt;/b&gt;</p>'
+                        "<ul><li>a</li><li>b</li></ul></div>")
+    assert out["b"] == ('<div class="card" data-x="old" data-n="7"><p title="t">hello</p>'
+                        "<ul><li>only</li></ul></div>")
+    assert out["proto"] == ('<div class="card" data-x="old"><p title="t">hello</p>'
+                            "<ul><li>a</li></ul></div>")
+    assert out["refused"]  # never a proxy that would leak
+    assert "not inside its prototype" in out["outside"]

@@ -50,6 +50,13 @@ def to_plain_js(value: Any) -> Any:
     return to_js(value, dict_converter=js.Object.fromEntries)
 
 
+def to_js_values(value: Any) -> Any:
+    """``to_js`` of a list (or tuple) of strings, numbers, booleans, ``None`` and JS
+    objects, nested ones too; any other object raises instead of becoming a proxy that
+    nothing destroys (``create_pyproxies=False``)."""
+    return to_js(value, create_pyproxies=False)
+
+
 def js_object(mapping: Mapping[str, Any] | None = None, /, **fields: Any) -> Any:
     """A plain JS object from a mapping and/or keyword fields.
 
@@ -163,4 +170,4 @@ class ProxyPool:
         return cancel
 
 
-__all__ = ["ProxyPool", "is_null", "js_object", "to_plain_js"]
+__all__ = ["ProxyPool", "is_null", "js_object", "to_js_values", "to_plain_js"]

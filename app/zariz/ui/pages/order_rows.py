@@ -15,7 +15,7 @@ from typing import Any
 from zariz.orders import ASSIGNABLE, FINAL
 from zariz.ui import dom
 from zariz.ui.context import Ctx
-from zariz.ui.dom import h
+from zariz.ui.dom import APPEND, REPLACE, TEXT, h
 from zariz.ui.format import (
     ADDRESS_LIMIT,
     CUSTOMER_LIMIT,
@@ -215,17 +215,40 @@ def build_row(
     )
 
 
+# The prototype row's nodes a row's values are written to (RowFactory's template slots).
+(_ROW, _REF, _CUSTOMER_CELL, _CUSTOMER, _PHONE, _ADDRESS, _BADGE, _COURIER, _CREATED,
+ _CLOCK, _AGE, _ASSIGN, _STATUS, _DELETE) = range(14)
+
+
+def _slots(tr: Any) -> list[Any]:
+    """The prototype's slots, in the order of the indexes above (walked once)."""
+    ref = tr.firstElementChild
+    customer = ref.nextElementSibling
+    phone = customer.nextElementSibling
+    address = phone.nextElementSibling
+    status = address.nextElementSibling
+    courier = status.nextElementSibling
+    created = courier.nextElementSibling
+    actions = tr.lastElementChild.firstElementChild
+    return [
+        tr, ref, customer, customer.firstElementChild.firstElementChild,
+        phone.firstElementChild, address.firstElementChild, status.firstElementChild,
+        courier, created, created.firstElementChild, created.lastElementChild,
+        actions.firstElementChild, actions.children[1], actions.lastElementChild,
+    ]
+
+
 class RowFactory:
-    """:func:`build_row`'s rows, made as clones of one prototype row: each row is one
-    ``cloneNode`` plus the writes where its values differ from the prototype's (~20 JS
-    calls instead of ~150). At hundreds of new rows a second, building every cell from
-    Python took most of each frame (profiled in the page, bench/RESULTS.md). The cells
-    whose structure depends on the data (notes, a courier's name) get it as ``build_row``
-    builds it."""
+    """:func:`build_row`'s rows, made as clones of one prototype row with the values that
+    differ from the prototype's written in, all in one JS call (:class:`dom.Template`):
+    at hundreds of new rows a second, building every cell from Python took most of each
+    frame, and walking a clone's cells from Python still paid a JS call per step (profiled
+    in the page, bench/RESULTS.md). The cells whose structure depends on the data (notes,
+    a courier's name) get it as ``build_row`` builds it."""
 
     def __init__(self, ctx: Ctx) -> None:
         self._ctx = ctx
-        self._prototype: Any = None
+        self._template: dom.Template | None = None
         self._base: dict[str, Any] = {}
 
     def _values(self, order: dict[str, Any], status: str, times: Times | None) -> dict[str, Any]:
@@ -248,70 +271,65 @@ class RowFactory:
 
     def row(
         self, order: dict[str, Any], status: str, courier: str | None,
-        times: Times | None = None,
+        times: Times | None = None, *, cls: str | None = None,
     ) -> Any:
-        if self._prototype is None:
-            self._prototype = build_row(self._ctx, PROTOTYPE_ORDER, "new", None)
+        """The row of ``order``; ``cls``: a class for the row (the flash of a new one)."""
+        template = self._template
+        if template is None:
+            prototype = build_row(self._ctx, PROTOTYPE_ORDER, "new", None)
+            template = self._template = dom.Template(prototype, _slots(prototype))
             self._base = self._values(PROTOTYPE_ORDER, "new", None)
         base, new = self._base, self._values(order, status, times)
-        tr = self._prototype.cloneNode(True)
-        dom.set_attr(tr, "data-order-id", order.get("id"))
-        if new["status"] != base["status"]:
-            dom.set_attr(tr, "data-status", status)
-        # Cells are reached by walking siblings: each ``firstElementChild`` /
-        # ``nextElementSibling`` is one cheap property read, where ``tr.cells[i]`` is an
-        # HTMLCollection proxy and an indexed call each (a row is built per new order, at
-        # hundreds a second: its JS calls are its cost).
-        ref_cell = tr.firstElementChild
+        oid = order.get("id")
+        writes: list[Any] = [_ROW, "data-order-id", None if oid is None else str(oid)]
+        if cls:
+            writes += (_ROW, "class", cls)
+        if status != base["status"]:
+            writes += (_ROW, "data-status", status)
         if new["ref"] != base["ref"]:
-            dom.set_text(ref_cell, new["ref"])
-        customer = ref_cell.nextElementSibling
-        if new["customer"] != base["customer"]:
-            _fill_value(customer.firstElementChild.firstElementChild, new["customer"],
-                        base["customer"])
+            writes += (_REF, TEXT, new["ref"])
+        _value_writes(writes, _CUSTOMER, new["customer"], base["customer"])
         if order.get("notes"):
-            customer.appendChild(_notes_block(order))
-        phone = customer.nextElementSibling
-        if new["phone"] != base["phone"]:
-            _fill_value(phone.firstElementChild, new["phone"], base["phone"])
-        address = phone.nextElementSibling
-        if new["address"] != base["address"]:
-            _fill_value(address.firstElementChild, new["address"], base["address"])
-        actions_cell = tr.lastElementChild
-        created = actions_cell.previousElementSibling
+            writes += (_CUSTOMER_CELL, APPEND, _notes_block(order))
+        _value_writes(writes, _PHONE, new["phone"], base["phone"])
+        _value_writes(writes, _ADDRESS, new["address"], base["address"])
         if new["badge"] != base["badge"]:
-            badge = address.nextElementSibling.firstElementChild
-            dom.set_attr(badge, "class", new["badge"][0])
-            dom.set_attr(badge, "data-status", new["badge"][1])
-            dom.set_text(badge, new["badge"][2])
+            badge_class, badge_status, badge_text = new["badge"]
+            writes += (_BADGE, "class", badge_class, _BADGE, "data-status", badge_status,
+                       _BADGE, TEXT, badge_text)
         if courier:
-            dom.replace_children(created.previousElementSibling, _courier_content(courier))
-        if new["times"] != base["times"]:
-            fill_times(created, new["times"], base["times"])
-        actions = actions_cell.firstElementChild
+            writes += (_COURIER, REPLACE, _courier_content(courier))
+        title, clock, age = new["times"]
+        base_title, base_clock, base_age = base["times"]
+        if title != base_title:
+            writes += (_CREATED, "title", title or None)
+        if clock != base_clock:
+            writes += (_CLOCK, TEXT, clock)
+        if age != base_age:
+            writes += (_AGE, TEXT, age)
         if new["assign"] != base["assign"]:
-            dom.set_attr(actions.firstElementChild, "disabled", new["assign"])
+            writes += (_ASSIGN, "disabled", new["assign"])
         if new["final"] != base["final"]:
-            dom.set_attr(actions.children[1], "disabled", new["final"])
+            writes += (_STATUS, "disabled", new["final"])
         if new["delete"] != base["delete"]:
-            dom.set_attr(actions.lastElementChild, "aria-label", new["delete"])
-        return tr
+            writes += (_DELETE, "aria-label", new["delete"])
+        return template.clone(writes)
+
+
+def _value_writes(
+    writes: list[Any], slot: int, shown: tuple[str, str | None], base: tuple[str, str | None]
+) -> None:
+    """A text_value span's text and tooltip, where they differ from the prototype's
+    (``base``): most values are short, so no tooltip to remove."""
+    if shown[0] != base[0]:
+        writes += (slot, TEXT, shown[0])
+    if shown[1] != base[1]:
+        writes += (slot, "title", shown[1])
 
 
 def _shown(value: Any, limit: int) -> tuple[str, str | None]:
     """A text_value span's text and tooltip."""
     return display_text(value, limit), display_title(value, limit)
-
-
-def _fill_value(
-    span: Any, shown: tuple[str, str | None], base: tuple[str, str | None]
-) -> None:
-    """Write a cloned text_value span's text and tooltip where they differ from the
-    prototype's (``base``): most values are short, so no tooltip to remove."""
-    if shown[0] != base[0]:
-        dom.set_text(span, shown[0])
-    if shown[1] != base[1]:
-        dom.set_attr(span, "title", shown[1])
 
 
 def fill_times(cell: Any, new: Times, old: Times | None) -> None:

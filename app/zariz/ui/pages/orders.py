@@ -286,9 +286,8 @@ def orders_page(ctx: Ctx, scope: Scope) -> Any:
             rows[oid] = (sig, cached[1], order)
             return cached[1]
         shown_times = order_times(ctx, order.get("created_at"), now_ms)
-        tr = factory.row(order, str(order.get("status") or ""), courier, shown_times)
-        if oid in flash:
-            dom.set_attr(tr, "class", FLASH_CLASS)  # an event inserted or changed it
+        tr = factory.row(order, str(order.get("status") or ""), courier, shown_times,
+                         cls=FLASH_CLASS if oid in flash else None)  # an event made it
         rows[oid] = (sig, tr, order)
         times[oid] = shown_times
         return tr
