@@ -102,6 +102,18 @@ def test_no_cdn_in_the_shell() -> None:
         assert "http://" not in text and "https://" not in text, path
 
 
+def test_only_early_js_holds_the_first_paint() -> None:
+    # A classic script in <head> without defer/async stops the parse, and the skeleton's
+    # first paint with it, until it is fetched and run: only early.js (the language
+    # direction and theme, which must be right in that paint) may.
+    head = (ROOT / "index.html").read_text().split("</head>")[0]
+    blocking = [
+        tag for tag in re.findall(r"<script\b[^>]*>", head)
+        if 'type="module"' not in tag and not re.search(r"\b(defer|async)\b", tag)
+    ]
+    assert blocking == ['<script src="/static/boot/early.js">']
+
+
 # "issue <n>" / "ticket <n>" in a comment points at a tracker entry a reader of the code does
 # not have. "ticket" is also this API's word for the stream's one-time pass, so a ticket
 # followed by an HTTP status ("the ticket endpoint answers 503") is not a citation.
