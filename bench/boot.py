@@ -44,9 +44,10 @@ The app runs as ``make serve`` runs it (``python -m server`` through
 its own ``var/snapshot``), the baselines' pages on ``bench.server`` (the same app plus
 ``/bench/pages/``), all on 127.0.0.1; names outside loopback don't resolve in the browser.
 
-``globalThis.__zarizBoot`` (``{mode, reason, fetch_ms, restore_ms, total_ms}``) is read on
-every app load: while it is absent, or says ``plain`` on a default load, the report says
-"snapshot: not available" and the default contender is a plain boot like the other.
+``globalThis.__zarizBoot`` (``{mode, reason, fetch_ms, restore_ms, total_ms,
+heap_skipped}``) is read on every app load: while it is absent, or says ``plain`` on a
+default load, the report says "snapshot: not available" and the default contender is a
+plain boot like the other.
 """
 
 from __future__ import annotations
@@ -1134,9 +1135,14 @@ def _bounds(result: dict[str, Any], warm_ratio: float | None, cold_ratio: float 
                     text += (f" - about the snapshot's {size:,.0f} MiB: a copy of its bytes "
                              "kept alive after the restore costs that much")
                 elif size:
-                    text += (f" (a restored heap is the snapshot's whole {size:,.0f} MiB, "
-                             "every page of it written, so resident, with every app module "
-                             "already imported; a plain boot's heap holds what it has used)")
+                    skipped = _median([(s.get("boot") or {}).get("heap_skipped")
+                                       for s in result["open"]["zariz"]["warm"]])
+                    left = (f", less its zero pages ({skipped / 2**20:,.0f} MiB), which the "
+                            "loader does not write" if skipped else "")
+                    text += (f" (a restored heap is the snapshot's whole {size:,.0f} MiB"
+                             f"{left}: every page written is resident, and it holds every "
+                             "app module already imported; a plain boot's heap holds what "
+                             "it has used)")
             text += "."
         out.append(text)
     return out

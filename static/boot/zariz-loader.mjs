@@ -19,6 +19,7 @@
 //   restore_ms  snapshot: bytes in hand (or loadPyodide called, if later) -> interpreter
 //               restored; plain: loadPyodide's own time
 //   total_ms    this module evaluated -> interpreter ready
+//   heap_skipped  snapshot: bytes of the heap's copy left out (zero pages: sparseHeapCopy)
 // with the User Timing marks zariz:boot-start (this module evaluated) and
 // zariz:pyodide-ready (loadPyodide resolved).
 import { loadPyodide as pyodideLoad, version as pyodideVersion } from "./pyodide.mjs";
@@ -111,10 +112,52 @@ function reseed(pyodide) {
   );
 }
 
+const PAGE = 4096; // the OS's page: what a write makes resident
+
+function zeroWords(words, from, to) {
+  for (let i = from; i < to; i++) if (words[i] !== 0) return false;
+  return true;
+}
+
+// `target.set(source)` (target a view of the whole wasm heap, source the snapshot's heap)
+// that leaves out the pages zero in both. A fresh wasm memory reads as zeros without
+// being resident, and a page becomes the tab's memory once written, zeros or not: the
+// plain copy made every page of the snapshot's heap resident (~44% of ours are zeros).
+// Pages that are zero in the source but not in the target are written (zeros): the
+// result is always the plain copy's. Returns the bytes left out.
+export function sparseHeapCopy(target, source) {
+  if (source.length > target.length || source.byteOffset % 4 || target.byteOffset % 4) {
+    target.set(source);
+    return 0;
+  }
+  const whole = source.length - (source.length % PAGE);
+  const from = new Int32Array(source.buffer, source.byteOffset, whole >> 2);
+  const into = new Int32Array(target.buffer, target.byteOffset, whole >> 2);
+  const words = PAGE >> 2;
+  let skipped = 0;
+  let run = -1; // the first byte of a run of pages to copy
+  for (let at = 0; at < whole; at += PAGE) {
+    const w = at >> 2;
+    if (zeroWords(from, w, w + words) && zeroWords(into, w, w + words)) {
+      if (run >= 0) target.set(source.subarray(run, at), run);
+      run = -1;
+      skipped += PAGE;
+    } else if (run < 0) {
+      run = at;
+    }
+  }
+  if (run >= 0) target.set(source.subarray(run, whole), run);
+  if (whole < source.length) target.set(source.subarray(whole), whole);
+  return skipped;
+}
+
 // Pyodide sizes the heap to the snapshot by setting INITIAL_MEMORY, which its module does
 // not read: a snapshot whose heap grew past the initial size would not fit. Grow the
-// fresh module's memory to the snapshot's heap before Pyodide copies it in.
-function growingModuleFactory(indexURL, snapshotReady) {
+// fresh module's memory to the snapshot's heap before Pyodide copies it in; and have
+// that copy (its `Module.HEAP8.set(heap)`, src/js/snapshot.ts) leave out zero pages.
+// Should the heap's view be replaced before the copy (the memory grew again), the copy
+// is Pyodide's own: the same result, every page resident.
+function growingModuleFactory(indexURL, snapshotReady, copied) {
   const factory = import(`${indexURL}pyodide.asm.mjs`).then((m) => m.default);
   return async (settings) => {
     const { heap } = await snapshotReady;
@@ -123,6 +166,15 @@ function growingModuleFactory(indexURL, snapshotReady) {
         if (module.HEAP8.length < heap && !module.growMemory(heap)) {
           throw new Error(`cannot grow the heap to the snapshot's ${heap} bytes`);
         }
+        const view = module.HEAP8;
+        view.set = function set(array, offset) {
+          if (offset !== undefined || array.length !== heap) {
+            return Int8Array.prototype.set.call(this, array, offset);
+          }
+          delete view.set; // the snapshot's copy: once
+          copied.skipped = sparseHeapCopy(this, array);
+          return undefined;
+        };
       },
       ...(settings.preRun || []),
     ];
@@ -158,7 +210,9 @@ async function loadInterpreter(options) {
   const pending = snapshot;
   snapshot = null;
   if (!pending && !reason) reason = "the page's snapshot went to its first interpreter";
-  const state = { mode: "plain", reason, fetch_ms: 0, restore_ms: 0, total_ms: 0 };
+  const state = {
+    mode: "plain", reason, fetch_ms: 0, restore_ms: 0, total_ms: 0, heap_skipped: 0,
+  };
   if (pending) {
     const called = performance.now();
     const attempt = { ...options };
@@ -167,7 +221,8 @@ async function loadInterpreter(options) {
       // The snapshot as a promise: Pyodide fetches and compiles its wasm meanwhile.
       attempt.indexURL = indexURL;
       attempt._loadSnapshot = pending.then((s) => s.bytes);
-      attempt.createPyodideModule = growingModuleFactory(indexURL, pending);
+      const copied = { skipped: 0 };
+      attempt.createPyodideModule = growingModuleFactory(indexURL, pending, copied);
       const pyodide = await pyodideLoad(attempt);
       // Pyodide keeps its options for good; these two hold the snapshot's bytes.
       const config = pyodide._api?.config;
@@ -181,6 +236,7 @@ async function loadInterpreter(options) {
         mode: "snapshot",
         fetch_ms: at - bootStart,
         restore_ms: performance.now() - Math.max(at, called),
+        heap_skipped: copied.skipped,
       });
       return ready(state, pyodide);
     } catch (error) {
