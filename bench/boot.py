@@ -930,7 +930,7 @@ def render(result: dict[str, Any], command: str) -> str:
             "set yet):",
             "",
             "| contender | load | " + " | ".join(n.split(":", 1)[1] for n in mark_names)
-            + " | `__zarizBoot` fetch / restore / total |",
+            + " | `__zarizBoot` fetch / restore / total / heap copy |",
             "|---|---|" + "---:|" * len(mark_names) + "---|",
         ]
         for w in app:
@@ -938,7 +938,7 @@ def render(result: dict[str, Any], command: str) -> str:
                 ss = opens[w][load]
                 marks = [_median([s["marks"].get(n) for s in ss]) for n in mark_names]
                 boot = [_median([(s.get("boot") or {}).get(k) for s in ss])
-                        for k in ("fetch_ms", "restore_ms", "total_ms")]
+                        for k in ("fetch_ms", "restore_ms", "total_ms", "heap_copy_ms")]
                 lines.append(f"| {NAMES[w]} | {load} | " + " | ".join(_ms(v) for v in marks)
                              + f" | {' / '.join(_ms(v) for v in boot)} |")
         lines.append("")
@@ -1137,12 +1137,11 @@ def _bounds(result: dict[str, Any], warm_ratio: float | None, cold_ratio: float 
                 elif size:
                     skipped = _median([(s.get("boot") or {}).get("heap_skipped")
                                        for s in result["open"]["zariz"]["warm"]])
-                    left = (f", less its zero pages ({skipped / 2**20:,.0f} MiB), which the "
-                            "loader does not write" if skipped else "")
-                    text += (f" (a restored heap is the snapshot's whole {size:,.0f} MiB"
-                             f"{left}: every page written is resident, and it holds every "
-                             "app module already imported; a plain boot's heap holds what "
-                             "it has used)")
+                    left = (f" less its zero pages ({skipped / 2**20:,.0f} MiB), which the "
+                            "loader leaves out" if skipped else "")
+                    text += (" (a restored heap is resident as far as it was written: the "
+                             f"snapshot's {size:,.0f} MiB{left}, every app module already "
+                             "imported; a plain boot's heap holds what it has used)")
             text += "."
         out.append(text)
     return out

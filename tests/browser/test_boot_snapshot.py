@@ -109,7 +109,7 @@ def test_boots_from_the_snapshot_and_the_orders_page_works(
     boot = boot_of(page)
     assert boot["mode"] == "snapshot" and boot["reason"] == "", boot
     assert boot["total_ms"] > 0 and boot["restore_ms"] > 0 and boot["fetch_ms"] > 0, boot
-    # The heap's zero pages were left out of the copy (they are ~40% of it): never written,
+    # The heap's zero pages were left out of the copy (~44% of ours): never written,
     # never the tab's memory.
     assert boot["heap_skipped"] > 4 << 20, boot
     assert plain_lines(log) == []
@@ -135,8 +135,8 @@ def test_boots_from_the_snapshot_and_the_orders_page_works(
 
 # The loader's copy of a heap, against the plain copy, on heaps made to catch each way it
 # could go wrong: a zero page over a written one (must be zeroed), a non-zero page in a
-# zero one, a last partial page, a source at the snapshot's odd offset, a target bigger
-# than the source (the rest untouched).
+# zero one, a last partial page, a source at the snapshot's offset into its bytes (144),
+# a target bigger than the source (the rest untouched).
 SPARSE_CASES = """async () => {
   const { sparseHeapCopy } = await import("/static/vendor/pyodide/zariz-loader.mjs");
   const PAGE = 4096;

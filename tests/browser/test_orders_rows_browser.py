@@ -26,6 +26,7 @@ ORDERS: list[dict[str, Any]] = [
     {"id": 5, "status": "cancelled", "customer": 7, "phone": 0, "address": {"a": 1},
      "courier_id": None, "created_at": "not a date"},
     {"id": 6, "status": "", "customer": "", "phone": "", "address": ""},
+    {"id": True, "status": "new"},  # not an id the store keeps; still the same row
 ]
 
 # The same rows built both ways; a row as (tag, attributes sorted, children), text as str.
@@ -95,6 +96,10 @@ try:
     dom.Template(proto, [h("span")])
 except Exception as exc:
     out["outside"] = str(exc)
+try:
+    dom.Template(proto, [p.firstChild])
+except Exception as exc:
+    out["text_slot"] = str(exc)
 js.window.__tpl = json.dumps(out)
 """
 
@@ -113,3 +118,4 @@ def test_template_clones_write_their_slots_in_one_call(
                             "<ul><li>a</li></ul></div>")
     assert out["refused"]  # never a proxy that would leak
     assert "not inside its prototype" in out["outside"]
+    assert "must be an element" in out["text_slot"]

@@ -114,7 +114,9 @@ _TEMPLATE_JS = """
     const path = [];
     for (let node = slot; node !== prototype; node = node.parentNode) {
       if (node.parentNode === null) throw new Error("a template slot is not inside its prototype");
-      path.unshift(Array.prototype.indexOf.call(node.parentNode.children, node));
+      const index = Array.prototype.indexOf.call(node.parentNode.children, node);
+      if (index < 0) throw new Error("a template slot must be an element, not text");
+      path.unshift(index);
     }
     return path;
   });

@@ -281,7 +281,9 @@ class RowFactory:
             self._base = self._values(PROTOTYPE_ORDER, "new", None)
         base, new = self._base, self._values(order, status, times)
         oid = order.get("id")
-        writes: list[Any] = [_ROW, "data-order-id", None if oid is None else str(oid)]
+        # As dom.set_attr writes it (None/False: absent, True: empty).
+        shown_id = oid if oid is None or isinstance(oid, bool) else str(oid)
+        writes: list[Any] = [_ROW, "data-order-id", shown_id]
         if cls:
             writes += (_ROW, "class", cls)
         if status != base["status"]:
