@@ -1,7 +1,12 @@
 """Pages, static files and the browser app's Python (raw files and a zip bundle).
 
 Everything is read from ``settings.root`` (ZARIZ_ROOT). Vendor files are pinned by
-version, so they are cached for a year; everything else is revalidated (no-cache).
+version, so they are cached for a year. The page's own stylesheets and scripts
+(``static/css``, ``static/boot``) are named in ``index.html`` with ``?v=<content hash>``,
+and a request that carries their current hash is cached for a year too: a warm load
+paints without asking the server about them again (it asked once per sheet and script,
+each holding the first paint), and a changed file is a new URL in the next page. Everything
+else is revalidated (no-cache).
 
 In dev mode (``server.dev``) ``index.html`` carries ``<meta name="zariz-dev"
 content="strict|no-strict">`` before ``</head>`` and ``GET /__dev/manifest`` answers;
@@ -11,8 +16,7 @@ Out of dev mode, when ``var/snapshot/`` holds a Pyodide memory snapshot built
 (``scripts/build_snapshot.py``) for the vendored Pyodide *and* the current app bundle,
 ``index.html`` carries ``<meta name="zariz-snapshot">`` and a ``<link rel=preload>`` of it
 before ``</head>``: the boot loader (``static/boot/zariz-loader.mjs``) restores the
-interpreter from it instead of initialising one. Otherwise the page is the file byte for
-byte and the loader boots plain.
+interpreter from it instead of initialising one. Otherwise the loader boots plain.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from server.dev import DevReloader
+from server.dev import DevReloader, file_hash
 from server.errors import ApiError
 
 # The platform's mime table may lack these; browsers refuse modules / wasm otherwise.
@@ -106,15 +110,58 @@ def with_css_versions(html: bytes, files: dict[str, str]) -> bytes:
     return _STYLESHEET.sub(stamp, html)
 
 
+class AssetVersions:
+    """The content hash (:func:`server.dev.file_hash`) of the page's own files, read again
+    when a file's mtime or size changes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: dict[pathlib.Path, tuple[tuple[int, int], str]] = {}
+
+    def version(self, path: pathlib.Path) -> str | None:
+        """``path``'s hash, or ``None`` when it cannot be read."""
+        try:
+            stat = path.stat()
+            key = (stat.st_mtime_ns, stat.st_size)
+            with self._lock:
+                known = self._known.get(path)
+            if known is not None and known[0] == key:
+                return known[1]
+            digest = file_hash(path.read_bytes())
+        except OSError:
+            return None
+        with self._lock:
+            self._known[path] = (key, digest)
+        return digest
+
+
+ASSETS = AssetVersions()
+VERSIONED = ("/css/", "/boot/")
+"""Under /static: the folders whose files the page names with ``?v=<hash>``."""
+_OWN_ASSET = re.compile(rb'(href|src)="/(static/(?:css|boot)/[A-Za-z0-9_./-]+\.(?:css|js))"')
+
+
+def with_asset_versions(html: bytes, root: pathlib.Path) -> bytes:
+    """Each ``href``/``src`` of ``/static/css/*.css`` and ``/static/boot/*.js`` stamped
+    ``?v=<hash>`` of the file now (a file that cannot be read is left as it is)."""
+
+    def stamp(match: re.Match[bytes]) -> bytes:
+        version = ASSETS.version(root / match.group(2).decode())
+        if version is None:
+            return match.group(0)
+        return match.group(1) + b'="/' + match.group(2) + b"?v=" + version.encode() + b'"'
+
+    return _OWN_ASSET.sub(stamp, html)
+
+
 async def index(request: Request) -> Response:
-    path = _root(request) / "index.html"
+    root = _root(request)
+    path = root / "index.html"
     dev = _dev(request)
     # ?boot=plain: the loader will not restore, so the page must not preload 30 MB for it.
     plain = request.query_params.get("boot") == "plain"
     snapshot = None if dev is not None or plain else current_snapshot(request)
     sse_client: str = request.app.state.settings.sse_client
-    if dev is None and snapshot is None and not sse_client:
-        return _file(path, "index.html", "text/html; charset=utf-8")
     try:
         html = path.read_bytes()
     except (FileNotFoundError, IsADirectoryError) as exc:
@@ -122,9 +169,13 @@ async def index(request: Request) -> Response:
     if sse_client:
         html = with_head_tags(html, sse_client_meta(sse_client))
     if dev is not None:
+        # The dev manifest's hashes (the same function): the page knows which version of
+        # each sheet it loaded, for the hot swap.
         html = with_css_versions(with_dev_meta(html, dev.strict), dev.files)
-    elif snapshot is not None:
-        html = with_head_tags(html, snapshot.head_tags())
+    else:
+        if snapshot is not None:
+            html = with_head_tags(html, snapshot.head_tags())
+    html = with_asset_versions(html, root)
     return Response(html, media_type="text/html; charset=utf-8",
                     headers={"Cache-Control": NO_CACHE})
 
@@ -149,9 +200,23 @@ class CachingStaticFiles(StaticFiles):
     def file_response(self, full_path: object, stat_result: object, scope: Scope,
                       status_code: int = 200) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)  # type: ignore[arg-type]
-        vendor = scope["path"].startswith("/vendor/") or "/static/vendor/" in scope["path"]
-        response.headers["Cache-Control"] = IMMUTABLE if vendor else NO_CACHE
+        path: str = scope["path"]
+        vendor = path.startswith("/vendor/") or "/static/vendor/" in path
+        response.headers["Cache-Control"] = (
+            IMMUTABLE if vendor or self._current(path, full_path, scope) else NO_CACHE
+        )
         return response
+
+    @staticmethod
+    def _current(path: str, full_path: object, scope: Scope) -> bool:
+        """A page's own file asked for with its current ``?v=`` (as the page names it)."""
+        if not any(folder in path for folder in VERSIONED):
+            return False
+        query = scope.get("query_string", b"").decode("latin-1")
+        asked = [v for k, _, v in (p.partition("=") for p in query.split("&")) if k == "v"]
+        if len(asked) != 1:
+            return False
+        return asked[0] == ASSETS.version(pathlib.Path(str(full_path)))
 
 
 def bundle_files(package: pathlib.Path) -> list[pathlib.Path]:

@@ -183,18 +183,30 @@ def test_dev_index_has_the_meta_right_before_head_end(
             for sheet in sheets:
                 stamped = f'href="/{sheet}?v={short_hash(dev_root / sheet)}"'
                 expected = expected.replace(f'href="/{sheet}"', stamped)
-            assert response.text == expected
+            assert response.text == stamp_scripts(expected, dev_root)
     finally:
         client.close()
 
 
-def test_index_without_dev_is_the_file_byte_for_byte(
+def stamp_scripts(html: str, root: pathlib.Path) -> str:
+    """``html`` with each of our boot scripts named with its content hash, as served."""
+    for script in re.findall(r'src="/(static/boot/[^"?]+\.js)"', html):
+        html = html.replace(f'src="/{script}"', f'src="/{script}?v={short_hash(root / script)}"')
+    return html
+
+
+def test_index_without_dev_is_the_file_with_its_assets_versioned(
     tmp_path: pathlib.Path, dev_root: pathlib.Path
 ) -> None:
     client = app_client(tmp_path, dev_root, dev_strict=False)  # strict alone is no dev
     try:
         response = client.get("/")
-        assert response.content == (dev_root / "index.html").read_bytes()
+        expected = stamp_scripts((dev_root / "index.html").read_text(), dev_root)
+        for sheet in re.findall(r'href="/(static/css/[^"?]+\.css)"', expected):
+            expected = expected.replace(
+                f'href="/{sheet}"', f'href="/{sheet}?v={short_hash(dev_root / sheet)}"')
+        assert "?v=" in expected
+        assert response.text == expected
         assert b"zariz-dev" not in response.content
         assert client.get(MANIFEST).status_code == 404
     finally:

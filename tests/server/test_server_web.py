@@ -74,6 +74,42 @@ def test_static_cache_policy_and_mime_types(client: AppClient):
     assert client.get("/static/nope.css").status_code == 404
 
 
+@pytest.mark.parametrize(("asset", "tag"), [
+    ("static/css/app.css", '<link rel="stylesheet" href="/{}">'),
+    ("static/boot/early.js", '<script src="/{}"></script>'),
+])
+def test_own_assets_are_named_by_content_and_cached_while_current(
+    client: AppClient, root: pathlib.Path, asset: str, tag: str
+) -> None:
+    (root / "static" / "boot").mkdir(exist_ok=True)
+    (root / asset).write_text("/* one */")
+    (root / "index.html").write_text(
+        "<!doctype html><head>" + tag.format(asset) + "</head><title>zariz</title>")
+
+    def named() -> str:
+        html = client.get("/dashboard").text
+        start = html.index(f"/{asset}?v=") + len(f"/{asset}?v=")
+        return html[start:html.index('"', start)]
+
+    first = named()
+    assert len(first) == 16
+    cache = lambda url: client.get(url).headers["cache-control"]  # noqa: E731
+    # As the page names it: a year (a warm load asks the server nothing).
+    assert cache(f"/{asset}?v={first}") == "public, max-age=31536000, immutable"
+    # Without its version, or with another, it is revalidated.
+    assert cache(f"/{asset}") == "no-cache"
+    assert cache(f"/{asset}?v=0000000000000000") == "no-cache"
+    assert cache(f"/{asset}?v={first}&v={first}") == "no-cache"
+    # Changed: the page names the new version; the old one is no longer cached for good.
+    time.sleep(0.01)
+    (root / asset).write_text("/* two, longer */")
+    second = named()
+    assert second != first
+    assert cache(f"/{asset}?v={second}") == "public, max-age=31536000, immutable"
+    assert cache(f"/{asset}?v={first}") == "no-cache"
+    assert client.get(f"/{asset}?v={second}").text == "/* two, longer */"
+
+
 def test_bundle_zip_has_only_package_python(client: AppClient, root: pathlib.Path):
     response = client.get("/app/bundle.zip")
     assert response.status_code == 200
