@@ -26,6 +26,7 @@ import html as html_escape
 import io
 import json
 import mimetypes
+import os
 import pathlib
 import re
 import threading
@@ -110,35 +111,50 @@ def with_css_versions(html: bytes, files: dict[str, str]) -> bytes:
     return _STYLESHEET.sub(stamp, html)
 
 
+StatKey = tuple[int, int, int, int, int]
+
+
+def stat_key(stat: os.stat_result) -> StatKey:
+    """What identifies a file's content without reading it: its inode, size, mtime and
+    ctime. A deploy that keeps mtimes (``cp -p``, ``tar x``, ``rsync -t``) still changes
+    the ctime, which no copy can set."""
+    return (stat.st_ino, stat.st_dev, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
 class AssetVersions:
     """The content hash (:func:`server.dev.file_hash`) of the page's own files, read again
-    when a file's mtime or size changes."""
+    when a file's :func:`stat_key` changes; the hash and its key come from one open file,
+    so a file replaced meanwhile is never given the other's hash."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._known: dict[pathlib.Path, tuple[tuple[int, int], str]] = {}
+        self._known: dict[pathlib.Path, tuple[StatKey, str]] = {}
 
-    def version(self, path: pathlib.Path) -> str | None:
-        """``path``'s hash, or ``None`` when it cannot be read."""
+    def version(self, path: pathlib.Path) -> tuple[StatKey, str] | None:
+        """``path``'s key and hash, or ``None`` when it cannot be read."""
+        path = path.resolve()
         try:
-            stat = path.stat()
-            key = (stat.st_mtime_ns, stat.st_size)
-            with self._lock:
-                known = self._known.get(path)
-            if known is not None and known[0] == key:
-                return known[1]
-            digest = file_hash(path.read_bytes())
+            with path.open("rb") as file:
+                key = stat_key(os.fstat(file.fileno()))
+                with self._lock:
+                    known = self._known.get(path)
+                if known is not None and known[0] == key:
+                    return known
+                found = (key, file_hash(file.read()))
         except OSError:
             return None
         with self._lock:
-            self._known[path] = (key, digest)
-        return digest
+            self._known[path] = found
+        return found
 
 
 ASSETS = AssetVersions()
-VERSIONED = ("/css/", "/boot/")
-"""Under /static: the folders whose files the page names with ``?v=<hash>``."""
-_OWN_ASSET = re.compile(rb'(href|src)="/(static/(?:css|boot)/[A-Za-z0-9_./-]+\.(?:css|js))"')
+VERSIONED = ("css", "boot")
+"""Under static/: the folders whose files the page names with ``?v=<hash>``."""
+_OWN_ASSET = re.compile(
+    rb'(?<![\w-])(href|src)="/(static/(?:css|boot)/[A-Za-z0-9_-][A-Za-z0-9_.-]*'
+    rb'(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*\.(?:css|js))"'
+)
 
 
 def with_asset_versions(html: bytes, root: pathlib.Path) -> bytes:
@@ -146,10 +162,10 @@ def with_asset_versions(html: bytes, root: pathlib.Path) -> bytes:
     ``?v=<hash>`` of the file now (a file that cannot be read is left as it is)."""
 
     def stamp(match: re.Match[bytes]) -> bytes:
-        version = ASSETS.version(root / match.group(2).decode())
-        if version is None:
+        found = ASSETS.version(root / match.group(2).decode())
+        if found is None:
             return match.group(0)
-        return match.group(1) + b'="/' + match.group(2) + b"?v=" + version.encode() + b'"'
+        return match.group(1) + b'="/' + match.group(2) + b"?v=" + found[1].encode() + b'"'
 
     return _OWN_ASSET.sub(stamp, html)
 
@@ -202,21 +218,31 @@ class CachingStaticFiles(StaticFiles):
         response = super().file_response(full_path, stat_result, scope, status_code)  # type: ignore[arg-type]
         path: str = scope["path"]
         vendor = path.startswith("/vendor/") or "/static/vendor/" in path
-        response.headers["Cache-Control"] = (
-            IMMUTABLE if vendor or self._current(path, full_path, scope) else NO_CACHE
-        )
+        current = not vendor and self._current(full_path, stat_result, scope)
+        response.headers["Cache-Control"] = IMMUTABLE if vendor or current else NO_CACHE
         return response
 
-    @staticmethod
-    def _current(path: str, full_path: object, scope: Scope) -> bool:
-        """A page's own file asked for with its current ``?v=`` (as the page names it)."""
-        if not any(folder in path for folder in VERSIONED):
+    def _current(self, full_path: object, stat_result: object, scope: Scope) -> bool:
+        """A page's own file (``static/css``, ``static/boot``: by its real path, however
+        the request spelled it) asked for with its current ``?v=``, and the file whose
+        size and dates this response sends is the one that hash was taken of."""
+        real = pathlib.Path(str(full_path))
+        if self.directory is None:
+            return False
+        try:
+            relative = real.relative_to(pathlib.Path(self.directory).resolve())
+        except ValueError:
+            return False
+        if len(relative.parts) < 2 or relative.parts[0] not in VERSIONED:
             return False
         query = scope.get("query_string", b"").decode("latin-1")
         asked = [v for k, _, v in (p.partition("=") for p in query.split("&")) if k == "v"]
         if len(asked) != 1:
             return False
-        return asked[0] == ASSETS.version(pathlib.Path(str(full_path)))
+        found = ASSETS.version(real)
+        if not isinstance(stat_result, os.stat_result) or found is None:
+            return False
+        return found == (stat_key(stat_result), asked[0])
 
 
 def bundle_files(package: pathlib.Path) -> list[pathlib.Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pathlib
@@ -108,6 +109,46 @@ def test_own_assets_are_named_by_content_and_cached_while_current(
     assert cache(f"/{asset}?v={second}") == "public, max-age=31536000, immutable"
     assert cache(f"/{asset}?v={first}") == "no-cache"
     assert client.get(f"/{asset}?v={second}").text == "/* two, longer */"
+
+
+def test_an_asset_changed_with_its_size_and_mtime_kept_is_a_new_version(
+    client: AppClient, root: pathlib.Path
+) -> None:
+    """A deploy that keeps mtimes (cp -p, tar x) and a same-size edit: still a new hash,
+    and the old one is no longer answered as immutable."""
+    css = root / "static" / "css" / "app.css"
+    css.write_text("a{color:#111111}")
+    os.utime(css, ns=(1_700_000_000 * 10**9, 1_700_000_000 * 10**9))
+    (root / "index.html").write_text(
+        '<!doctype html><head><link rel="stylesheet" href="/static/css/app.css"></head>')
+
+    def named() -> str:
+        html = client.get("/").text
+        return html.split("app.css?v=")[1].split('"')[0]
+
+    first = named()
+    replacement = css.with_name("app.css.new")  # replaced as a deploy does: a new file
+    replacement.write_text("a{color:#222222}")
+    os.utime(replacement, ns=(1_700_000_000 * 10**9, 1_700_000_000 * 10**9))
+    replacement.replace(css)
+    second = named()
+    assert second != first
+    assert client.get(f"/static/css/app.css?v={first}").headers["cache-control"] == "no-cache"
+    assert client.get(f"/static/css/app.css?v={second}").headers["cache-control"] == (
+        "public, max-age=31536000, immutable")
+
+
+def test_only_our_css_and_boot_files_are_versioned_however_the_path_is_spelled(
+    client: AppClient, root: pathlib.Path
+) -> None:
+    (root / "static" / "other").mkdir()
+    (root / "static" / "other" / "x.css").write_text("b{}")
+    digest = hashlib.sha256(b"b{}").hexdigest()[:16]
+    assert client.get(f"/static/other/x.css?v={digest}").headers["cache-control"] == "no-cache"
+    # A path that names css/ on its way elsewhere is judged by where it lands.
+    response = client.get(f"/static/css/%2e%2e/other/x.css?v={digest}")
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-cache"
 
 
 def test_bundle_zip_has_only_package_python(client: AppClient, root: pathlib.Path):
