@@ -26,7 +26,6 @@ import html as html_escape
 import io
 import json
 import mimetypes
-import os
 import pathlib
 import re
 import threading
@@ -111,44 +110,25 @@ def with_css_versions(html: bytes, files: dict[str, str]) -> bytes:
     return _STYLESHEET.sub(stamp, html)
 
 
-StatKey = tuple[int, int, int, int, int]
+ASSET_LIMIT = 1 << 20
+"""A page's own file is read whole to be hashed (ours are 2-40 KB); a bigger one is not
+versioned (served as before, revalidated)."""
 
 
-def stat_key(stat: os.stat_result) -> StatKey:
-    """What identifies a file's content without reading it: its inode, size, mtime and
-    ctime. A deploy that keeps mtimes (``cp -p``, ``tar x``, ``rsync -t``) still changes
-    the ctime, which no copy can set."""
-    return (stat.st_ino, stat.st_dev, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+def asset_version(path: pathlib.Path) -> tuple[bytes, str] | None:
+    """``path``'s bytes and their hash (:func:`server.dev.file_hash`, the dev manifest's),
+    read now: a hash kept from an earlier read can be stale in ways no stat shows (a
+    same-size edit within one timestamp tick). ``None``: unreadable or too big."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(ASSET_LIMIT + 1)
+    except OSError:
+        return None
+    if len(data) > ASSET_LIMIT:
+        return None
+    return data, file_hash(data)
 
 
-class AssetVersions:
-    """The content hash (:func:`server.dev.file_hash`) of the page's own files, read again
-    when a file's :func:`stat_key` changes; the hash and its key come from one open file,
-    so a file replaced meanwhile is never given the other's hash."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._known: dict[pathlib.Path, tuple[StatKey, str]] = {}
-
-    def version(self, path: pathlib.Path) -> tuple[StatKey, str] | None:
-        """``path``'s key and hash, or ``None`` when it cannot be read."""
-        path = path.resolve()
-        try:
-            with path.open("rb") as file:
-                key = stat_key(os.fstat(file.fileno()))
-                with self._lock:
-                    known = self._known.get(path)
-                if known is not None and known[0] == key:
-                    return known
-                found = (key, file_hash(file.read()))
-        except OSError:
-            return None
-        with self._lock:
-            self._known[path] = found
-        return found
-
-
-ASSETS = AssetVersions()
 VERSIONED = ("css", "boot")
 """Under static/: the folders whose files the page names with ``?v=<hash>``."""
 _OWN_ASSET = re.compile(
@@ -162,7 +142,7 @@ def with_asset_versions(html: bytes, root: pathlib.Path) -> bytes:
     ``?v=<hash>`` of the file now (a file that cannot be read is left as it is)."""
 
     def stamp(match: re.Match[bytes]) -> bytes:
-        found = ASSETS.version(root / match.group(2).decode())
+        found = asset_version(root / match.group(2).decode())
         if found is None:
             return match.group(0)
         return match.group(1) + b'="/' + match.group(2) + b"?v=" + found[1].encode() + b'"'
@@ -215,34 +195,38 @@ class CachingStaticFiles(StaticFiles):
 
     def file_response(self, full_path: object, stat_result: object, scope: Scope,
                       status_code: int = 200) -> Response:
-        response = super().file_response(full_path, stat_result, scope, status_code)  # type: ignore[arg-type]
         path: str = scope["path"]
         vendor = path.startswith("/vendor/") or "/static/vendor/" in path
-        current = not vendor and self._current(full_path, stat_result, scope)
-        response.headers["Cache-Control"] = IMMUTABLE if vendor or current else NO_CACHE
+        current = None if vendor else self._current(full_path, scope)
+        if current is not None and status_code == 200 and scope.get("method") == "GET":
+            # The bytes that were hashed are the bytes sent: a file replaced meanwhile
+            # cannot go out under the other's version, cached for good.
+            media_type = mimetypes.guess_type(str(full_path))[0] or "text/plain"
+            return Response(current, media_type=media_type,
+                            headers={"Cache-Control": IMMUTABLE})
+        response = super().file_response(full_path, stat_result, scope, status_code)  # type: ignore[arg-type]
+        response.headers["Cache-Control"] = IMMUTABLE if vendor else NO_CACHE
         return response
 
-    def _current(self, full_path: object, stat_result: object, scope: Scope) -> bool:
-        """A page's own file (``static/css``, ``static/boot``: by its real path, however
-        the request spelled it) asked for with its current ``?v=``, and the file whose
-        size and dates this response sends is the one that hash was taken of."""
-        real = pathlib.Path(str(full_path))
+    def _current(self, full_path: object, scope: Scope) -> bytes | None:
+        """The bytes of a page's own file (``static/css``, ``static/boot``: by its real
+        path, however the request spelled it) asked for with its current ``?v=``, as
+        the page names it; else ``None``."""
         if self.directory is None:
-            return False
+            return None
+        real = pathlib.Path(str(full_path))
         try:
             relative = real.relative_to(pathlib.Path(self.directory).resolve())
         except ValueError:
-            return False
+            return None
         if len(relative.parts) < 2 or relative.parts[0] not in VERSIONED:
-            return False
+            return None
         query = scope.get("query_string", b"").decode("latin-1")
         asked = [v for k, _, v in (p.partition("=") for p in query.split("&")) if k == "v"]
         if len(asked) != 1:
-            return False
-        found = ASSETS.version(real)
-        if not isinstance(stat_result, os.stat_result) or found is None:
-            return False
-        return found == (stat_key(stat_result), asked[0])
+            return None
+        found = asset_version(real)
+        return found[0] if found is not None and found[1] == asked[0] else None
 
 
 def bundle_files(package: pathlib.Path) -> list[pathlib.Path]:

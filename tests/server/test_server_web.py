@@ -133,6 +133,14 @@ def test_an_asset_changed_with_its_size_and_mtime_kept_is_a_new_version(
     replacement.replace(css)
     second = named()
     assert second != first
+    # Written in place, same size, the mtime set back: still seen.
+    css.write_text("a{color:#333333}")
+    os.utime(css, ns=(1_700_000_000 * 10**9, 1_700_000_000 * 10**9))
+    third = named()
+    assert third not in (first, second)
+    css.write_text("a{color:#222222}")
+    os.utime(css, ns=(1_700_000_000 * 10**9, 1_700_000_000 * 10**9))
+    assert named() == second
     assert client.get(f"/static/css/app.css?v={first}").headers["cache-control"] == "no-cache"
     assert client.get(f"/static/css/app.css?v={second}").headers["cache-control"] == (
         "public, max-age=31536000, immutable")
