@@ -93,23 +93,6 @@ def with_dev_meta(html: bytes, strict: bool) -> bytes:
     return with_head_tags(html, dev_meta(strict))
 
 
-_STYLESHEET = re.compile(rb'href="/(static/css/[A-Za-z0-9_./-]+\.css)"')
-
-
-def with_css_versions(html: bytes, files: dict[str, str]) -> bytes:
-    """Each ``href="/static/css/X.css"`` stamped ``?v=<hash>`` from the manifest: the page
-    then knows which version of the sheet it loaded, so a save made while it booted (or
-    before a follower tab heard its first notice) is still swapped in."""
-
-    def stamp(match: re.Match[bytes]) -> bytes:
-        digest = files.get(match.group(1).decode())
-        if digest is None:
-            return match.group(0)
-        return b'href="/' + match.group(1) + b"?v=" + digest.encode() + b'"'
-
-    return _STYLESHEET.sub(stamp, html)
-
-
 ASSET_LIMIT = 1 << 20
 """A page's own file is read whole to be hashed (ours are 2-40 KB); a bigger one is not
 versioned (served as before, revalidated)."""
@@ -165,12 +148,11 @@ async def index(request: Request) -> Response:
     if sse_client:
         html = with_head_tags(html, sse_client_meta(sse_client))
     if dev is not None:
-        # The dev manifest's hashes (the same function): the page knows which version of
-        # each sheet it loaded, for the hot swap.
-        html = with_css_versions(with_dev_meta(html, dev.strict), dev.files)
-    else:
-        if snapshot is not None:
-            html = with_head_tags(html, snapshot.head_tags())
+        html = with_dev_meta(html, dev.strict)
+    elif snapshot is not None:
+        html = with_head_tags(html, snapshot.head_tags())
+    # In dev mode too: the stamps are the dev manifest's hash (the same function) of what
+    # the page will load, so its hot reloader knows which version of each sheet it holds.
     html = with_asset_versions(html, root)
     return Response(html, media_type="text/html; charset=utf-8",
                     headers={"Cache-Control": NO_CACHE})
