@@ -954,7 +954,7 @@ def render(result: dict[str, Any], command: str) -> str:
         "warm (ms)",
         "",
         "*Rendered*: the first page of rows (50) is in the DOM and the \"All\" tab counts every "
-        "order (the whole snapshot of orders is loaded, in pages of 500), then the next "
+        "order (the whole snapshot of orders is loaded, in pages of 2,500), then the next "
         "animation frame's callback - the frame that paints them.",
         "",
         "| contender | warm | warm runs | cold | × plain boot (warm) |",

@@ -112,7 +112,7 @@ def test_request_schemas_are_the_validating_models() -> None:
     parameters = document["paths"]["/v1/orders"]["get"]["parameters"]
     assert [p["name"] for p in parameters] == list(ListQuery.model_fields)
     limit = next(p for p in parameters if p["name"] == "limit")["schema"]
-    assert (limit["minimum"], limit["maximum"]) == (1, 500)
+    assert (limit["minimum"], limit["maximum"]) == (1, 2500)
 
 
 def test_real_errors_match_the_documented_error_shape(client: AppClient) -> None:

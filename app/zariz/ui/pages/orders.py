@@ -1,6 +1,6 @@
 """OrdersPage: REST snapshot, then live events applied incrementally.
 
-* Load: every order, in pages of 500, into an :class:`OrdersStore` (events that arrive
+* Load: every order, in pages of 2,500, into an :class:`OrdersStore` (events that arrive
   meanwhile are buffered and replayed on top of the snapshot).
 * Live: ``use_order_events`` feeds the store; a ``reset`` event or a gap in event ids
   triggers a refetch (:class:`~zariz.ui.refetch.Refetcher`: at most one at a time, not
@@ -64,7 +64,7 @@ from zariz.ui.widgets import button, empty_state, error_panel, loading_state
 
 log = logging.getLogger("zariz.ui")
 
-FETCH_PAGE = 500  # the server's maximum page size
+FETCH_PAGE = 2500  # the server's maximum page size (server/orders.py MAX_PAGE)
 REFETCH_MIN_INTERVAL_S = 1.0
 AGE_REFRESH_S = 15.0  # ages read in minutes: at most this late
 FLASH_CLASS = "row-flash"

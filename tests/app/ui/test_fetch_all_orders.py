@@ -1,0 +1,89 @@
+"""The orders page's load (``fetch_all_orders``): every order, in pages as large as the
+server gives, following by key; the snapshot's position is the first page's.
+
+The pages are asked of a scripted API that answers as the real server does (newest first,
+``before_id`` keyset, ``limit`` validated against the server's own maximum)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from server.orders import MAX_PAGE, ListQuery
+from tests.support.browserless import browser_stand_ins
+
+
+@pytest.fixture
+def orders_page() -> Iterator[Any]:
+    with browser_stand_ins():
+        import zariz.ui.pages.orders as orders
+
+        yield orders
+
+
+class ScriptedApi:
+    """``list_orders`` over ``ids`` (newest first); records each call's query."""
+
+    def __init__(self, ids: list[int], position: int = 7) -> None:
+        self.ids = sorted(ids, reverse=True)
+        self.position = position
+        self.calls: list[dict[str, Any]] = []
+        self.on_call: Any = None
+
+    async def list_orders(self, status: str | None = None, limit: int = 50, offset: int = 0,
+                          before_id: int | None = None) -> Any:
+        query = ListQuery.model_validate(
+            {"status": status, "limit": limit, "offset": offset, "before_id": before_id})
+        self.calls.append({"limit": query.limit, "before_id": query.before_id})
+        if self.on_call is not None:
+            self.on_call(len(self.calls))
+        rows = [i for i in self.ids if query.before_id is None or i < query.before_id]
+        page = rows[query.offset:query.offset + query.limit]
+        return {"items": [{"id": i, "status": "new"} for i in page], "total": len(self.ids),
+                "limit": query.limit, "offset": query.offset,
+                "last_event_id": self.position + len(self.calls) - 1}
+
+
+def test_pages_are_the_servers_largest(orders_page: Any) -> None:
+    # One round trip per MAX_PAGE orders: 10,000 orders at 500 a page were 21 requests.
+    assert orders_page.FETCH_PAGE == MAX_PAGE
+    api = ScriptedApi(list(range(1, 2 * MAX_PAGE + 11)))
+    items, position = asyncio.run(orders_page.fetch_all_orders(api))
+    assert [o["id"] for o in items] == list(range(2 * MAX_PAGE + 10, 0, -1))
+    assert [c["limit"] for c in api.calls] == [MAX_PAGE] * 3
+    assert [c["before_id"] for c in api.calls] == [None, MAX_PAGE + 11, 11]
+    assert position == 7  # the first page's: the events after it bring the rest up to date
+
+
+def test_a_row_deleted_between_pages_shifts_nothing(orders_page: Any) -> None:
+    api = ScriptedApi(list(range(1, MAX_PAGE + 6)))
+
+    def delete_during_the_load(call: int) -> None:
+        if call == 2:  # after the first page: the oldest row of that page goes
+            api.ids.remove(6)
+
+    api.on_call = delete_during_the_load
+    items, _ = asyncio.run(orders_page.fetch_all_orders(api))
+    assert [o["id"] for o in items] == list(range(MAX_PAGE + 5, 0, -1))
+
+
+def test_an_exact_multiple_ends_on_an_empty_page(orders_page: Any) -> None:
+    api = ScriptedApi(list(range(1, MAX_PAGE + 1)))
+    items, _ = asyncio.run(orders_page.fetch_all_orders(api))
+    assert len(items) == MAX_PAGE and [c["before_id"] for c in api.calls] == [None, 1]
+
+
+def test_no_orders_is_one_request(orders_page: Any) -> None:
+    api = ScriptedApi([])
+    assert asyncio.run(orders_page.fetch_all_orders(api)) == ([], 7)
+    assert len(api.calls) == 1
+
+
+def test_the_server_refuses_a_page_above_its_maximum() -> None:
+    assert ListQuery.model_validate({"limit": MAX_PAGE}).limit == MAX_PAGE
+    with pytest.raises(ValidationError):
+        ListQuery.model_validate({"limit": MAX_PAGE + 1})
