@@ -189,6 +189,7 @@ def test_list_filters_and_pages(client: AppClient, auth: dict[str, str]):
     assert [o["id"] for o in page["items"]] == [ids[3], ids[2]] and page["total"] == 5
     cancelled = client.get("/v1/orders?status=cancelled", headers=auth).json()
     assert [o["id"] for o in cancelled["items"]] == [ids[0]] and cancelled["total"] == 1
+    assert client.get("/v1/orders?limit=2500", headers=auth).json()["limit"] == 2500
     for query in ("status=lost", "limit=2501", "limit=0", "offset=-1", "limit=x"):
         response = client.get(f"/v1/orders?{query}", headers=auth)
         assert response.status_code == 422, query

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from zariz.api import ApiError
 
 from server.orders import MAX_PAGE, ListQuery
 from tests.support.browserless import browser_stand_ins
@@ -28,8 +29,9 @@ def orders_page() -> Iterator[Any]:
 class ScriptedApi:
     """``list_orders`` over ``ids`` (newest first); records each call's query."""
 
-    def __init__(self, ids: list[int], position: int = 7) -> None:
+    def __init__(self, ids: list[int], position: int = 7, max_page: int = MAX_PAGE) -> None:
         self.ids = sorted(ids, reverse=True)
+        self.max_page = max_page
         self.position = position
         self.calls: list[dict[str, Any]] = []
         self.on_call: Any = None
@@ -39,6 +41,8 @@ class ScriptedApi:
         query = ListQuery.model_validate(
             {"status": status, "limit": limit, "offset": offset, "before_id": before_id})
         self.calls.append({"limit": query.limit, "before_id": query.before_id})
+        if query.limit > self.max_page:  # a server with a lower maximum: what it answers
+            raise ApiError(422, "validation_error", "limit: less than or equal to ...")
         if self.on_call is not None:
             self.on_call(len(self.calls))
         rows = [i for i in self.ids if query.before_id is None or i < query.before_id]
@@ -81,6 +85,23 @@ def test_no_orders_is_one_request(orders_page: Any) -> None:
     api = ScriptedApi([])
     assert asyncio.run(orders_page.fetch_all_orders(api)) == ([], 7)
     assert len(api.calls) == 1
+
+
+def test_an_older_server_gets_the_pages_it_takes(orders_page: Any) -> None:
+    # Behind one load balancer during a rolling upgrade: an instance still on the old
+    # maximum (500) refuses 2,500 with a 422; the load goes on at 500 a page.
+    api = ScriptedApi(list(range(1, 1201)), max_page=500)
+    items, position = asyncio.run(orders_page.fetch_all_orders(api))
+    assert [o["id"] for o in items] == list(range(1200, 0, -1)) and position is not None
+    assert [(c["limit"], c["before_id"]) for c in api.calls] == [
+        (MAX_PAGE, None), (500, None), (500, 701), (500, 201)]
+
+
+def test_other_refusals_are_not_retried(orders_page: Any) -> None:
+    api = ScriptedApi(list(range(1, 10)), max_page=100)  # refuses 500 too
+    with pytest.raises(ApiError):
+        asyncio.run(orders_page.fetch_all_orders(api))
+    assert [c["limit"] for c in api.calls] == [MAX_PAGE, 500]
 
 
 def test_the_server_refuses_a_page_above_its_maximum() -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from zariz.api import ApiClient
+from zariz.api import ApiClient, ApiError
 from zariz.orders import STATUSES, UPSERT_EVENTS
 from zariz.ui import dom
 from zariz.ui.component import Scope, use_order_events
@@ -65,6 +65,9 @@ from zariz.ui.widgets import button, empty_state, error_panel, loading_state
 log = logging.getLogger("zariz.ui")
 
 FETCH_PAGE = 2500  # the server's maximum page size (server/orders.py MAX_PAGE)
+# The maximum of servers before it was raised: a page served by a newer instance may ask an
+# older one behind the same load balancer (a rolling upgrade), which refuses 2,500 (422).
+OLD_FETCH_PAGE = 500
 REFETCH_MIN_INTERVAL_S = 1.0
 AGE_REFRESH_S = 15.0  # ages read in minutes: at most this late
 FLASH_CLASS = "row-flash"
@@ -86,8 +89,17 @@ async def fetch_all_orders(
     items: list[dict[str, Any]] = []
     position: int | None = None
     before: int | None = None
+    page = FETCH_PAGE
     while True:
-        body = await api.list_orders(status=status, limit=FETCH_PAGE, before_id=before)
+        try:
+            body = await api.list_orders(status=status, limit=page, before_id=before)
+        except ApiError as exc:
+            if exc.status != 422 or page == OLD_FETCH_PAGE:
+                raise
+            page = OLD_FETCH_PAGE  # an older server: its pages, for the rest of this load
+            log.info("[API] the server refused pages of %d; loading %d at a time",
+                     FETCH_PAGE, page)
+            continue
         if not isinstance(body, dict):
             return items, position
         if position is None:
@@ -96,7 +108,7 @@ async def fetch_all_orders(
         batch = [o for o in body.get("items", []) if isinstance(o, dict)]
         items.extend(batch)
         ids = [o["id"] for o in batch if isinstance(o.get("id"), int)]
-        if len(batch) < FETCH_PAGE or not ids:
+        if len(batch) < page or not ids:
             return items, position
         before = min(ids)
 
