@@ -21,7 +21,6 @@ interpreter from it instead of initialising one. Otherwise the loader boots plai
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import html as html_escape
 import io
@@ -222,21 +221,15 @@ def bundle_files(package: pathlib.Path) -> list[pathlib.Path]:
 class BundleCache:
     """Zip of ``app/zariz/**.py`` (arcnames ``zariz/...``), rebuilt when any file's
     mtime, size or the file set changes; ``digest`` is the SHA-256 (hex) of its names and
-    contents (not of the zip, whose bytes hold mtimes): what a snapshot is built for.
-
-    Its entries are *stored*, not deflated, and the response is gzipped instead (``gz``):
-    the boot loader writes a stored zip into Pyodide's file system from JS in a few ms
-    (static/boot/zariz-loader.mjs, ``storedZipEntries``), where Pyodide's own unpacking,
-    Python's zipfile in wasm, took ~65 ms of every boot. Over the wire it is as small."""
+    contents (not of the zip, whose bytes hold mtimes): what a snapshot is built for."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._key: tuple[tuple[str, int, int], ...] | None = None
         self._data = b""
-        self._gz = b""
         self._digest = ""
 
-    def _refresh(self, package: pathlib.Path) -> tuple[bytes, bytes, str]:
+    def _refresh(self, package: pathlib.Path) -> tuple[bytes, str]:
         files = bundle_files(package)
         key = tuple(
             (p.relative_to(package).as_posix(), p.stat().st_mtime_ns, p.stat().st_size)
@@ -246,29 +239,24 @@ class BundleCache:
             if key != self._key:
                 buffer = io.BytesIO()
                 digest = hashlib.sha256()
-                with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+                with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
                     for path in files:
                         arcname = "zariz/" + path.relative_to(package).as_posix()
                         data = path.read_bytes()
                         digest.update(b"%s\0%d\0" % (arcname.encode(), len(data)))
                         digest.update(data)
                         info = zipfile.ZipInfo.from_file(path, arcname)
-                        info.compress_type = zipfile.ZIP_STORED
+                        info.compress_type = zipfile.ZIP_DEFLATED
                         archive.writestr(info, data)
                 self._key, self._data = key, buffer.getvalue()
-                self._gz = gzip.compress(self._data, compresslevel=6, mtime=0)
                 self._digest = digest.hexdigest()
-            return self._data, self._gz, self._digest
+            return self._data, self._digest
 
     def get(self, package: pathlib.Path) -> bytes:
         return self._refresh(package)[0]
 
-    def gz(self, package: pathlib.Path) -> bytes:
-        """``get``'s bytes, gzipped (one compression per rebuild)."""
-        return self._refresh(package)[1]
-
     def digest(self, package: pathlib.Path) -> str:
-        return self._refresh(package)[2]
+        return self._refresh(package)[1]
 
 
 # -- Pyodide memory snapshots ------------------------------------------------------------
@@ -401,7 +389,7 @@ def _accepts(request: Request, coding: str) -> bool:
         name, _, params = item.strip().partition(";")
         if name.strip().lower() == coding:
             q = params.strip()
-            return not re.fullmatch(r"q\s*=\s*0(\.0*)?", q)
+            return not re.fullmatch(r"[qQ]\s*=\s*0(\.0*)?", q)  # names: any case
     return False
 
 
@@ -445,12 +433,8 @@ async def bundle(request: Request) -> Response:
     package = _root(request) / "app" / "zariz"
     if not package.is_dir():
         raise ApiError(404, "not_found", "The app package app/zariz is missing on the server.")
-    cache = request.app.state.bundle_cache
-    headers = {"Cache-Control": NO_CACHE, "Vary": "Accept-Encoding"}
-    if _accepts(request, "gzip"):
-        headers["Content-Encoding"] = "gzip"
-        return Response(cache.gz(package), media_type="application/zip", headers=headers)
-    return Response(cache.get(package), media_type="application/zip", headers=headers)
+    data = request.app.state.bundle_cache.get(package)
+    return Response(data, media_type="application/zip", headers={"Cache-Control": NO_CACHE})
 
 
 async def app_file(request: Request) -> Response:

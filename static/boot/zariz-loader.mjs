@@ -21,8 +21,6 @@
 //   total_ms    this module evaluated -> interpreter ready
 //   heap_skipped  snapshot: bytes of the heap's copy left out (zero pages: sparseHeapCopy)
 //   heap_copy_ms  snapshot: that copy's time (Pyodide's own copy: ~16 ms for our 30 MB)
-// and, once PyScript has unpacked the app bundle, unpack ("js" | "pyodide"), unpack_files
-// and unpack_ms (see fastUnpack below).
 // with the User Timing marks zariz:boot-start (this module evaluated) and
 // zariz:pyodide-ready (loadPyodide resolved).
 import { loadPyodide as pyodideLoad, version as pyodideVersion } from "./pyodide.mjs";
@@ -191,149 +189,6 @@ function growingModuleFactory(indexURL, snapshotReady, copied) {
   };
 }
 
-// -- the app bundle: a stored zip written into the file system by JS --------------------
-// PyScript unpacks the [files] archive (/app/bundle.zip) with pyodide.unpackArchive, i.e.
-// Python's zipfile and shutil in wasm: ~65 ms of every boot for our ~60 files (V8 sampling
-// profile of a warm boot). The server stores the bundle's entries (and gzips the response
-// instead), and a zip like that is no more than its bytes laid end to end: found here,
-// checked (CRC-32) and written with FS.writeFile. Any zip this does not take whole goes to
-// Pyodide's own unpacking, unchanged: a deflated or encrypted entry, zip64, a name that is
-// absolute, climbs out (..) or is not UTF-8/ASCII, a CRC that does not match, bytes that
-// do not add up.
-
-let crcTable = null;
-
-function crc32(bytes) {
-  if (!crcTable) {
-    crcTable = new Int32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c;
-    }
-  }
-  let crc = -1;
-  for (let i = 0; i < bytes.length; i++) crc = crcTable[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
-  return (crc ^ -1) >>> 0;
-}
-
-const ZIP_EOCD = 0x06054b50;
-const ZIP_CENTRAL = 0x02014b50;
-const ZIP_LOCAL = 0x04034b50;
-
-function safeName(name) {
-  if (!name || name.startsWith("/") || name.includes("\\") || name.includes("\0")) return false;
-  const parts = name.split("/");
-  if (parts[parts.length - 1] === "") parts.pop(); // a folder's entry: "a/b/"
-  return parts.length > 0 && parts.every((p) => p !== "" && p !== "." && p !== "..");
-}
-
-// [{name, data}] (data a view into `bytes`; a folder's entry: name ending in "/", data
-// null) when every entry of the zip is stored and checks out; otherwise null.
-export function storedZipEntries(bytes) {
-  if (!(bytes instanceof Uint8Array) || bytes.length < 22) return null;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let eocd = -1;
-  for (let at = bytes.length - 22; at >= Math.max(0, bytes.length - 22 - 0xffff); at--) {
-    if (view.getUint32(at, true) === ZIP_EOCD && at + 22 + view.getUint16(at + 20, true)
-        === bytes.length) {
-      eocd = at;
-      break;
-    }
-  }
-  if (eocd < 0) return null;
-  const count = view.getUint16(eocd + 10, true);
-  const size = view.getUint32(eocd + 12, true);
-  let at = view.getUint32(eocd + 16, true);
-  if (view.getUint16(eocd + 4, true) !== 0 || view.getUint16(eocd + 6, true) !== 0
-      || count !== view.getUint16(eocd + 8, true) || count === 0xffff
-      || size === 0xffffffff || at + size !== eocd) {
-    return null; // several disks, zip64, or a central directory that is not where it says
-  }
-  const utf8 = new TextDecoder("utf-8", { fatal: true });
-  const entries = [];
-  for (let i = 0; i < count; i++) {
-    if (at + 46 > eocd || view.getUint32(at, true) !== ZIP_CENTRAL) return null;
-    const flags = view.getUint16(at + 8, true);
-    const method = view.getUint16(at + 10, true);
-    const crc = view.getUint32(at + 16, true);
-    const stored = view.getUint32(at + 20, true);
-    const length = view.getUint32(at + 24, true);
-    const nameLength = view.getUint16(at + 28, true);
-    const next = at + 46 + nameLength + view.getUint16(at + 30, true)
-      + view.getUint16(at + 32, true);
-    const local = view.getUint32(at + 42, true);
-    if ((flags & 1) || method !== 0 || stored !== length || next > eocd) return null;
-    const raw = bytes.subarray(at + 46, at + 46 + nameLength);
-    if (!(flags & 0x800) && raw.some((b) => b > 0x7f)) return null; // CP437: Pyodide's
-    let name;
-    try {
-      name = utf8.decode(raw);
-    } catch {
-      return null;
-    }
-    if (!safeName(name)) return null;
-    if (local + 30 > eocd || view.getUint32(local, true) !== ZIP_LOCAL) return null;
-    const start = local + 30 + view.getUint16(local + 26, true) + view.getUint16(local + 28, true);
-    if (start + length > eocd) return null;
-    const data = bytes.subarray(start, start + length);
-    if (name.endsWith("/")) {
-      if (length !== 0) return null;
-      entries.push({ name, data: null });
-    } else {
-      if (crc32(data) !== crc) return null;
-      entries.push({ name, data });
-    }
-    at = next;
-  }
-  return at === eocd ? entries : null;
-}
-
-// pyodide.unpackArchive, with stored zips written by JS (the same files, in the same
-// folder: Pyodide's `extractDir`, else the working directory). Reports on
-// globalThis.__zarizBoot: `unpack_ms` and `unpack_files` (the JS path), or `unpack` =
-// "pyodide" when an archive went to Pyodide's own.
-function fastUnpack(pyodide) {
-  const original = pyodide.unpackArchive;
-  if (typeof original !== "function") return;
-  pyodide.unpackArchive = function unpackArchive(buffer, format, options = {}) {
-    const started = performance.now();
-    let entries = null;
-    if (String(format).toLowerCase() === "zip") {
-      let bytes = null;
-      if (buffer instanceof ArrayBuffer) bytes = new Uint8Array(buffer);
-      else if (ArrayBuffer.isView(buffer)) {
-        bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-      }
-      entries = bytes ? storedZipEntries(bytes) : null;
-    }
-    const report = globalThis.__zarizBoot;
-    if (!entries) {
-      if (report) report.unpack = "pyodide";
-      return original.call(this, buffer, format, options);
-    }
-    const { FS, PATH } = pyodide;
-    const dir = options?.extractDir || ".";
-    const root = PATH.normalize(dir.startsWith("/") ? dir : `${FS.cwd()}/${dir}`);
-    FS.mkdirTree(root);
-    for (const { name, data } of entries) {
-      const path = PATH.normalize(`${root}/${name}`);
-      if (data === null) {
-        FS.mkdirTree(path);
-      } else {
-        FS.mkdirTree(PATH.dirname(path));
-        FS.writeFile(path, data);
-      }
-    }
-    if (report) {
-      report.unpack = "js";
-      report.unpack_files = entries.filter((e) => e.data !== null).length;
-      report.unpack_ms = Math.round((performance.now() - started) * 10) / 10;
-    }
-    return undefined;
-  };
-}
-
 let told = false;
 function tellPlain(why) {
   if (told) return;
@@ -415,7 +270,6 @@ async function loadInterpreter(options) {
 }
 
 function ready(state, pyodide) {
-  fastUnpack(pyodide);
   performance.mark("zariz:pyodide-ready");
   state.total_ms = performance.now() - bootStart;
   for (const key of ["fetch_ms", "restore_ms", "total_ms"]) state[key] = Math.round(state[key]);

@@ -7,16 +7,13 @@ damaged or stale snapshot never leaks into another test.
 
 from __future__ import annotations
 
-import base64
 import gzip
-import io
 import json
 import pathlib
 import re
 import shutil
 import subprocess
 import sys
-import zipfile
 from collections.abc import Callable
 from typing import Any
 
@@ -128,16 +125,6 @@ def test_boots_from_the_snapshot_and_the_orders_page_works(
     run_py(page, "import sys, js\njs.window.__fromSnapshot = sys.modules['zariz.boot']"
                  ".__spec__.origin")
     assert page.evaluate("window.__fromSnapshot").endswith("zariz/boot.py")
-    # The bundle (a stored zip) was written by the loader's JS, every file of it.
-    bundled = sorted(p.relative_to(built[0] / "app").as_posix()
-                     for p in (built[0] / "app" / "zariz").rglob("*.py")
-                     if "__pycache__" not in p.parts)
-    assert boot["unpack"] == "js" and boot["unpack_files"] == len(bundled), boot
-    run_py(page, "import js, os\njs.window.__unpacked = sorted(\n"
-                 "    os.path.join(d, f)[2:] for d, _, fs in os.walk('./zariz') for f in fs)\n"
-                 "js.window.__bootSource = open('zariz/boot.py').read()")
-    assert page.evaluate("[...window.__unpacked]") == bundled
-    assert page.evaluate("window.__bootSource") == (built[0] / "app/zariz/boot.py").read_text()
 
     page.wait_for_selector("[data-testid=orders-empty]")
     order = server.create_order(server.login()["access_token"], customer="From Snapshot")
@@ -186,82 +173,6 @@ def test_the_heap_copy_leaves_out_only_pages_zero_on_both_sides(
     # Pages zero in both: 10-page case 1, 4, 5, 6, 7, 8 (2, 3 and 9 hold data in one of
     # them; 0 in the source); all 4 pages; none (smaller than a page); none.
     assert [r["skipped"] for r in results] == [6 * 4096, 4 * 4096, 0, 0], results
-
-
-def _zips() -> dict[str, bytes]:
-    """Zips the loader must write itself (stored) or leave to Pyodide (anything else)."""
-    def make(method: int, names: tuple[str, ...] = ("pkg/__init__.py", "pkg/sub/m.py"),
-             folder: bool = False) -> bytes:
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", method) as archive:
-            if folder:
-                archive.writestr("pkg/empty/", b"")
-            for name in names:
-                archive.writestr(name, f"NAME = {name!r}\n".encode() * 40)
-        return buffer.getvalue()
-
-    stored = make(zipfile.ZIP_STORED, folder=True)
-    flipped = bytearray(stored)
-    flipped[flipped.index(b"NAME")] ^= 1
-    return {
-        "stored": stored,
-        "deflated": make(zipfile.ZIP_DEFLATED),
-        "climbs": make(zipfile.ZIP_STORED, names=("pkg/../../etc/x.py",)),
-        "absolute": make(zipfile.ZIP_STORED, names=("/etc/x.py",)),
-        "bad crc": bytes(flipped),
-        "truncated": stored[:-3],
-        "not a zip": b"PK\x05\x06" + bytes(40),
-    }
-
-
-ZIP_CASES = """async (cases) => {
-  const { storedZipEntries } = await import("/static/vendor/pyodide/zariz-loader.mjs");
-  const out = {};
-  for (const [name, b64] of Object.entries(cases)) {
-    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const found = storedZipEntries(bytes);
-    out[name] = found && found.map((e) => [e.name, e.data && new TextDecoder().decode(e.data)]);
-  }
-  return out;
-}"""
-
-UNPACK_BOTH = """
-import base64, js, os, pyodide_js
-from pyodide.ffi import to_js
-got = {}
-for kind, b64 in (("stored", STORED), ("deflated", DEFLATED)):
-    pyodide_js.unpackArchive(to_js(base64.b64decode(b64)), "zip", extractDir=f"/tmp/{kind}")
-    got[kind] = {"by": js.globalThis.__zarizBoot.unpack, "files": {
-        os.path.relpath(os.path.join(d, f), f"/tmp/{kind}"): open(os.path.join(d, f)).read()
-        for d, _, fs in os.walk(f"/tmp/{kind}") for f in fs}}
-js.window.__unpackedBoth = to_js(got, dict_converter=js.Object.fromEntries)
-"""
-
-
-def test_the_loader_writes_stored_zips_and_leaves_the_rest_to_pyodide(
-    built: tuple[pathlib.Path, dict[str, Any]], open_tab: Callable[..., Any],
-    live_server_factory: Callable[..., LiveServer],
-) -> None:
-    zips = _zips()
-    server = live_server_factory(root=built[0])
-    page, log = open_tab(server.url)
-    page.goto(server.url + "/login")
-    wait_booted(page)
-    found = page.evaluate(ZIP_CASES, {k: base64.b64encode(v).decode() for k, v in zips.items()})
-    want = zipfile.ZipFile(io.BytesIO(zips["stored"]))
-    assert found["stored"] == [[i.filename, None if i.is_dir() else want.read(i).decode()]
-                               for i in want.infolist()]
-    assert {k: v for k, v in found.items() if k != "stored"} == dict.fromkeys(
-        ("deflated", "climbs", "absolute", "bad crc", "truncated", "not a zip")), found
-    # Through pyodide.unpackArchive (what PyScript calls): the same files either way.
-    code = UNPACK_BOTH.replace("STORED", repr(base64.b64encode(zips["stored"]).decode()))
-    code = code.replace("DEFLATED", repr(base64.b64encode(zips["deflated"]).decode()))
-    run_py(page, code)
-    got = page.evaluate("JSON.parse(JSON.stringify(window.__unpackedBoth))")
-    assert got["stored"]["by"] == "js" and got["deflated"]["by"] == "pyodide", got
-    assert got["stored"]["files"] == got["deflated"]["files"], got
-    assert sorted(got["stored"]["files"]) == ["pkg/__init__.py", "pkg/sub/m.py"]
-    assert errors(log) == []
 
 
 def test_the_snapshot_bytes_are_not_kept_after_the_restore(

@@ -168,22 +168,6 @@ def test_bundle_zip_has_only_package_python(client: AppClient, root: pathlib.Pat
     assert sorted(names) == ["zariz/__init__.py", "zariz/sse/client.py"]
 
 
-def test_bundle_zip_is_stored_and_gzipped_on_the_wire(client: AppClient, root: pathlib.Path):
-    # Stored entries: the boot loader writes them into Pyodide's file system from JS
-    # (a deflated entry sends it to Pyodide's slower Python unpacking).
-    plain = client.get("/app/bundle.zip", headers={"Accept-Encoding": "identity"})
-    assert "content-encoding" not in plain.headers
-    assert plain.headers["vary"] == "Accept-Encoding"
-    archive = zipfile.ZipFile(io.BytesIO(plain.content))
-    assert {i.compress_type for i in archive.infolist()} == {zipfile.ZIP_STORED}
-    assert archive.testzip() is None
-    raw = client.get("/app/bundle.zip", headers={"Accept-Encoding": "gzip"})
-    assert raw.headers["content-encoding"] == "gzip"  # httpx decodes it
-    assert raw.content == plain.content
-    refused = client.get("/app/bundle.zip", headers={"Accept-Encoding": "gzip;q=0"})
-    assert "content-encoding" not in refused.headers
-
-
 def test_bundle_zip_is_rebuilt_when_a_file_changes(client: AppClient, root: pathlib.Path):
     first = client.get("/app/bundle.zip").content
     assert client.get("/app/bundle.zip").content == first  # cached
