@@ -12,7 +12,8 @@ nor ``zariz.dev`` (dev mode never boots from a snapshot) - then
 the modules are there before anything is written: a snapshot that cannot be restored
 (say, the heap grew past Pyodide's initial size while importing) is never announced.
 
-Writes ``<root>/var/snapshot/<name>.bin``, ``<name>.bin.gz`` and, last, ``<name>.json``
+Writes ``<root>/var/snapshot/<name>.bin``, ``<name>.bin.zst``, ``<name>.bin.gz`` and, last,
+``<name>.json``
 (the manifest the server looks for), where ``<name>`` is
 ``server.web.snapshot_name(<Pyodide version and build id>, <bundle digest>)``; older
 snapshots are removed. A current snapshot is left alone unless ``--force``.
@@ -39,6 +40,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import zstandard
+
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
@@ -51,6 +54,8 @@ from server.web import (  # noqa: E402  (the project root goes on the path first
     snapshot_name,
 )
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
+ZSTD_LEVEL = 9
 
 SKIP_PACKAGES = ("zariz.dev", "zariz.platform.fake")
 """Never in the snapshot: dev mode boots plain; the fake platform is for CPython tests."""
@@ -345,15 +350,21 @@ def build(root: pathlib.Path, *, chromium: str = CHROMIUM, force: bool = False,
         data = site.snapshot
         assert data is not None
         packed = gzip.compress(data, compresslevel=6, mtime=0)
+        # What Chromium takes (Accept-Encoding: zstd): 18% smaller than the gzip, and read
+        # from the HTTP cache on every warm boot in 115 ms against gzip's 166 (decoding
+        # 31 MB; medians of 7 in one run). Level 9: 0.3 s to build; 19 saves 0.7 MB for 7 s.
+        zpacked = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data)
         sha = base64.b64encode(hashlib.sha256(data).digest()).decode()
         # Unannounced while its files change (a rebuild of the same name): a page then
         # boots plain rather than check the new bytes against the old manifest.
         manifest.unlink(missing_ok=True)
         _write_atomic(folder / f"{name}.bin", data)
+        _write_atomic(folder / f"{name}.bin.zst", zpacked)
         _write_atomic(folder / f"{name}.bin.gz", packed)
         body = {
             "name": name, "bytes": len(data), "sha256": sha, "gzip": True,
-            "gzip_bytes": len(packed), "pyodide": pyodide.version,
+            "gzip_bytes": len(packed), "zstd": True, "zstd_bytes": len(zpacked),
+            "pyodide": pyodide.version,
             "build_id": pyodide.build_id, "bundle": digest, "modules": made["imported"]["app"],
             "sys_modules": made["imported"]["all"],
             "heap_bytes": {"start": made["heapStart"], "end": made["heapEnd"]},
@@ -365,7 +376,8 @@ def build(root: pathlib.Path, *, chromium: str = CHROMIUM, force: bool = False,
         }
         _write_atomic(manifest, (json.dumps(body, indent=2) + "\n").encode())
         removed = _remove_others(folder, name)
-    log(f"snapshot: built {name}.bin ({len(data) / 1e6:.1f} MB, gzip {len(packed) / 1e6:.1f} MB,"
+    log(f"snapshot: built {name}.bin ({len(data) / 1e6:.1f} MB, zstd {len(zpacked) / 1e6:.1f} MB,"
+        f" gzip {len(packed) / 1e6:.1f} MB,"
         f" {len(made['imported']['app'])} app modules) in {time.monotonic() - started:.1f} s"
         + (f"; removed {len(removed)} older file(s)" if removed else ""))
     return manifest

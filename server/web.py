@@ -262,7 +262,7 @@ class BundleCache:
 # -- Pyodide memory snapshots ------------------------------------------------------------
 
 SNAPSHOT_DIR = pathlib.PurePosixPath("var/snapshot")
-"""Under the root: ``<name>.bin`` (+ ``<name>.bin.gz``) and ``<name>.json``, the manifest
+"""Under the root: ``<name>.bin`` (+ ``.bin.zst``, ``.bin.gz``) and ``<name>.json``, the manifest
 the builder writes last, so a snapshot without one is incomplete and never announced."""
 SNAPSHOT_URL = "/app/snapshot/"
 _BUILD_ID = re.compile(rb'BUILD_ID:"([0-9a-f]{16,128})"')
@@ -395,17 +395,19 @@ def _accepts(request: Request, coding: str) -> bool:
 
 async def snapshot_file(request: Request) -> Response:
     """``/app/snapshot/<name>.bin``: immutable (a new build or bundle is a new name, a new
-    build of the same inputs a new ``?v=``); gzip-encoded when the client takes it."""
+    build of the same inputs a new ``?v=``); zstd-encoded when the client takes it (Chromium
+    does: decoded faster than gzip on every warm boot, and smaller), else gzip, else as is."""
     name = request.path_params["name"]
     folder = _root(request) / SNAPSHOT_DIR
     path = folder / name
     if not _SNAPSHOT_FILE.fullmatch(name) or not path.is_file():
         raise ApiError(404, "not_found", f"No snapshot {name!r} on the server.")
     headers = {"Cache-Control": IMMUTABLE, "Vary": "Accept-Encoding"}
-    gz = folder / f"{name}.gz"
-    if _accepts(request, "gzip") and gz.is_file():
-        headers["Content-Encoding"] = "gzip"
-        return FileResponse(gz, media_type="application/octet-stream", headers=headers)
+    for coding, suffix in (("zstd", ".zst"), ("gzip", ".gz")):
+        packed = folder / f"{name}{suffix}"
+        if _accepts(request, coding) and packed.is_file():
+            headers["Content-Encoding"] = coding
+            return FileResponse(packed, media_type="application/octet-stream", headers=headers)
     return FileResponse(path, media_type="application/octet-stream", headers=headers)
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import zstandard
 
 from tests.browser.conftest import wait_booted
 from tests.browser.support import run_py, wait_client, wait_until
@@ -115,6 +116,14 @@ def test_boots_from_the_snapshot_and_the_orders_page_works(
     assert plain_lines(log) == []
     # The loader's fetch took the preloaded response: one download, no unused preload.
     assert len(snapshots) == 1, snapshots
+    # ... its zstd copy (Chromium takes zstd): that many bytes came, the heap's went in.
+    folder = built[0] / "var" / "snapshot"
+    (packed,) = folder.glob("*.bin.zst")
+    (heap,) = folder.glob("*.bin")
+    assert page.evaluate("""performance.getEntriesByType('resource')
+        .filter((e) => e.name.includes('/app/snapshot/'))
+        .map((e) => [e.encodedBodySize, e.decodedBodySize])""") == [
+        [packed.stat().st_size, heap.stat().st_size]]
     wait_until(lambda: page.evaluate(
         "performance.getEntriesByName('zariz:sse-open').length") > 0, 10, "sse-open", page)
     marks = {name: page.evaluate(f"performance.getEntriesByName('{name}')[0].startTime")
@@ -220,6 +229,8 @@ def test_a_corrupt_snapshot_boots_plain_and_connects(
         del data[len(data) // 2:]
     snapshot.write_bytes(bytes(data))
     snapshot.with_name(snapshot.name + ".gz").write_bytes(gzip.compress(bytes(data)))
+    snapshot.with_name(snapshot.name + ".zst").write_bytes(
+        zstandard.ZstdCompressor().compress(bytes(data)))
 
     server = live_server_factory(root=root)
     page, log, _ = open_app(open_tab, server)

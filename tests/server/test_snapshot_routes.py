@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import zstandard
 
 from server.app import create_app
 from server.config import Settings
@@ -45,11 +46,12 @@ def expected_name(root: pathlib.Path) -> str:
 
 def write_snapshot(root: pathlib.Path, name: str | None = None,
                    manifest: dict[str, Any] | None = None) -> str:
-    """What scripts/build_snapshot.py leaves: <name>.bin, .bin.gz and the manifest."""
+    """What scripts/build_snapshot.py leaves: <name>.bin, .bin.zst, .bin.gz, the manifest."""
     name = name or expected_name(root)
     folder = root / "var" / "snapshot"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.bin").write_bytes(SNAPSHOT)
+    (folder / f"{name}.bin.zst").write_bytes(zstandard.ZstdCompressor().compress(SNAPSHOT))
     (folder / f"{name}.bin.gz").write_bytes(gzip.compress(SNAPSHOT))
     body = {"name": name, "bytes": len(SNAPSHOT), "gzip": True,
             "sha256": base64.b64encode(hashlib.sha256(SNAPSHOT).digest()).decode()}
@@ -204,6 +206,26 @@ def test_snapshot_file_is_immutable_and_gzip_when_accepted(
         assert plain.content == SNAPSHOT
 
 
+def test_snapshot_file_is_zstd_where_taken_first(client: AppClient, root: pathlib.Path) -> None:
+    name = write_snapshot(root)
+    url = f"/app/snapshot/{name}.bin"
+    chromium = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br, zstd"})
+    assert chromium.headers["content-encoding"] == "zstd"
+    assert chromium.headers["vary"] == "Accept-Encoding"
+    assert chromium.headers["cache-control"] == "public, max-age=31536000, immutable"
+    packed = (root / "var" / "snapshot" / f"{name}.bin.zst").read_bytes()
+    assert int(chromium.headers["content-length"]) == len(packed)
+    assert zstandard.ZstdDecompressor().decompress(packed) == SNAPSHOT
+    assert chromium.content == SNAPSHOT  # httpx decodes it
+    for accept, coding in (("zstd;q=0, gzip", "gzip"), ("zstd; Q=0", None), ("br", None)):
+        response = client.get(url, headers={"Accept-Encoding": accept})
+        assert response.headers.get("content-encoding") == coding, accept
+        assert response.content == SNAPSHOT
+    (root / "var" / "snapshot" / f"{name}.bin.zst").unlink()  # a snapshot built before zstd
+    older = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br, zstd"})
+    assert older.headers["content-encoding"] == "gzip" and older.content == SNAPSHOT
+
+
 def test_snapshot_without_gzip_copy_is_served_plain(client: AppClient, root: pathlib.Path) -> None:
     name = write_snapshot(root)
     (root / "var" / "snapshot" / f"{name}.bin.gz").unlink()
@@ -214,6 +236,7 @@ def test_snapshot_without_gzip_copy_is_served_plain(client: AppClient, root: pat
 
 @pytest.mark.parametrize("path", [
     "/app/snapshot/nope.bin", "/app/snapshot/{name}.json", "/app/snapshot/{name}.bin.gz",
+    "/app/snapshot/{name}.bin.zst",
     "/app/snapshot/..%2F..%2Findex.html", "/app/snapshot/.lock", "/app/snapshot/",
 ])
 def test_snapshot_route_serves_only_snapshots(
