@@ -74,6 +74,36 @@ EXTRA_MODULES = (
 MAKE_PAGE = """<!doctype html><meta charset="utf-8"><title>snapshot</title>
 <script type="module">
 const report = (r) => { window.__zarizSnapshot = r; };
+// Free memory in the heap still holds what was there: the import's garbage (tokens, ASTs,
+// buffers), copied into every tab's memory by the restore. Take every free block the
+// allocator has below its break, write zeros over it and free it again: only the
+// allocator's few bytes of bookkeeping stay, the pages read as zeros and the loader
+// leaves them out of the copy. A block past the old break is new memory, zeros already:
+// the sizes go down from there. No size is asked for once new memory could not hold it:
+// the heap stays the size it is. Returns {bytes, blocks} zeroed.
+function scrubFreeMemory(M) {
+  const held = [];
+  let bytes = 0;
+  const breakAt = M._sbrk(0);
+  const heapSize = M.HEAP8.length;
+  for (const size of [1 << 20, 1 << 16, 1 << 12, 1 << 8]) {
+    for (;;) {
+      // Never so close to the memory's end that a block from new memory would grow it.
+      if (M.HEAP8.length - M._sbrk(0) < 2 * size + (1 << 16)) break;
+      const at = M._malloc(size);
+      if (!at) break;
+      if (at + size > breakAt || M.HEAP8.length !== heapSize) {
+        M._free(at); // new memory (zeros already): the free blocks of this size are used up
+        break;
+      }
+      M.HEAPU8.fill(0, at, at + size);
+      held.push(at);
+      bytes += size;
+    }
+  }
+  for (const at of held) M._free(at);
+  return { bytes, blocks: held.length };
+}
 try {
   const t0 = performance.now();
   const { loadPyodide } = await import("/pyodide/pyodide.mjs");
@@ -85,6 +115,7 @@ try {
   const config = await (await fetch("/config.json")).json();
   py.globals.set("__zariz_snapshot_config", JSON.stringify(config));
   const imported = JSON.parse(py.runPython(config.code));
+  const scrubbed = scrubFreeMemory(py._module);
   const t2 = performance.now();
   const snapshot = py.makeMemorySnapshot();
   const t3 = performance.now();
@@ -96,7 +127,7 @@ try {
   link.download = "snapshot.bin";
   document.body.append(link);
   link.click();
-  report({ ok: true, imported, bytes: snapshot.length, heapStart,
+  report({ ok: true, imported, scrubbed, bytes: snapshot.length, heapStart,
            heapEnd: py._module.HEAP8.length, bootMs: t1 - t0, importMs: t2 - t1,
            snapshotMs: t3 - t2 });
 } catch (e) {
@@ -368,6 +399,7 @@ def build(root: pathlib.Path, *, chromium: str = CHROMIUM, force: bool = False,
             "build_id": pyodide.build_id, "bundle": digest, "modules": made["imported"]["app"],
             "sys_modules": made["imported"]["all"],
             "heap_bytes": {"start": made["heapStart"], "end": made["heapEnd"]},
+            "scrubbed_bytes": made["scrubbed"]["bytes"],
             "ms": {"boot": round(made["bootMs"]), "import": round(made["importMs"]),
                    "snapshot": round(made["snapshotMs"]),
                    "verify_restore": round(checked["restoreMs"])},

@@ -324,6 +324,14 @@ def test_dev_mode_boots_plain(
     assert boot_of(page)["mode"] == "plain" and boot_of(page)["reason"] == "dev mode"
 
 
+def test_the_snapshots_free_memory_is_zeros(built: tuple[pathlib.Path, dict[str, Any]]) -> None:
+    """The builder zeroes the heap's free blocks (the import's garbage) before the snapshot:
+    pages the loader then leaves out of the copy; without growing the heap."""
+    manifest = built[1]
+    assert manifest["scrubbed_bytes"] > 256 << 10, manifest
+    assert manifest["heap_bytes"]["end"] == manifest["heap_bytes"]["start"], manifest
+
+
 def test_a_snapshot_whose_heap_grew_restores(
     open_tab: Callable[..., Any], live_server_factory: Callable[..., LiveServer],
     tmp_path: pathlib.Path,
