@@ -76,33 +76,41 @@ MAKE_PAGE = """<!doctype html><meta charset="utf-8"><title>snapshot</title>
 const report = (r) => { window.__zarizSnapshot = r; };
 // Free memory in the heap still holds what was there: the import's garbage (tokens, ASTs,
 // buffers), copied into every tab's memory by the restore. Take every free block the
-// allocator has below its break, write zeros over it and free it again: only the
-// allocator's few bytes of bookkeeping stay, the pages read as zeros and the loader
-// leaves them out of the copy. A block past the old break is new memory, zeros already:
-// the sizes go down from there. No size is asked for once new memory could not hold it:
-// the heap stays the size it is. Returns {bytes, blocks} zeroed.
-function scrubFreeMemory(M) {
-  const held = [];
-  let bytes = 0;
+// allocator has below its old break, write zeros over it and free it again. A block past
+// the old break is new memory, zeros already: the sizes go down from there, and no size is
+// asked for once new memory could not hold it (the heap stays the size it is). Freed
+// blocks merge, but each kept its allocator's size word (8 bytes before it), which would
+// keep its page from reading as zeros: the passes run again, the merged runs now taken
+// as larger blocks whose zeros cover the old words. Returns {bytes, blocks} zeroed
+// (blocks counted over all passes; bytes in the first).
+function scrubFreeMemory(M, passes = 2) {
   const breakAt = M._sbrk(0);
   const heapSize = M.HEAP8.length;
-  for (const size of [1 << 20, 1 << 16, 1 << 12, 1 << 8]) {
-    for (;;) {
-      // Never so close to the memory's end that a block from new memory would grow it.
-      if (M.HEAP8.length - M._sbrk(0) < 2 * size + (1 << 16)) break;
-      const at = M._malloc(size);
-      if (!at) break;
-      if (at + size > breakAt || M.HEAP8.length !== heapSize) {
-        M._free(at); // new memory (zeros already): the free blocks of this size are used up
-        break;
+  let first = null;
+  let blocks = 0;
+  for (let pass = 0; pass < passes; pass++) {
+    const held = [];
+    let bytes = 0;
+    for (let size = 1 << 24; size >= 1 << 8; size >>= 1) {
+      for (;;) {
+        // Never so close to the memory's end that a block from new memory would grow it.
+        if (M.HEAP8.length - M._sbrk(0) < 2 * size + (1 << 16)) break;
+        const at = M._malloc(size);
+        if (!at) break;
+        if (at + size > breakAt || M.HEAP8.length !== heapSize) {
+          M._free(at); // new memory: the free blocks of this size are used up
+          break;
+        }
+        M.HEAPU8.fill(0, at, at + size);
+        held.push(at);
+        bytes += size;
       }
-      M.HEAPU8.fill(0, at, at + size);
-      held.push(at);
-      bytes += size;
     }
+    for (const at of held) M._free(at);
+    blocks += held.length;
+    if (first === null) first = bytes;
   }
-  for (const at of held) M._free(at);
-  return { bytes, blocks: held.length };
+  return { bytes: first, blocks };
 }
 try {
   const t0 = performance.now();
@@ -115,7 +123,7 @@ try {
   const config = await (await fetch("/config.json")).json();
   py.globals.set("__zariz_snapshot_config", JSON.stringify(config));
   const imported = JSON.parse(py.runPython(config.code));
-  const scrubbed = scrubFreeMemory(py._module);
+  const scrubbed = config.scrub ? scrubFreeMemory(py._module) : { bytes: 0, blocks: 0 };
   const t2 = performance.now();
   const snapshot = py.makeMemorySnapshot();
   const t3 = performance.now();
@@ -355,7 +363,7 @@ def current_name(root: pathlib.Path) -> tuple[str, PyodideBuild, str, bytes]:
 
 
 def build(root: pathlib.Path, *, chromium: str = CHROMIUM, force: bool = False,
-          timeout_s: float = 180.0,
+          timeout_s: float = 180.0, scrub: bool = True,
           log: Callable[[str], None] = print) -> pathlib.Path:
     """Build (or keep) the snapshot of ``root``; returns its manifest's path."""
     started = time.monotonic()
@@ -372,7 +380,7 @@ def build(root: pathlib.Path, *, chromium: str = CHROMIUM, force: bool = False,
             raise NoChromium(chromium)
         site = _Site(root / "static" / "vendor" / "pyodide", bundle,
                      {"code": IMPORT_CODE, "skip": list(SKIP_PACKAGES),
-                      "extra": list(EXTRA_MODULES)})
+                      "extra": list(EXTRA_MODULES), "scrub": scrub})
         scratch = folder / f".{name}.download"
         try:
             made, checked = _make(site, chromium, timeout_s, scratch)
@@ -423,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="rebuild a current snapshot")
     parser.add_argument("--timeout", type=float, default=180.0,
                         help="seconds each page may take")
+    parser.add_argument("--no-scrub", action="store_true",
+                        help="leave the heap's free memory as it is (to measure the scrub)")
     parser.add_argument("--print-name", action="store_true",
                         help="print the current snapshot name and exit")
     args = parser.parse_args(argv)
@@ -431,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.print_name:
             print(current_name(root)[0])
             return 0
-        build(root, chromium=args.chromium, force=args.force, timeout_s=args.timeout)
+        build(root, chromium=args.chromium, force=args.force, timeout_s=args.timeout,
+              scrub=not args.no_scrub)
     except NoChromium as exc:
         print(f"snapshot: no Chromium at {exc}; skipped (the app boots without a snapshot)",
               file=sys.stderr)
