@@ -106,7 +106,7 @@ MAX_PAGE = 2500
 """The most orders one ``GET /v1/orders`` returns. The admin loads every order at start,
 page after page: 10,000 orders took 21 round trips and ~390 ms at 500 a page, five and
 ~210 ms at 2,500 (``fetch_all_orders`` alone in the page, medians of 4 alternating runs).
-A page of 2,500 typical orders is ~580 KB of JSON (up to ~20 MB with every field at its
+A page of 2,500 typical orders is ~580 KB of JSON (~23 MB with every field at its
 longest), encoded a slice at a time (``encode_page``); SQLite reads it on the event loop
 (~6 ms for 2,500 typical rows), PostgreSQL in a worker thread."""
 
@@ -456,8 +456,8 @@ def _json(value: Any) -> bytes:
 async def encode_page(items: list[Any], rest: dict[str, Any]) -> bytes:
     """``{"items": items, **rest}`` as JSONResponse would encode it, ENCODE_SLICE orders at
     a time with the event loop let run between slices: a page of 2,500 orders took ~5 ms
-    to encode (up to ~100 ms with every field at its longest), which every stream of the
-    process would otherwise wait out at once."""
+    to encode (~25 ms with every field at its longest), which every stream of the process
+    would otherwise wait out at once."""
     parts = [b'{"items":[']
     for start in range(0, len(items), ENCODE_SLICE):
         if start:

@@ -384,13 +384,37 @@ def current_snapshot(request: Request) -> Snapshot | None:
     return request.app.state.snapshots.current(root, digest)  # type: ignore[no-any-return]
 
 
-def _accepts(request: Request, coding: str) -> bool:
+def _codings(request: Request) -> dict[str, float]:
+    """Accept-Encoding as ``{coding: q}`` (names lower-cased; ``*`` kept as ``*``; a q that
+    does not parse counts as 0, i.e. not taken)."""
+    found: dict[str, float] = {}
     for item in request.headers.get("accept-encoding", "").split(","):
-        name, _, params = item.strip().partition(";")
-        if name.strip().lower() == coding:
-            q = params.strip()
-            return not re.fullmatch(r"[qQ]\s*=\s*0(\.0*)?", q)  # names: any case
-    return False
+        name, *params = (part.strip() for part in item.split(";"))
+        if not name:
+            continue
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+                q = q if 0.0 <= q <= 1.0 else 0.0
+        found[name.lower()] = q
+    return found
+
+
+def _pick_coding(request: Request, offered: list[str]) -> str | None:
+    """The coding of ``offered`` the client takes with the highest q (ties: the first
+    offered); ``*`` stands for any coding not named; None: none is taken."""
+    codings = _codings(request)
+    best, best_q = None, 0.0
+    for coding in offered:
+        q = codings.get(coding, codings.get("*", 0.0))
+        if q > best_q:
+            best, best_q = coding, q
+    return best
 
 
 async def snapshot_file(request: Request) -> Response:
@@ -403,11 +427,12 @@ async def snapshot_file(request: Request) -> Response:
     if not _SNAPSHOT_FILE.fullmatch(name) or not path.is_file():
         raise ApiError(404, "not_found", f"No snapshot {name!r} on the server.")
     headers = {"Cache-Control": IMMUTABLE, "Vary": "Accept-Encoding"}
-    for coding, suffix in (("zstd", ".zst"), ("gzip", ".gz")):
-        packed = folder / f"{name}{suffix}"
-        if _accepts(request, coding) and packed.is_file():
-            headers["Content-Encoding"] = coding
-            return FileResponse(packed, media_type="application/octet-stream", headers=headers)
+    copies = {"zstd": folder / f"{name}.zst", "gzip": folder / f"{name}.gz"}
+    coding = _pick_coding(request, [c for c, path in copies.items() if path.is_file()])
+    if coding is not None:
+        headers["Content-Encoding"] = coding
+        return FileResponse(copies[coding], media_type="application/octet-stream",
+                            headers=headers)
     return FileResponse(path, media_type="application/octet-stream", headers=headers)
 
 

@@ -217,7 +217,10 @@ def test_snapshot_file_is_zstd_where_taken_first(client: AppClient, root: pathli
     assert int(chromium.headers["content-length"]) == len(packed)
     assert zstandard.ZstdDecompressor().decompress(packed) == SNAPSHOT
     assert chromium.content == SNAPSHOT  # httpx decodes it
-    for accept, coding in (("zstd;q=0, gzip", "gzip"), ("zstd; Q=0", None), ("br", None)):
+    for accept, coding in (("zstd;q=0, gzip", "gzip"), ("zstd; Q=0", None), ("br", None),
+                           ("gzip;q=1, zstd;q=0.1", "gzip"), ("*", "zstd"),
+                           ("*;q=0.5, gzip", "gzip"), ("zstd;level=3;q=0, gzip;q=0.2", "gzip"),
+                           ("zstd;q=x", None), ("zstd;q=2", None), ("ZSTD", "zstd")):
         response = client.get(url, headers={"Accept-Encoding": accept})
         assert response.headers.get("content-encoding") == coding, accept
         assert response.content == SNAPSHOT

@@ -41,10 +41,10 @@ class ScriptedApi:
         query = ListQuery.model_validate(
             {"status": status, "limit": limit, "offset": offset, "before_id": before_id})
         self.calls.append({"limit": query.limit, "before_id": query.before_id})
-        if query.limit > self.max_page:  # a server with a lower maximum: what it answers
-            raise ApiError(422, "validation_error", "limit: less than or equal to ...")
         if self.on_call is not None:
             self.on_call(len(self.calls))
+        if query.limit > self.max_page:  # a server with a lower maximum: what it answers
+            raise ApiError(422, "validation_error", "limit: less than or equal to ...")
         rows = [i for i in self.ids if query.before_id is None or i < query.before_id]
         page = rows[query.offset:query.offset + query.limit]
         return {"items": [{"id": i, "status": "new"} for i in page], "total": len(self.ids),
@@ -92,9 +92,25 @@ def test_an_older_server_gets_the_pages_it_takes(orders_page: Any) -> None:
     # maximum (500) refuses 2,500 with a 422; the load goes on at 500 a page.
     api = ScriptedApi(list(range(1, 1201)), max_page=500)
     items, position = asyncio.run(orders_page.fetch_all_orders(api))
-    assert [o["id"] for o in items] == list(range(1200, 0, -1)) and position is not None
+    assert [o["id"] for o in items] == list(range(1200, 0, -1))
+    assert position == 8  # the first page it answered (its second call)
     assert [(c["limit"], c["before_id"]) for c in api.calls] == [
         (MAX_PAGE, None), (500, None), (500, 701), (500, 201)]
+
+
+def test_a_refusal_on_a_later_page_goes_on_from_that_page(orders_page: Any) -> None:
+    # The balancer sends the first page to a new instance and the next to an old one.
+    api = ScriptedApi(list(range(1, 3001)))
+
+    def old_instance_from_the_second_call(call: int) -> None:
+        api.max_page = 500 if call >= 2 else MAX_PAGE
+
+    api.on_call = old_instance_from_the_second_call
+    items, position = asyncio.run(orders_page.fetch_all_orders(api))
+    assert [o["id"] for o in items] == list(range(3000, 0, -1))  # none twice, none lost
+    assert position == 7  # the first page's: the snapshot's place stays the first answer
+    assert [(c["limit"], c["before_id"]) for c in api.calls] == [
+        (MAX_PAGE, None), (MAX_PAGE, 501), (500, 501), (500, 1)]
 
 
 def test_other_refusals_are_not_retried(orders_page: Any) -> None:

@@ -97,8 +97,8 @@ async def fetch_all_orders(
             if exc.status != 422 or page == OLD_FETCH_PAGE:
                 raise
             page = OLD_FETCH_PAGE  # an older server: its pages, for the rest of this load
-            log.info("[API] the server refused pages of %d; loading %d at a time",
-                     FETCH_PAGE, page)
+            log.info("[API] a page of %d was refused (422: %s); loading %d at a time",
+                     FETCH_PAGE, exc.message, page)
             continue
         if not isinstance(body, dict):
             return items, position
