@@ -417,6 +417,27 @@ def _pick_coding(request: Request, offered: list[str]) -> str | None:
     return best
 
 
+def _current_copies(manifest: pathlib.Path, copies: dict[str, pathlib.Path]) -> list[str]:
+    """The codings whose copy has the size the manifest's build recorded (``<coding>_bytes``):
+    a copy another build of the same name left behind (an older builder writes no zstd and
+    leaves the newer one's) is not sent for these bytes, unless its size is the same too."""
+    try:
+        body = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(body, dict):
+        return []
+    found = []
+    for coding, path in copies.items():
+        size = body.get(f"{coding}_bytes")
+        try:
+            if isinstance(size, int) and path.stat().st_size == size:
+                found.append(coding)
+        except OSError:
+            continue
+    return found
+
+
 async def snapshot_file(request: Request) -> Response:
     """``/app/snapshot/<name>.bin``: immutable (a new build or bundle is a new name, a new
     build of the same inputs a new ``?v=``); zstd-encoded when the client takes it (Chromium
@@ -428,7 +449,7 @@ async def snapshot_file(request: Request) -> Response:
         raise ApiError(404, "not_found", f"No snapshot {name!r} on the server.")
     headers = {"Cache-Control": IMMUTABLE, "Vary": "Accept-Encoding"}
     copies = {"zstd": folder / f"{name}.zst", "gzip": folder / f"{name}.gz"}
-    coding = _pick_coding(request, [c for c, path in copies.items() if path.is_file()])
+    coding = _pick_coding(request, _current_copies(folder / f"{name[:-4]}.json", copies))
     if coding is not None:
         headers["Content-Encoding"] = coding
         return FileResponse(copies[coding], media_type="application/octet-stream",

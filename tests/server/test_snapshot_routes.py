@@ -51,9 +51,12 @@ def write_snapshot(root: pathlib.Path, name: str | None = None,
     folder = root / "var" / "snapshot"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.bin").write_bytes(SNAPSHOT)
-    (folder / f"{name}.bin.zst").write_bytes(zstandard.ZstdCompressor().compress(SNAPSHOT))
-    (folder / f"{name}.bin.gz").write_bytes(gzip.compress(SNAPSHOT))
-    body = {"name": name, "bytes": len(SNAPSHOT), "gzip": True,
+    zstd_copy = zstandard.ZstdCompressor().compress(SNAPSHOT)
+    gzip_copy = gzip.compress(SNAPSHOT)
+    (folder / f"{name}.bin.zst").write_bytes(zstd_copy)
+    (folder / f"{name}.bin.gz").write_bytes(gzip_copy)
+    body = {"name": name, "bytes": len(SNAPSHOT), "gzip": True, "gzip_bytes": len(gzip_copy),
+            "zstd": True, "zstd_bytes": len(zstd_copy),
             "sha256": base64.b64encode(hashlib.sha256(SNAPSHOT).digest()).decode()}
     body.update(manifest or {})
     (folder / f"{name}.json").write_text(json.dumps(body))
@@ -224,9 +227,17 @@ def test_snapshot_file_is_zstd_where_taken_first(client: AppClient, root: pathli
         response = client.get(url, headers={"Accept-Encoding": accept})
         assert response.headers.get("content-encoding") == coding, accept
         assert response.content == SNAPSHOT
+    # A .zst another build of this name left (an older builder writes none): not sent.
+    (root / "var" / "snapshot" / f"{name}.bin.zst").write_bytes(
+        zstandard.ZstdCompressor().compress(SNAPSHOT + b"another build"))
+    stale = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br, zstd"})
+    assert stale.headers["content-encoding"] == "gzip" and stale.content == SNAPSHOT
     (root / "var" / "snapshot" / f"{name}.bin.zst").unlink()  # a snapshot built before zstd
     older = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br, zstd"})
     assert older.headers["content-encoding"] == "gzip" and older.content == SNAPSHOT
+    (root / "var" / "snapshot" / f"{name}.json").unlink()  # no manifest: the bytes as they are
+    bare = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br, zstd"})
+    assert "content-encoding" not in bare.headers and bare.content == SNAPSHOT
 
 
 def test_snapshot_without_gzip_copy_is_served_plain(client: AppClient, root: pathlib.Path) -> None:
