@@ -125,7 +125,7 @@ function zeroWords(words, from, to) {
 // `target.set(source)` (target a view of the whole wasm heap, source the snapshot's heap)
 // that leaves out the pages zero in both. A fresh wasm memory reads as zeros without
 // being resident, and a page becomes the tab's memory once written, zeros or not: the
-// plain copy made every page of the snapshot's heap resident (~44% of ours are zeros).
+// plain copy made every page of the snapshot's heap resident (~50% of ours are zeros).
 // Pages that are zero in the source but not in the target are written (zeros): the
 // result is always the plain copy's. Returns the bytes left out.
 export function sparseHeapCopy(target, source) {
