@@ -7,8 +7,10 @@ In headless Chromium, on a throwaway page served by a small server of ours on 12
 the vendored Pyodide boots with ``_makeSnapshot: true``; the app bundle (the same zip
 ``GET /app/bundle.zip`` serves) is unpacked into ``/home/pyodide`` and the app's modules
 are imported - never ``pyscript``, which captures PyScript's JS modules at import time,
-nor ``zariz.dev`` (dev mode never boots from a snapshot) - then
-``pyodide.makeMemorySnapshot()``. A second page restores the snapshot and checks that
+nor ``zariz.dev`` (dev mode never boots from a snapshot) - PyScript's own package is
+compiled into a ``zariz.codecache.CodeCache`` that its imports take at every boot (from
+PyScript's start-up script, read from the vendored ``core.js``; ``--no-precompile`` leaves
+it out), then ``pyodide.makeMemorySnapshot()``. A second page restores the snapshot and checks that
 the modules are there before anything is written: a snapshot that cannot be restored
 (say, the heap grew past Pyodide's initial size while importing) is never announced.
 
@@ -122,6 +124,12 @@ try {
   py.unpackArchive(zip, "zip", { extractDir: "/home/pyodide" });
   const config = await (await fetch("/config.json")).json();
   py.globals.set("__zariz_snapshot_config", JSON.stringify(config));
+  // PyScript's start-up script (what its every boot runs before the page's Python): the
+  // snapshot precompiles the package it writes (zariz.codecache). Its module has no
+  // effect on a page without PyScript elements; it is not what the page's PyScript is.
+  let stdlib = "";
+  if (config.precompile) stdlib = (await import("/pyscript/core.js")).stdlib;
+  py.globals.set("__zariz_pyscript_stdlib", stdlib);
   const imported = JSON.parse(py.runPython(config.code));
   const scrubbed = config.scrub ? scrubFreeMemory(py._module) : { bytes: 0, blocks: 0 };
   const t2 = performance.now();
@@ -171,6 +179,7 @@ def __zariz_snapshot_imports():
     import gc
     import importlib
     import json
+    import os
     import pkgutil
     import sys
 
@@ -191,12 +200,25 @@ def __zariz_snapshot_imports():
     # Nothing of a package we leave out may ride along (walk_packages imports packages).
     for name in [n for n in sys.modules if skipped(n)]:
         del sys.modules[name]
+    # PyScript's own package, compiled now, taken by its imports at every boot when the
+    # files it writes are these bytes (else compiled as before). Never fatal.
+    precompiled = {"files": [], "error": ""}
+    if config["precompile"]:
+        try:
+            from zariz.codecache import CodeCache
+
+            cache = CodeCache.from_pyscript(__zariz_pyscript_stdlib, os.getcwd())
+            cache.install()
+            precompiled["files"] = cache.paths()
+        except Exception as exc:
+            precompiled["error"] = f"{type(exc).__name__}: {exc}"
     gc.collect()  # JS proxies nobody holds any more (the zip) must not be in the table
-    return json.dumps({"app": sorted(names), "all": sorted(sys.modules)})
+    return json.dumps({"app": sorted(names), "all": sorted(sys.modules),
+                       "precompiled": precompiled})
 
 
 __zariz_snapshot_result = __zariz_snapshot_imports()
-del __zariz_snapshot_imports, __zariz_snapshot_config
+del __zariz_snapshot_imports, __zariz_snapshot_config, __zariz_pyscript_stdlib
 __zariz_snapshot_result
 """
 
@@ -215,6 +237,7 @@ class _Site:
 
     def __init__(self, pyodide_dir: pathlib.Path, bundle: bytes, config: dict[str, Any]) -> None:
         self.pyodide_dir = pyodide_dir
+        self.pyscript_dir = pyodide_dir.parent / "pyscript"
         self.bundle = bundle
         self.config = json.dumps(config).encode()
         self.snapshot: bytes | None = None
@@ -253,9 +276,10 @@ def _handler(site: _Site) -> type[http.server.BaseHTTPRequestHandler]:
                 self._send(site.config, "application/json")
             elif path == "/snapshot.bin" and site.snapshot is not None:
                 self._send(site.snapshot, "application/octet-stream")
-            elif path.startswith("/pyodide/") and "/" not in path[len("/pyodide/"):]:
-                target = site.pyodide_dir / path[len("/pyodide/"):]
-                if target.is_file():
+            elif path.startswith(("/pyodide/", "/pyscript/")) and path.count("/") == 2:
+                folder, name = path[1:].split("/")
+                target = (site.pyodide_dir if folder == "pyodide" else site.pyscript_dir) / name
+                if name and target.is_file():
                     kind = _TYPES.get(target.suffix, "application/octet-stream")
                     self._send(target.read_bytes(), kind)
                 else:
@@ -363,7 +387,7 @@ def current_name(root: pathlib.Path) -> tuple[str, PyodideBuild, str, bytes]:
 
 
 def build(root: pathlib.Path, *, chromium: str = CHROMIUM, force: bool = False,
-          timeout_s: float = 180.0, scrub: bool = True,
+          timeout_s: float = 180.0, scrub: bool = True, precompile: bool = True,
           log: Callable[[str], None] = print) -> pathlib.Path:
     """Build (or keep) the snapshot of ``root``; returns its manifest's path."""
     started = time.monotonic()
@@ -380,7 +404,8 @@ def build(root: pathlib.Path, *, chromium: str = CHROMIUM, force: bool = False,
             raise NoChromium(chromium)
         site = _Site(root / "static" / "vendor" / "pyodide", bundle,
                      {"code": IMPORT_CODE, "skip": list(SKIP_PACKAGES),
-                      "extra": list(EXTRA_MODULES), "scrub": scrub})
+                      "extra": list(EXTRA_MODULES), "scrub": scrub,
+                      "precompile": precompile})
         scratch = folder / f".{name}.download"
         try:
             made, checked = _make(site, chromium, timeout_s, scratch)
@@ -408,6 +433,7 @@ def build(root: pathlib.Path, *, chromium: str = CHROMIUM, force: bool = False,
             "sys_modules": made["imported"]["all"],
             "heap_bytes": {"start": made["heapStart"], "end": made["heapEnd"]},
             "scrubbed_bytes": made["scrubbed"]["bytes"],
+            "precompiled": made["imported"]["precompiled"],
             "ms": {"boot": round(made["bootMs"]), "import": round(made["importMs"]),
                    "snapshot": round(made["snapshotMs"]),
                    "verify_restore": round(checked["restoreMs"])},
@@ -416,9 +442,13 @@ def build(root: pathlib.Path, *, chromium: str = CHROMIUM, force: bool = False,
         }
         _write_atomic(manifest, (json.dumps(body, indent=2) + "\n").encode())
         removed = _remove_others(folder, name)
+    precompiled = made["imported"]["precompiled"]
     log(f"snapshot: built {name}.bin ({len(data) / 1e6:.1f} MB, zstd {len(zpacked) / 1e6:.1f} MB,"
         f" gzip {len(packed) / 1e6:.1f} MB,"
-        f" {len(made['imported']['app'])} app modules) in {time.monotonic() - started:.1f} s"
+        f" {len(made['imported']['app'])} app modules,"
+        f" {len(precompiled['files'])} of PyScript's files precompiled)"
+        f" in {time.monotonic() - started:.1f} s"
+        + (f"; not precompiled: {precompiled['error']}" if precompiled["error"] else "")
         + (f"; removed {len(removed)} older file(s)" if removed else ""))
     return manifest
 
@@ -433,6 +463,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds each page may take")
     parser.add_argument("--no-scrub", action="store_true",
                         help="leave the heap's free memory as it is (to measure the scrub)")
+    parser.add_argument("--no-precompile", action="store_true",
+                        help="leave PyScript's package out of the snapshot's compiled code "
+                             "(to measure it)")
     parser.add_argument("--print-name", action="store_true",
                         help="print the current snapshot name and exit")
     args = parser.parse_args(argv)
@@ -442,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
             print(current_name(root)[0])
             return 0
         build(root, chromium=args.chromium, force=args.force, timeout_s=args.timeout,
-              scrub=not args.no_scrub)
+              scrub=not args.no_scrub, precompile=not args.no_precompile)
     except NoChromium as exc:
         print(f"snapshot: no Chromium at {exc}; skipped (the app boots without a snapshot)",
               file=sys.stderr)

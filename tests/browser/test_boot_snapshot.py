@@ -89,6 +89,19 @@ def open_app(open_tab: Callable[..., Any], server: LiveServer, path: str = "/das
     return page, log, snapshots
 
 
+# The snapshot's code cache (zariz.codecache) as the page sees it: what PyScript's imports
+# took from it, what they compiled, and the files of PyScript's package now imported.
+PRECOMPILED = """
+import json, sys, js
+from zariz.codecache import installed
+_cache = installed()
+js.window.__precompiled = json.dumps(None if _cache is None else {
+    "hits": _cache.hits, "misses": _cache.misses,
+    "imported": sorted(m.__file__ for n, m in sys.modules.items()
+                       if n.split(".")[0] == "pyscript" and getattr(m, "__file__", None))})
+"""
+
+
 def boot_of(page: Any) -> dict[str, Any]:
     return page.evaluate("JSON.parse(JSON.stringify(globalThis.__zarizBoot))")  # type: ignore[no-any-return]
 
@@ -134,6 +147,15 @@ def test_boots_from_the_snapshot_and_the_orders_page_works(
     run_py(page, "import sys, js\njs.window.__fromSnapshot = sys.modules['zariz.boot']"
                  ".__spec__.origin")
     assert page.evaluate("window.__fromSnapshot").endswith("zariz/boot.py")
+    # PyScript's own package, written anew by its start-up script, was not compiled from
+    # source: every module of it that was imported came from the snapshot's compiled code.
+    assert len(built[1]["precompiled"]["files"]) >= 11, built[1]["precompiled"]
+    run_py(page, PRECOMPILED)
+    precompiled = json.loads(page.evaluate("window.__precompiled"))
+    assert precompiled is not None, "no code cache in the restored interpreter"
+    assert precompiled["misses"] == [], precompiled
+    assert sorted(precompiled["hits"]) == precompiled["imported"], precompiled
+    assert "/home/pyodide/pyscript/__init__.py" in precompiled["hits"], precompiled
 
     page.wait_for_selector("[data-testid=orders-empty]")
     order = server.create_order(server.login()["access_token"], customer="From Snapshot")
