@@ -125,11 +125,25 @@ try {
   const config = await (await fetch("/config.json")).json();
   py.globals.set("__zariz_snapshot_config", JSON.stringify(config));
   // PyScript's start-up script (what its every boot runs before the page's Python): the
-  // snapshot precompiles the package it writes (zariz.codecache). Its module has no
-  // effect on a page without PyScript elements; it is not what the page's PyScript is.
+  // snapshot precompiles the package it writes (zariz.codecache). Importing PyScript's
+  // module here registers its elements and loads its plugins in this page's JS; none of
+  // it reaches the interpreter. Never fatal: a failure is recorded, the snapshot is
+  // built without the precompiled package.
   let stdlib = "";
-  if (config.precompile) stdlib = (await import("/pyscript/core.js")).stdlib;
+  let stdlibError = "";
+  if (config.precompile) {
+    try {
+      const timeout = new Promise((_, reject) =>
+        setTimeout(() => reject(new Error("importing PyScript's core.js took over 30 s")), 30000));
+      stdlib = (await Promise.race([import("/pyscript/core.js"), timeout])).stdlib;
+      if (typeof stdlib !== "string" || !stdlib) throw new Error("core.js exports no stdlib");
+    } catch (e) {
+      stdlib = "";
+      stdlibError = String(e && e.message || e);
+    }
+  }
   py.globals.set("__zariz_pyscript_stdlib", stdlib);
+  py.globals.set("__zariz_pyscript_stdlib_error", stdlibError);
   const imported = JSON.parse(py.runPython(config.code));
   const scrubbed = config.scrub ? scrubFreeMemory(py._module) : { bytes: 0, blocks: 0 };
   const t2 = performance.now();
@@ -203,7 +217,10 @@ def __zariz_snapshot_imports():
     # PyScript's own package, compiled now, taken by its imports at every boot when the
     # files it writes are these bytes (else compiled as before). Never fatal.
     precompiled = {"files": [], "error": ""}
-    if config["precompile"]:
+    if config["precompile"] and __zariz_pyscript_stdlib_error:
+        precompiled["error"] = "reading PyScript's start-up script: " + \
+            __zariz_pyscript_stdlib_error
+    elif config["precompile"]:
         try:
             from zariz.codecache import CodeCache
 
@@ -219,6 +236,7 @@ def __zariz_snapshot_imports():
 
 __zariz_snapshot_result = __zariz_snapshot_imports()
 del __zariz_snapshot_imports, __zariz_snapshot_config, __zariz_pyscript_stdlib
+del __zariz_pyscript_stdlib_error
 __zariz_snapshot_result
 """
 
@@ -386,6 +404,24 @@ def current_name(root: pathlib.Path) -> tuple[str, PyodideBuild, str, bytes]:
         cache.get(package)
 
 
+def pyscript_key(root: pathlib.Path) -> str:
+    """What the precompiled package was read from: a digest of the vendored PyScript's
+    JS modules (its start-up script is in its core chunk)."""
+    folder = root / "static" / "vendor" / "pyscript"
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.js")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return "pyscript-" + digest.hexdigest()[:16]
+
+
+def _recorded_key(manifest: pathlib.Path) -> str | None:
+    try:
+        key = json.loads(manifest.read_text()).get("precompile_key")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return key if isinstance(key, str) else None
+
+
 def build(root: pathlib.Path, *, chromium: str = CHROMIUM, force: bool = False,
           timeout_s: float = 180.0, scrub: bool = True, precompile: bool = True,
           log: Callable[[str], None] = print) -> pathlib.Path:
@@ -397,9 +433,16 @@ def build(root: pathlib.Path, *, chromium: str = CHROMIUM, force: bool = False,
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build per tree at a time
+        precompile_key = pyscript_key(root) if precompile else "off"
         if not force and manifest.is_file() and (folder / f"{name}.bin").is_file():
-            log(f"snapshot: {name} is current")
-            return manifest
+            if _recorded_key(manifest) == precompile_key:
+                log(f"snapshot: {name} is current")
+                return manifest
+            # The name is the bundle's and Pyodide's: another PyScript (or a build with
+            # --no-precompile) would leave the precompiled package stale - correct, as
+            # every import would compile, but no longer faster.
+            log(f"snapshot: {name} was built for another PyScript (or precompile setting):"
+                " rebuilding")
         if not (shutil.which(chromium) or os.path.exists(chromium)):
             raise NoChromium(chromium)
         site = _Site(root / "static" / "vendor" / "pyodide", bundle,
@@ -434,6 +477,7 @@ def build(root: pathlib.Path, *, chromium: str = CHROMIUM, force: bool = False,
             "heap_bytes": {"start": made["heapStart"], "end": made["heapEnd"]},
             "scrubbed_bytes": made["scrubbed"]["bytes"],
             "precompiled": made["imported"]["precompiled"],
+            "precompile_key": precompile_key,
             "ms": {"boot": round(made["bootMs"]), "import": round(made["importMs"]),
                    "snapshot": round(made["snapshotMs"]),
                    "verify_restore": round(checked["restoreMs"])},

@@ -1,7 +1,7 @@
 """Code compiled at snapshot build for the Python sources PyScript writes on every boot.
 
 PyScript starts by running a script it generates: it writes PyScript's own Python package
-(``pyscript/``, 14 files, ~60 KB) into the interpreter's working directory, then imports
+(``pyscript/``, 14 files, ~30 KB) into the interpreter's working directory, then imports
 it. That package is never in our snapshot (it captures PyScript's JS modules at import
 time), so every boot compiled its eleven imported modules from source: ~30-45 ms in a
 warmed page, measured. The snapshot builder compiles those sources once, in the
@@ -52,7 +52,7 @@ def pyscript_sources(script: str, base: str) -> dict[str, bytes]:
     tree = ast.parse(script)
     files: dict[str, bytes] = {}
     current: str | None = None
-    for node in _statements(tree.body):
+    for node in tree.body:
         target = _path_assignment(node)
         if target is not None:
             current = target
@@ -64,15 +64,6 @@ def pyscript_sources(script: str, base: str) -> dict[str, bytes]:
     if not files:
         raise ValueError("the script writes no Python file as _path.write_text(...)")
     return files
-
-
-def _statements(body: list[ast.stmt]) -> list[ast.stmt]:
-    out: list[ast.stmt] = []
-    for node in body:
-        out.append(node)
-        if isinstance(node, ast.If):  # `if not _os.path.exists(dir): _path.mkdir(...)`
-            out.extend(_statements(node.body))
-    return out
 
 
 def _path_assignment(node: ast.stmt) -> str | None:
@@ -136,6 +127,7 @@ class CodeCache:
         return len(self._codes)
 
     def paths(self) -> list[str]:
+        """The source paths the cache holds code for, sorted."""
         return sorted(self._codes)
 
     def code_for(self, path: str, data: Any) -> CodeType | None:
@@ -167,8 +159,13 @@ class CodeCache:
 
         def undo() -> None:
             global _installed
-            if _Loader.__dict__.get("source_to_code") is not wrapped:
-                return  # already undone
+            current = _Loader.__dict__.get("source_to_code")
+            if current is not wrapped:
+                if _installed is not self:
+                    return  # already undone
+                raise RuntimeError(
+                    "SourceFileLoader.source_to_code was replaced over the code cache: "
+                    "undo that first")
             if previous is None:
                 del _Loader.source_to_code
             else:
@@ -179,11 +176,14 @@ class CodeCache:
 
 
 def _source_to_code(cache: CodeCache, compile_source: Callable[..., CodeType]) -> Any:
-    def source_to_code(self: Any, data: Any, path: Any, *, _optimize: int = -1) -> CodeType:
-        if _optimize == -1 and isinstance(path, str):
+    # importlib calls source_to_code(data, path) (CPython 3.11-3.14); later versions add
+    # arguments (3.15: `fullname`): anything beyond the two goes to importlib's own, so a
+    # newer Python compiles as usual instead of failing every import.
+    def source_to_code(self: Any, data: Any, path: Any, *args: Any, **kwargs: Any) -> CodeType:
+        if not args and (not kwargs or kwargs == {"_optimize": -1}) and isinstance(path, str):
             code = cache.code_for(path, data)
             if code is not None:
                 return code
-        return compile_source(self, data, path, _optimize=_optimize)
+        return compile_source(self, data, path, *args, **kwargs)
 
     return source_to_code

@@ -7,12 +7,16 @@ import importlib
 import importlib.machinery
 import json
 import pathlib
+import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
 from zariz import codecache
 from zariz.codecache import CodeCache, pyscript_sources
+
+from tests.support.live_server import PROJECT_ROOT
 
 PACKAGE = {
     "pkgcc": {
@@ -165,18 +169,53 @@ def test_another_folder_is_not_taken(clean_import: pathlib.Path,
         undo()
 
 
-def test_the_cached_code_is_the_code_compile_makes(tmp_path: pathlib.Path) -> None:
-    source = b"import sys\nclass A:\n    def f(self, *a, **k):\n        return [x for x in a]\n"
+# A docstring, an assert and annotations: what -O/-OO and an inherited
+# `from __future__ import annotations` (this module has one) would each compile otherwise.
+SOURCE = b'''"""Doc."""
+import sys
+x: int = 1
+def f(a: list[int], *b, **k) -> int:
+    """Doc of f."""
+    assert a, "empty"
+    return [y for y in a][0]
+'''
+
+
+def test_the_cached_code_is_the_code_importlib_compiles(tmp_path: pathlib.Path) -> None:
     cache = CodeCache()
     path = str(tmp_path / "m.py")
-    cache.add(path, source)
-    code = cache.code_for(path, bytearray(source))
-    fresh = compile(source, path, "exec", dont_inherit=True)
+    cache.add(path, SOURCE)
+    code = cache.code_for(path, bytearray(SOURCE))
     assert code is not None
-    assert code.co_code == fresh.co_code and code.co_consts[:1] == fresh.co_consts[:1]
-    assert code.co_filename == path and code.co_names == fresh.co_names
+    loader = importlib.machinery.SourceFileLoader("m", path)
+    assert code == loader.source_to_code(SOURCE, path)  # flags, consts, line table
+    assert code.co_filename == path
     assert cache.code_for(path, "text, not bytes") is None  # importlib hands bytes
-    assert cache.code_for(str(tmp_path / "other.py"), source) is None
+    assert cache.code_for(str(tmp_path / "other.py"), SOURCE) is None
+
+
+def test_another_optimization_level_or_more_arguments_compile_as_usual(
+    tmp_path: pathlib.Path,
+) -> None:
+    path = tmp_path / "m.py"
+    path.write_bytes(SOURCE)
+    cache = CodeCache()
+    cache.add(str(path), SOURCE)
+    loader = importlib.machinery.SourceFileLoader("m", str(path))
+    undo = cache.install()
+    try:
+        optimized = loader.source_to_code(SOURCE, str(path), _optimize=2)
+        assert optimized == compile(SOURCE, str(path), "exec", dont_inherit=True, optimize=2)
+        assert optimized != cache.code_for(str(path), SOURCE)  # -OO: no docstrings, asserts
+        cache.hits.clear()
+        assert cache.hits == []
+        # A later Python's extra argument (3.15: fullname) goes to importlib's own.
+        with pytest.raises(TypeError):
+            loader.source_to_code(SOURCE, str(path), "m")
+        assert cache.hits == []
+        assert loader.source_to_code(SOURCE, str(path)) is cache.code_for(str(path), SOURCE)
+    finally:
+        undo()
 
 
 def test_one_cache_at_a_time_and_undo_restores_the_loader() -> None:
@@ -184,14 +223,58 @@ def test_one_cache_at_a_time_and_undo_restores_the_loader() -> None:
     before = loader.__dict__.get("source_to_code")
     first = CodeCache()
     undo = first.install()
-    assert codecache.installed() is first
-    assert loader.__dict__.get("source_to_code") is not before
-    with pytest.raises(RuntimeError, match="installed already"):
-        CodeCache().install()
-    assert codecache.installed() is first
-    undo()
+    try:
+        assert codecache.installed() is first
+        assert loader.__dict__.get("source_to_code") is not before
+        with pytest.raises(RuntimeError, match="installed already"):
+            CodeCache().install()
+        assert codecache.installed() is first
+    finally:
+        undo()
     undo()  # twice: nothing more
     assert codecache.installed() is None
     assert loader.__dict__.get("source_to_code") is before
     CodeCache().install()()  # installable again once undone
     assert loader.__dict__.get("source_to_code") is before
+
+
+def test_undo_under_someone_elses_wrapper_says_so() -> None:
+    loader = importlib.machinery.SourceFileLoader
+    before = loader.__dict__.get("source_to_code")
+    undo = CodeCache().install()
+    ours = loader.__dict__["source_to_code"]
+    loader.source_to_code = lambda self, data, path, **kw: ours(self, data, path, **kw)  # type: ignore[method-assign]
+    try:
+        with pytest.raises(RuntimeError, match="replaced over the code cache"):
+            undo()
+    finally:
+        loader.source_to_code = ours  # type: ignore[method-assign]
+        undo()
+    assert loader.__dict__.get("source_to_code") is before
+    assert codecache.installed() is None
+
+
+def test_the_real_pyscript_start_up_script(tmp_path: pathlib.Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The script @pyscript/core (node_modules, the version we vendor) generates, made by
+    its own stdlib.js under node: every file it writes is found, byte for byte, and
+    compiles."""
+    stdlib_js = PROJECT_ROOT / "node_modules" / "@pyscript" / "core" / "src" / "stdlib.js"
+    node = shutil.which("node")
+    assert node and stdlib_js.is_file(), "needs `make setup` (node, node_modules)"
+    made = subprocess.run(
+        [node, "--input-type=module", "-e",
+         f"import {{ stdlib }} from {json.dumps(stdlib_js.as_uri())};"
+         " process.stdout.write(stdlib);"],
+        capture_output=True, text=True, timeout=60, check=True)
+    script = made.stdout
+    assert "import pyscript as _pyscript" in script
+    found = pyscript_sources(script, str(tmp_path))
+    names = {pathlib.Path(p).relative_to(tmp_path).as_posix() for p in found}
+    assert {"pyscript/__init__.py", "pyscript/web.py", "pyscript/ffi.py"} <= names
+    assert len(found) >= 11
+    run_script(script.replace("import pyscript as _pyscript", "_pyscript = None"),
+               tmp_path, monkeypatch)
+    written = {str(p): p.read_bytes() for p in tmp_path.rglob("*.py")}
+    assert written == found
+    assert len(CodeCache.from_pyscript(script, str(tmp_path))) == len(found)

@@ -414,3 +414,27 @@ def test_the_builder_skips_a_current_snapshot_and_names_by_bundle(
     assert name.returncode == 0
     assert name.stdout.strip() != manifest["name"]
     assert name.stdout.strip().rsplit("-app-", 1)[0] == manifest["name"].rsplit("-app-", 1)[0]
+
+
+def test_the_builder_rebuilds_a_snapshot_made_for_another_pyscript(
+    built: tuple[pathlib.Path, dict[str, Any]], tmp_path: pathlib.Path,
+) -> None:
+    """The snapshot's name is Pyodide's and the bundle's; the precompiled PyScript package
+    is also current only for the PyScript it was read from (and with precompiling on).
+    No Chromium here: a rebuild stops at "no Chromium" (exit 3), a current one exits 0."""
+    other = copy_of(built, tmp_path / "other")
+    assert built[1]["precompile_key"].startswith("pyscript-")
+
+    def run(*flags: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, str(BUILDER), "--root", str(other),
+                               "--chromium", str(tmp_path / "no-chromium"), *flags],
+                              cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+
+    kept = run()
+    assert kept.returncode == 0 and "is current" in kept.stdout, kept
+    off = run("--no-precompile")
+    assert off.returncode == 3 and "for another PyScript" in off.stdout, off
+    # A new file, not an edit: the copy's vendored files are hard links to the project's.
+    (other / "static" / "vendor" / "pyscript" / "zz-another-chunk.js").write_text("export {};\n")
+    changed = run()
+    assert changed.returncode == 3 and "for another PyScript" in changed.stdout, changed
