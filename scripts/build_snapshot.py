@@ -132,14 +132,19 @@ try {
   let stdlib = "";
   let stdlibError = "";
   if (config.precompile) {
+    let timer = 0;
     try {
-      const timeout = new Promise((_, reject) =>
-        setTimeout(() => reject(new Error("importing PyScript's core.js took over 30 s")), 30000));
+      const timeout = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("importing PyScript's core.js took over 30 s")),
+                           30000);
+      });
       stdlib = (await Promise.race([import("/pyscript/core.js"), timeout])).stdlib;
       if (typeof stdlib !== "string" || !stdlib) throw new Error("core.js exports no stdlib");
     } catch (e) {
       stdlib = "";
       stdlibError = String(e && e.message || e);
+    } finally {
+      clearTimeout(timer);
     }
   }
   py.globals.set("__zariz_pyscript_stdlib", stdlib);
@@ -406,7 +411,12 @@ def current_name(root: pathlib.Path) -> tuple[str, PyodideBuild, str, bytes]:
 
 def pyscript_key(root: pathlib.Path) -> str:
     """What the precompiled package was read from: a digest of the vendored PyScript's
-    JS modules (its start-up script is in its core chunk)."""
+    JS modules (its start-up script is in its core chunk). Recorded in the manifest as
+    ``precompile_key``; a snapshot with another key is rebuilt.
+
+    >>> pyscript_key(PROJECT_ROOT)  # doctest: +SKIP
+    'pyscript-3f9c0a51d2e4b7c8'
+    """
     folder = root / "static" / "vendor" / "pyscript"
     digest = hashlib.sha256()
     for path in sorted(folder.glob("*.js")):
@@ -477,7 +487,9 @@ def build(root: pathlib.Path, *, chromium: str = CHROMIUM, force: bool = False,
             "heap_bytes": {"start": made["heapStart"], "end": made["heapEnd"]},
             "scrubbed_bytes": made["scrubbed"]["bytes"],
             "precompiled": made["imported"]["precompiled"],
-            "precompile_key": precompile_key,
+            # A failed precompile is not current for any PyScript: the next build retries.
+            "precompile_key": None if made["imported"]["precompiled"]["error"]
+            else precompile_key,
             "ms": {"boot": round(made["bootMs"]), "import": round(made["importMs"]),
                    "snapshot": round(made["snapshotMs"]),
                    "verify_restore": round(checked["restoreMs"])},

@@ -3,8 +3,8 @@
 PyScript starts by running a script it generates: it writes PyScript's own Python package
 (``pyscript/``, 14 files, ~30 KB) into the interpreter's working directory, then imports
 it. That package is never in our snapshot (it captures PyScript's JS modules at import
-time), so every boot compiled its eleven imported modules from source: ~30-45 ms in a
-warmed page, measured. The snapshot builder compiles those sources once, in the
+time), so every boot compiled its eleven imported modules from source: 30-64 ms for the
+14 files in a warmed page, measured. The snapshot builder compiles those sources once, in the
 snapshot's interpreter, and installs a :class:`CodeCache`; an import then takes the
 compiled code when the file's path *and* bytes are exactly the ones compiled, and compiles
 as usual otherwise (another PyScript version, an edited file). The result is the code
@@ -147,7 +147,8 @@ class CodeCache:
         puts the loader back as it was.
 
         One cache at a time: a second install raises ``RuntimeError`` until the first is
-        undone.
+        undone. The undo raises ``RuntimeError`` when someone replaced the loader's method
+        over the cache since (undo theirs first).
         """
         global _installed
         if _installed is not None:
