@@ -26,6 +26,7 @@ from server import auth, couriers, orders, sse
 from server.auth import LoginBody, RefreshBody
 from server.orders import (
     EVENT_ID_HEADER,
+    NEXT_BEFORE_HEADER,
     STATUSES,
     AssignBody,
     ListQuery,
@@ -199,6 +200,15 @@ EVENT_ID_RESPONSE_HEADER = {
     }
 }
 
+LIST_RESPONSE_HEADERS = {
+    **EVENT_ID_RESPONSE_HEADER,
+    NEXT_BEFORE_HEADER: {
+        "description": "On a full page read by key (no `offset`): the `before_id` of the "
+                       "next page, so a client can ask for it before this body is read.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+}
+
 RETRY_AFTER = {
     "Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}
 }
@@ -271,7 +281,7 @@ def build_document() -> dict[str, Any]:
             "get": _operation(
                 c, "A page of orders, newest first, with its event-log position.",
                 ok(OrderList), ("400", "422"), parameters=_query_parameters(ListQuery),
-                ok_headers=EVENT_ID_RESPONSE_HEADER,
+                ok_headers=LIST_RESPONSE_HEADERS,
             ),
             "post": _operation(
                 c, "Create an order (status `new`).", ok(Order, "201"), (), body=OrderCreate,

@@ -122,6 +122,12 @@ class ListQuery(BaseModel):
 
 EVENT_ID_HEADER = "X-Zariz-Event-Id"
 
+NEXT_BEFORE_HEADER = "X-Zariz-Next-Before-Id"
+"""On a full page of ``GET /v1/orders`` read by key (no ``offset``): the ``before_id`` of
+the page after it (the page's smallest id). In the headers, so a client can ask for that
+page as soon as they arrive, while this one's body still downloads and parses. Absent on
+a short page (there is no next one) and with an ``offset``."""
+
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 # Visible ASCII, as in the IETF draft's examples (UUIDs, random tokens): no spaces or
@@ -478,8 +484,10 @@ async def list_orders(request: Request) -> Response:
     # The snapshot's place in the event log: a client applies only events after it.
     body = await encode_page(items, {"total": total, "limit": query.limit,
                                      "offset": query.offset, "last_event_id": position})
-    return Response(body, media_type="application/json",
-                    headers={EVENT_ID_HEADER: str(position)})
+    headers = {EVENT_ID_HEADER: str(position)}
+    if items and len(items) == query.limit and query.offset == 0:
+        headers[NEXT_BEFORE_HEADER] = str(min(int(o["id"]) for o in items))
+    return Response(body, media_type="application/json", headers=headers)
 
 
 async def order_stats(request: Request) -> JSONResponse:

@@ -16,12 +16,12 @@ Usage::
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from zariz.auth import AuthClient, error_fields
-from zariz.platform import HttpResponse
+from zariz.platform import HeadersHook, HttpResponse
 from zariz.types import Undo
 
 log = logging.getLogger("zariz.api")
@@ -41,6 +41,22 @@ class ApiError(Exception):
     def from_response(cls, resp: HttpResponse) -> ApiError:
         code, message, details = error_fields(resp)
         return cls(resp.status, code, message, details)
+
+
+NEXT_BEFORE_HEADER = "x-zariz-next-before-id"
+"""The header a full page of ``GET /v1/orders`` names the next page's ``before_id`` in
+(server/orders.py ``NEXT_BEFORE_HEADER``; header names in lower case, as the platform gives
+them)."""
+
+
+def _next_page_hook(on_next: Callable[[int], Any]) -> HeadersHook:
+    def hook(status: int, headers: Mapping[str, str]) -> None:
+        raw = headers.get(NEXT_BEFORE_HEADER, "")
+        if 200 <= status < 300 and raw.isascii() and raw.isdigit() and len(raw) <= 18 \
+                and int(raw) > 0:
+            on_next(int(raw))
+
+    return hook
 
 
 def _id(value: int | str) -> str:
@@ -83,8 +99,10 @@ class ApiClient:
             except Exception:  # a listener's bug must not fail the request it heard of
                 log.exception("[API] answer listener failed")
 
-    async def _call(self, method: str, path: str, json_body: Any = None) -> Any:
-        resp = await self._auth.authorized_request(method, self._prefix + path, json_body)
+    async def _call(self, method: str, path: str, json_body: Any = None, *,
+                    on_headers: HeadersHook | None = None) -> Any:
+        resp = await self._auth.authorized_request(method, self._prefix + path, json_body,
+                                                   on_headers=on_headers)
         if resp.status < 500:
             self._answered()
         if not resp.ok:
@@ -93,10 +111,15 @@ class ApiClient:
 
     async def list_orders(
         self, status: str | None = None, limit: int = 50, offset: int = 0,
-        before_id: int | None = None,
+        before_id: int | None = None, *, on_next: Callable[[int], Any] | None = None,
     ) -> Any:
         """One page, newest first; ``before_id`` pages by key (ids below it). The body's
-        ``last_event_id`` is the event id the page was read at."""
+        ``last_event_id`` is the event id the page was read at.
+
+        ``on_next(before_id)`` is called with the next page's ``before_id`` as soon as a
+        full page's headers say it (``X-Zariz-Next-Before-Id``), before this body is read:
+        the caller can ask for that page meanwhile. Not called for a short page, an error,
+        or a server that does not say."""
         if limit < 1 or offset < 0:
             raise ValueError("limit must be >= 1 and offset >= 0")
         query: dict[str, Any] = {"limit": limit, "offset": offset}
@@ -104,7 +127,8 @@ class ApiClient:
             query["status"] = status
         if before_id is not None:
             query["before_id"] = before_id
-        return await self._call("GET", "/orders?" + urlencode(query))
+        hook = None if on_next is None else _next_page_hook(on_next)
+        return await self._call("GET", "/orders?" + urlencode(query), on_headers=hook)
 
     async def order_stats(self) -> Any:
         """``{"counts": {status: n}, "total": n, "last_event_id": N}``, read at once."""

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from zariz.listeners import Listeners
-from zariz.platform import HttpResponse, NetworkError, Platform
+from zariz.platform import HeadersHook, HttpResponse, NetworkError, Platform
 from zariz.sse.normalize import parse_json
 from zariz.types import Undo
 
@@ -315,15 +315,17 @@ class AuthClient:
             self._log.info("[auth] server logout answered %s", resp.status)
 
     async def authorized_request(
-        self, method: str, url: str, json_body: Any = None
+        self, method: str, url: str, json_body: Any = None, *,
+        on_headers: HeadersHook | None = None,
     ) -> HttpResponse:
         """``platform.request`` with ``Authorization: Bearer``; on 401 refreshes once and
         retries once. Without a session it answers a local 401 ``not_authenticated``
-        (no request is sent). ``url`` is relative to ``base_url``."""
+        (no request is sent). ``url`` is relative to ``base_url``. ``on_headers`` hears
+        each answer's status and headers before its body (a 401's too, then the retry's)."""
         token = self.access_token
         if token is None:
             return _not_authenticated()
-        resp = await self._send(method, url, token, json_body)
+        resp = await self._send(method, url, token, json_body, on_headers)
         if resp.status != 401:
             return resp
         if self.access_token == token:
@@ -333,16 +335,18 @@ class AuthClient:
         fresh = self.access_token
         if fresh is None:
             return resp
-        return await self._send(method, url, fresh, json_body)
+        return await self._send(method, url, fresh, json_body, on_headers)
 
     def _send(
-        self, method: str, url: str, token: str, json_body: Any
+        self, method: str, url: str, token: str, json_body: Any,
+        on_headers: HeadersHook | None = None,
     ) -> Awaitable[HttpResponse]:
         return self._platform.request(
             method,
             self._base + url,
             headers={"Authorization": f"Bearer {token}"},
             json_body=json_body,
+            on_headers=on_headers,
         )
 
     def dispose(self) -> None:

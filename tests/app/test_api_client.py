@@ -94,3 +94,51 @@ async def test_misuse_is_rejected_before_any_request(tab: Tab, api: ApiClient) -
     with pytest.raises(TypeError):
         await api.get_order("")
     assert tab.platform.http.requests == []
+
+
+async def test_a_full_pages_headers_name_the_next_page_before_its_body(
+    tab: Tab, api: ApiClient,
+) -> None:
+    """``list_orders(on_next=...)`` hears ``X-Zariz-Next-Before-Id`` from the headers,
+    before ``list_orders`` returns; nothing from an error, a bad value, or no header."""
+    answers: list[HttpResponse] = []
+    tab.platform.http.route("GET", "/v1/orders", lambda req: answers.pop(0))
+    heard: list[tuple[int, bool]] = []
+    returned = [False]
+
+    async def page(*headers: tuple[str, str], status: int = 200) -> Any:
+        answers.append(HttpResponse(status, {"items": []}, "{}", dict(headers)))
+        returned[0] = False
+        body = await api.list_orders(limit=2, on_next=lambda n: heard.append((n, returned[0])))
+        returned[0] = True
+        return body
+
+    await page(("X-Zariz-Next-Before-Id", "41"))
+    assert heard == [(41, False)]  # before the call returned
+    for bad in ("", "0", "-3", "4a", "²", "1" * 19):
+        await page(("x-zariz-next-before-id", bad))
+    await page()
+    with pytest.raises(ApiError):
+        await page(("x-zariz-next-before-id", "9"), status=503)
+    assert heard == [(41, False)]
+    # A bug in the caller's hook is logged; the page still comes back.
+    answers.append(HttpResponse(200, {"items": [1]}, "{}", {"x-zariz-next-before-id": "5"}))
+    assert await api.list_orders(limit=2, on_next=lambda n: 1 / 0) == {"items": [1]}
+
+
+async def test_the_hook_hears_the_retry_after_a_token_refresh(tab: Tab, api: ApiClient) -> None:
+    answers = [HttpResponse(401, {"error": {"code": "token_expired", "message": "x"}}, "{}",
+                            {"x-zariz-next-before-id": "7"}),
+               HttpResponse(200, {"items": []}, "{}", {"x-zariz-next-before-id": "8"})]
+    tab.platform.http.route("GET", "/v1/orders", lambda req: answers.pop(0))
+    heard: list[int] = []
+    assert await api.list_orders(on_next=heard.append) == {"items": []}
+    assert heard == [8]  # not the 401's
+
+
+def test_the_client_and_the_server_name_the_same_header() -> None:
+    from zariz import api as api_module
+
+    from server.orders import NEXT_BEFORE_HEADER
+
+    assert api_module.NEXT_BEFORE_HEADER == NEXT_BEFORE_HEADER.lower()

@@ -124,3 +124,50 @@ def test_storage_cleared_in_another_tab_logs_this_one_out(open_tab, live_server)
     # None crosses into JS as null (not undefined), so no key goes missing.
     assert stats["retry_in"] is None and "last_event_id" in stats
     assert stats["open_sources"] == 0
+
+
+# The adapter's fetch: the answer's status and headers reach `on_headers` before the
+# request returns, with the names in lower case; a raising hook is logged and the answer
+# still comes back; the orders API's next-page header arrives that way.
+HEADERS_FIRST = """
+import asyncio, json, js
+from zariz.boot import runtime
+from zariz.platform.browser import BrowserPlatform
+
+async def _headers_first():
+    platform = BrowserPlatform()
+    token = runtime().auth.access_token
+    order = []
+    def hook(status, headers):
+        order.append(["headers", status, headers.get("x-zariz-next-before-id"),
+                      headers.get("content-type"), sorted(k for k in headers if k != k.lower())])
+    resp = await platform.request("GET", "/v1/orders?limit=1",
+                                  headers={"Authorization": "Bearer " + token}, on_headers=hook)
+    order.append(["answer", resp.status, [o["id"] for o in resp.body["items"]]])
+    def broken(status, headers):
+        raise RuntimeError("a broken hook")
+    again = await platform.request("GET", "/v1/orders?limit=1",
+                                   headers={"Authorization": "Bearer " + token}, on_headers=broken)
+    order.append(["after a broken hook", again.status])
+    js.window.__headersFirst = json.dumps(order)
+
+asyncio.ensure_future(_headers_first())
+"""
+
+
+def test_the_headers_reach_on_headers_before_the_answer_returns(open_tab, live_server):
+    order = live_server.create_order(live_server.login()["access_token"], customer="Head First")
+    live_server.create_order(live_server.login()["access_token"], customer="Older is newer")
+    page, log, _ = open_authed(open_tab, live_server)
+    run_py(page, HEADERS_FIRST)
+    page.wait_for_function("window.__headersFirst", timeout=20_000)
+    seen = json.loads(page.evaluate("window.__headersFirst"))
+    newest = seen[1][2][0]
+    assert seen == [
+        ["headers", 200, str(newest), "application/json", []],
+        ["answer", 200, [newest]],
+        ["after a broken hook", 200],
+    ], seen
+    assert newest > order["id"]
+    assert any("on_headers failed" in line and "a broken hook" in line
+               for line in log.console), log.console[-5:]

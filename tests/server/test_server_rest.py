@@ -229,6 +229,25 @@ def test_keyset_paging_never_skips_a_row_when_rows_are_deleted(
         assert client.get(f"/v1/orders?{query}", headers=auth).status_code == 422, query
 
 
+def test_a_full_page_names_the_next_one_in_its_headers(client: AppClient, auth: dict[str, str]):
+    """``X-Zariz-Next-Before-Id``: the page after a full one, read by key, is the one below
+    its smallest id; a client asks for it before this body is read."""
+    ids = [client.post("/v1/orders", json=ORDER, headers=auth).json()["id"] for _ in range(5)]
+    full = client.get("/v1/orders?limit=2", headers=auth)
+    assert full.headers["x-zariz-next-before-id"] == str(ids[3])
+    after = client.get(f"/v1/orders?limit=2&before_id={ids[3]}", headers=auth)
+    assert [o["id"] for o in after.json()["items"]] == [ids[2], ids[1]]
+    assert after.headers["x-zariz-next-before-id"] == str(ids[1])
+    last = client.get(f"/v1/orders?limit=2&before_id={ids[1]}", headers=auth)
+    assert [o["id"] for o in last.json()["items"]] == [ids[0]]
+    assert "x-zariz-next-before-id" not in last.headers  # a short page: no next one
+    # With an offset the next page is not "below the smallest id": nothing is said.
+    assert "x-zariz-next-before-id" not in client.get("/v1/orders?limit=2&offset=1",
+                                                      headers=auth).headers
+    filtered = client.get("/v1/orders?limit=1&status=new", headers=auth)
+    assert filtered.headers["x-zariz-next-before-id"] == str(ids[4])
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -16,6 +16,7 @@ is idempotent.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -23,6 +24,19 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from zariz.types import Undo
 
 T = TypeVar("T")
+
+
+HeadersHook = Callable[[int, Mapping[str, str]], None]
+"""``on_headers(status, headers)`` of :meth:`Platform.request`."""
+
+
+def call_headers_hook(hook: HeadersHook, status: int, headers: Mapping[str, str]) -> None:
+    """Run a request's ``on_headers``; a bug in it is logged and does not fail the request
+    (its answer is still the caller's)."""
+    try:
+        hook(status, headers)
+    except Exception:
+        logging.getLogger("zariz.platform").exception("[HTTP] on_headers failed")
 
 
 @dataclass(frozen=True)
@@ -115,8 +129,14 @@ class Platform(Protocol):
         *,
         headers: Mapping[str, str] | None = None,
         json_body: Any = None,
+        on_headers: HeadersHook | None = None,
     ) -> Awaitable[HttpResponse]:
-        """An HTTP request (``fetch`` in the browser). Raises :class:`NetworkError`."""
+        """An HTTP request (``fetch`` in the browser). Raises :class:`NetworkError`.
+
+        ``on_headers(status, headers)`` (names in lower case) runs once the status and
+        headers are in, before the body is read: a caller may start its next request
+        meanwhile. What it raises is logged, never the request's (see
+        :func:`call_headers_hook`)."""
         ...
 
     # --- environment -----------------------------------------------------------------
@@ -204,9 +224,11 @@ FEATURES = ("locks", "channel")
 __all__ = [
     "FEATURES",
     "EventSourceHandlers",
+    "HeadersHook",
     "HttpResponse",
     "NetworkError",
     "Platform",
     "RawEvent",
     "Undo",
+    "call_headers_hook",
 ]

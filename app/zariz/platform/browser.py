@@ -24,7 +24,16 @@ from typing import Any
 import js
 from pyodide.code import run_js
 
-from zariz.platform import EventSourceHandlers, HttpResponse, NetworkError, RawEvent, T, Undo
+from zariz.platform import (
+    EventSourceHandlers,
+    HeadersHook,
+    HttpResponse,
+    NetworkError,
+    RawEvent,
+    T,
+    Undo,
+    call_headers_hook,
+)
 from zariz.platform.jsffi import ProxyPool, is_null, js_object, to_plain_js
 
 log = logging.getLogger("zariz.platform")
@@ -459,11 +468,13 @@ class BrowserPlatform:
         *,
         headers: Mapping[str, str] | None = None,
         json_body: Any = None,
+        on_headers: HeadersHook | None = None,
     ) -> Awaitable[HttpResponse]:
-        return self._request(method, url, headers or {}, json_body)
+        return self._request(method, url, headers or {}, json_body, on_headers)
 
     async def _request(
-        self, method: str, url: str, headers: Mapping[str, str], json_body: Any
+        self, method: str, url: str, headers: Mapping[str, str], json_body: Any,
+        on_headers: HeadersHook | None,
     ) -> HttpResponse:
         init: dict[str, Any] = {"method": method, "credentials": "same-origin"}
         hdrs = dict(headers)
@@ -473,8 +484,14 @@ class BrowserPlatform:
         init["headers"] = js_object(hdrs)
         try:
             response = await js.fetch(url, js_object(init))
-            text = str(await response.text())
         except Exception as exc:  # a JsException (TypeError: Failed to fetch) and friends
+            raise NetworkError(f"{method} {url}: {exc}") from exc
+        if on_headers is not None:
+            names = {str(pair[0]).lower(): str(pair[1]) for pair in response.headers.entries()}
+            call_headers_hook(on_headers, int(response.status), names)
+        try:
+            text = str(await response.text())
+        except Exception as exc:  # the body cut off, or the network gone meanwhile
             raise NetworkError(f"{method} {url}: {exc}") from exc
         body: Any = None
         if text:

@@ -50,11 +50,13 @@ from urllib.parse import parse_qsl, urlsplit
 from zariz.platform import (
     FEATURES,
     EventSourceHandlers,
+    HeadersHook,
     HttpResponse,
     NetworkError,
     RawEvent,
     T,
     Undo,
+    call_headers_hook,
 )
 
 log = logging.getLogger("zariz.platform")
@@ -164,6 +166,16 @@ def to_response(value: Any) -> HttpResponse:
 def error_body(code: str, message: str = "") -> dict[str, Any]:
     """The server's JSON error shape."""
     return {"error": {"code": code, "message": message or code}}
+
+
+async def _headers_first(exchange: Awaitable[HttpResponse], hook: HeadersHook) -> HttpResponse:
+    """The answer's headers to ``hook``, then a turn of the loop before its body: what a
+    real fetch gives a caller that starts its next request on the headers."""
+    response = await exchange
+    call_headers_hook(hook, response.status,
+                      {k.lower(): v for k, v in response.headers.items()})
+    await asyncio.sleep(0)
+    return response
 
 
 class FakeHttp:
@@ -636,11 +648,15 @@ class FakePlatform:
         *,
         headers: Mapping[str, str] | None = None,
         json_body: Any = None,
+        on_headers: HeadersHook | None = None,
     ) -> Awaitable[HttpResponse]:
         req = FakeRequest(method.upper(), url, dict(headers or {}), json_body)
         if not self._online:
             return self._held_until_thawed(self._offline(req))
-        return self._held_until_thawed(self.http.handle(req))
+        exchange = self.http.handle(req)
+        if on_headers is not None:
+            exchange = _headers_first(exchange, on_headers)
+        return self._held_until_thawed(exchange)
 
     async def _held_until_thawed(self, exchange: Awaitable[HttpResponse]) -> HttpResponse:
         # A frozen tab gets its answer (or its network error) once it is thawed.

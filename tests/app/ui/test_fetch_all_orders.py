@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 from zariz.api import ApiError
+from zariz.platform import NetworkError
 
 from server.orders import MAX_PAGE, ListQuery
 from tests.support.browserless import browser_stand_ins
@@ -27,29 +28,53 @@ def orders_page() -> Iterator[Any]:
 
 
 class ScriptedApi:
-    """``list_orders`` over ``ids`` (newest first); records each call's query."""
+    """``list_orders`` over ``ids`` (newest first); records each call's query, and how
+    many answers had been returned when it was made.
+
+    A current server (``max_page`` = ``MAX_PAGE``) names a full page's successor in its
+    headers (``on_next``) before the body comes (a turn of the loop later), as the real
+    server and platform do; an older one (a lower maximum) does not. ``next_shift`` makes
+    it name a wrong one."""
 
     def __init__(self, ids: list[int], position: int = 7, max_page: int = MAX_PAGE) -> None:
         self.ids = sorted(ids, reverse=True)
         self.max_page = max_page
         self.position = position
         self.calls: list[dict[str, Any]] = []
+        self.returned = 0
         self.on_call: Any = None
+        self.next_shift = 0
+        self.says_next: bool | None = None  # None: as its maximum says (see above)
+        self.fail_calls: dict[int, Exception] = {}  # before the headers
+        self.fail_bodies: dict[int, Exception] = {}  # after them: the body cut off
 
     async def list_orders(self, status: str | None = None, limit: int = 50, offset: int = 0,
-                          before_id: int | None = None) -> Any:
+                          before_id: int | None = None, *, on_next: Any = None) -> Any:
         query = ListQuery.model_validate(
             {"status": status, "limit": limit, "offset": offset, "before_id": before_id})
-        self.calls.append({"limit": query.limit, "before_id": query.before_id})
+        self.calls.append({"limit": query.limit, "before_id": query.before_id,
+                           "returned": self.returned})
+        call = len(self.calls)
         if self.on_call is not None:
-            self.on_call(len(self.calls))
+            self.on_call(call)
+        says_next = self.max_page >= MAX_PAGE if self.says_next is None else self.says_next
+        await asyncio.sleep(0)  # the request's way to the server
+        if call in self.fail_calls:
+            raise self.fail_calls[call]
         if query.limit > self.max_page:  # a server with a lower maximum: what it answers
             raise ApiError(422, "validation_error", "limit: less than or equal to ...")
         rows = [i for i in self.ids if query.before_id is None or i < query.before_id]
         page = rows[query.offset:query.offset + query.limit]
+        if says_next and on_next is not None and len(page) == query.limit and not offset:
+            on_next(min(page) + self.next_shift)  # the headers
+        for _ in range(3):  # ... then the body, a few turns later (it downloads)
+            await asyncio.sleep(0)
+        if call in self.fail_bodies:
+            raise self.fail_bodies[call]
+        self.returned += 1
         return {"items": [{"id": i, "status": "new"} for i in page], "total": len(self.ids),
                 "limit": query.limit, "offset": query.offset,
-                "last_event_id": self.position + len(self.calls) - 1}
+                "last_event_id": self.position + call - 1}
 
 
 def test_pages_are_the_servers_largest(orders_page: Any) -> None:
@@ -118,6 +143,96 @@ def test_other_refusals_are_not_retried(orders_page: Any) -> None:
     with pytest.raises(ApiError):
         asyncio.run(orders_page.fetch_all_orders(api))
     assert [c["limit"] for c in api.calls] == [MAX_PAGE, 500]
+
+
+def test_the_next_page_is_asked_for_before_this_one_is_read(orders_page: Any) -> None:
+    # The server names the next page in a full page's headers: that request goes out
+    # while this page's body is still on its way (one page ahead, no more).
+    api = ScriptedApi(list(range(1, 3 * MAX_PAGE + 11)))
+    items, position = asyncio.run(orders_page.fetch_all_orders(api))
+    assert [o["id"] for o in items] == list(range(3 * MAX_PAGE + 10, 0, -1))
+    assert position == 7
+    assert [c["before_id"] for c in api.calls] == [None, 2 * MAX_PAGE + 11, MAX_PAGE + 11, 11]
+    # Answers returned when each call went out. One after another, call i goes out once i
+    # answers are in; asked for on the headers, before its predecessor's answer: the
+    # second at once, later ones as soon as their predecessor is the page waited for.
+    returned = [c["returned"] for c in api.calls]
+    assert returned[:2] == [0, 0], returned
+    assert sum(r < i for i, r in enumerate(returned)) >= 2, returned
+
+
+def test_a_server_that_does_not_say_is_paged_one_after_another(orders_page: Any) -> None:
+    api = ScriptedApi(list(range(1, 2 * MAX_PAGE + 11)))
+    api.says_next = False
+    items, _ = asyncio.run(orders_page.fetch_all_orders(api))
+    assert [o["id"] for o in items] == list(range(2 * MAX_PAGE + 10, 0, -1))
+    assert [c["returned"] for c in api.calls] == [0, 1, 2]
+
+
+def test_a_next_page_the_body_does_not_lead_to_is_dropped(orders_page: Any) -> None:
+    # Headers that name another page than the body's smallest id: that answer is not
+    # used (its orders would be the wrong ones); the right page is asked for.
+    api = ScriptedApi(list(range(1, 2 * MAX_PAGE + 11)))
+    api.next_shift = 5
+    items, _ = asyncio.run(orders_page.fetch_all_orders(api))
+    assert [o["id"] for o in items] == list(range(2 * MAX_PAGE + 10, 0, -1))  # none twice
+    befores = [c["before_id"] for c in api.calls]
+    assert befores[:2] == [None, MAX_PAGE + 16]  # asked ahead on the headers: wrong
+    assert MAX_PAGE + 11 in befores and 11 in befores  # the right ones, asked after
+
+
+def _unheard_errors(orders_page: Any, api: ScriptedApi,
+                    monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Run the load to its end (its own error swallowed) and every request it started;
+    returns the errors of requests nobody retrieved: what asyncio reports as "Task
+    exception was never retrieved" whenever the task happens to be collected."""
+    tasks: list[asyncio.Future[Any]] = []
+    real = asyncio.ensure_future
+
+    def spy(coro: Any) -> Any:
+        task = real(coro)
+        tasks.append(task)
+        return task
+
+    monkeypatch.setattr(orders_page.asyncio, "ensure_future", spy)
+
+    async def main() -> None:
+        try:
+            await orders_page.fetch_all_orders(api)
+        except Exception:
+            pass
+        for _ in range(20):  # every request of the load ends
+            await asyncio.sleep(0)
+
+    asyncio.run(main())
+    monkeypatch.undo()
+    assert tasks and all(t.done() for t in tasks)
+    # Task._log_traceback: set while a failed task's exception has not been retrieved.
+    return [repr(t.exception()) for t in tasks if getattr(t, "_log_traceback", False)]
+
+
+def test_an_error_leaves_no_page_asked_ahead_unheard(orders_page: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # Page 2's body is cut off after its headers had page 3 asked for, and page 3 fails
+    # too: the load raises page 2's error, and page 3's is heard, not left behind as a
+    # task whose exception nobody retrieved.
+    def cut(api: ScriptedApi) -> ScriptedApi:
+        api.fail_bodies = {2: NetworkError("page 2 cut off"), 3: NetworkError("page 3")}
+        return api
+
+    api = cut(ScriptedApi(list(range(1, 4 * MAX_PAGE))))
+    with pytest.raises(NetworkError, match="page 2"):
+        asyncio.run(orders_page.fetch_all_orders(api))
+    assert [c["before_id"] for c in api.calls][:3] == [None, 3 * MAX_PAGE, 2 * MAX_PAGE]
+    api = cut(ScriptedApi(list(range(1, 4 * MAX_PAGE))))
+    assert _unheard_errors(orders_page, api, monkeypatch) == []
+    assert len(api.calls) == 3
+    # A page asked ahead that the body does not lead to is dropped; it fails: heard too.
+    api = ScriptedApi(list(range(1, 4 * MAX_PAGE)))
+    api.next_shift = 1
+    api.fail_calls = {2: ApiError(500, "boom", "the dropped page")}
+    assert _unheard_errors(orders_page, api, monkeypatch) == []
+    assert api.calls[1]["before_id"] == 3 * MAX_PAGE + 1
 
 
 def test_the_server_refuses_a_page_above_its_maximum() -> None:

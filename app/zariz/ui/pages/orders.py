@@ -26,7 +26,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from zariz.api import ApiClient, ApiError
@@ -77,6 +79,26 @@ PATCH_LIMIT = 12
 NAV_KEYS = {"j": 1, "ArrowDown": 1, "k": -1, "ArrowUp": -1}
 
 
+@dataclass(eq=False)
+class _Page:
+    """One ``GET /v1/orders`` of a load: asked for with ``before`` (and ``limit``), its
+    answer ``task``; ``next_before`` once its headers named the page after it, and the
+    request for that page (``successor``) when one was started."""
+
+    before: int | None
+    limit: int
+    task: asyncio.Future[Any] | None = None
+    next_before: int | None = None
+    successor: _Page | None = None
+
+
+def _forget(page: _Page | None) -> None:
+    """A page asked for ahead and not used: its answer (or error) is dropped. Not
+    cancelled: a request may be waiting on the auth client's shared token refresh."""
+    if page is not None and page.task is not None:
+        page.task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+
 async def fetch_all_orders(
     api: ApiClient, status: str | None = None
 ) -> tuple[list[dict[str, Any]], int | None]:
@@ -85,32 +107,72 @@ async def fetch_all_orders(
     Pages follow by key (``before_id``), so a row deleted meanwhile never shifts another
     out of the result. Later pages may be newer than the first; the first page's position
     is the snapshot's, and the events after it bring every row to the same point (an event
-    never overwrites a newer ``updated_at``)."""
+    never overwrites a newer ``updated_at``).
+
+    A full page's headers name the next page's ``before_id`` (``list_orders``'
+    ``on_next``): that page is asked for at once, while this one's body downloads and is
+    parsed, one page ahead at most. Its answer is used only when it is the page this
+    body leads to (its smallest id, at the same page size); otherwise it is dropped and
+    the right page asked for. A server that does not say is paged one after another."""
     items: list[dict[str, Any]] = []
     position: int | None = None
-    before: int | None = None
-    page = FETCH_PAGE
-    while True:
-        try:
-            body = await api.list_orders(status=status, limit=page, before_id=before)
-        except ApiError as exc:
-            if exc.status != 422 or page == OLD_FETCH_PAGE:
-                raise
-            page = OLD_FETCH_PAGE  # an older server: its pages, for the rest of this load
-            log.info("[API] a page of %d was refused (422: %s); loading %d at a time",
-                     FETCH_PAGE, exc.message, page)
-            continue
-        if not isinstance(body, dict):
-            return items, position
-        if position is None:
-            raw = body.get("last_event_id")
-            position = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
-        batch = [o for o in body.get("items", []) if isinstance(o, dict)]
-        items.extend(batch)
-        ids = [o["id"] for o in batch if isinstance(o.get("id"), int)]
-        if len(batch) < page or not ids:
-            return items, position
-        before = min(ids)
+    limit = FETCH_PAGE
+    current: list[_Page] = []
+
+    def ask(before: int | None) -> _Page:
+        page = _Page(before, limit)
+
+        def on_next(next_before: int) -> None:
+            page.next_before = next_before
+            run_ahead(page)
+
+        page.task = asyncio.ensure_future(
+            api.list_orders(status=status, limit=page.limit, before_id=before, on_next=on_next))
+        return page
+
+    def run_ahead(page: _Page) -> None:
+        # Only the page being waited for runs ahead: at most two requests at a time.
+        if current and page is current[0] and page.successor is None \
+                and page.next_before is not None:
+            page.successor = ask(page.next_before)
+
+    current.append(ask(None))
+    try:
+        while True:
+            page = current[0]
+            assert page.task is not None
+            try:
+                body = await page.task
+            except ApiError as exc:
+                if exc.status != 422 or limit == OLD_FETCH_PAGE:
+                    raise
+                limit = OLD_FETCH_PAGE  # an older server: its pages, for the rest of this load
+                log.info("[API] a page of %d was refused (422: %s); loading %d at a time",
+                         FETCH_PAGE, exc.message, limit)
+                _forget(page.successor)
+                current[0] = ask(page.before)
+                continue
+            if not isinstance(body, dict):
+                return items, position
+            if position is None:
+                raw = body.get("last_event_id")
+                position = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+            batch = [o for o in body.get("items", []) if isinstance(o, dict)]
+            items.extend(batch)
+            ids = [o["id"] for o in batch if isinstance(o.get("id"), int)]
+            if len(batch) < page.limit or not ids:
+                return items, position
+            before = min(ids)
+            ahead = page.successor
+            page.successor = None
+            if ahead is not None and ahead.before == before and ahead.limit == limit:
+                current[0] = ahead
+                run_ahead(ahead)  # its headers may be in already
+            else:
+                _forget(ahead)
+                current[0] = ask(before)
+    finally:
+        _forget(current[0].successor)  # a page asked for ahead of an error or a cancel
 
 
 HOT_KEY = "orders"
