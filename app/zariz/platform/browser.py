@@ -226,6 +226,11 @@ def _event_batcher() -> Any:
     return _batcher_fn
 
 
+def _headers_of(response: Any) -> dict[str, str]:
+    """A fetch ``Response``'s headers, names in lower case."""
+    return {str(pair[0]).lower(): str(pair[1]) for pair in response.headers.entries()}
+
+
 class BrowserPlatform:
     """``Platform`` for Pyodide in a browser tab (main thread)."""
 
@@ -487,8 +492,12 @@ class BrowserPlatform:
         except Exception as exc:  # a JsException (TypeError: Failed to fetch) and friends
             raise NetworkError(f"{method} {url}: {exc}") from exc
         if on_headers is not None:
-            names = {str(pair[0]).lower(): str(pair[1]) for pair in response.headers.entries()}
-            call_headers_hook(on_headers, int(response.status), names)
+            try:
+                names = _headers_of(response)
+            except Exception:  # a JS error reading them: the answer itself still counts
+                log.exception("[HTTP] %s %s: reading the answer's headers failed", method, url)
+            else:
+                call_headers_hook(on_headers, int(response.status), names)
         try:
             text = str(await response.text())
         except Exception as exc:  # the body cut off, or the network gone meanwhile

@@ -7,15 +7,18 @@ The pages are asked of a scripted API that answers as the real server does (newe
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from zariz.api import ApiError
-from zariz.platform import NetworkError
+from zariz.api import ApiClient, ApiError
+from zariz.platform import HttpResponse, NetworkError
+from zariz.platform.fake import FakeRequest, error_body
 
 from server.orders import MAX_PAGE, ListQuery
+from tests.app.conftest import Tab
 from tests.support.browserless import browser_stand_ins
 
 
@@ -47,6 +50,10 @@ class ScriptedApi:
         self.says_next: bool | None = None  # None: as its maximum says (see above)
         self.fail_calls: dict[int, Exception] = {}  # before the headers
         self.fail_bodies: dict[int, Exception] = {}  # after them: the body cut off
+        self.positions: dict[int, Any] = {}  # call -> its last_event_id, if not the default
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.cancelled: list[int] = []
 
     async def list_orders(self, status: str | None = None, limit: int = 50, offset: int = 0,
                           before_id: int | None = None, *, on_next: Any = None) -> Any:
@@ -57,6 +64,18 @@ class ScriptedApi:
         call = len(self.calls)
         if self.on_call is not None:
             self.on_call(call)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return await self._answer(call, query, on_next)
+        except asyncio.CancelledError:
+            self.cancelled.append(call)
+            raise
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, call: int, query: ListQuery, on_next: Any) -> Any:
+        offset = query.offset
         says_next = self.max_page >= MAX_PAGE if self.says_next is None else self.says_next
         await asyncio.sleep(0)  # the request's way to the server
         if call in self.fail_calls:
@@ -74,7 +93,7 @@ class ScriptedApi:
         self.returned += 1
         return {"items": [{"id": i, "status": "new"} for i in page], "total": len(self.ids),
                 "limit": query.limit, "offset": query.offset,
-                "last_event_id": self.position + call - 1}
+                "last_event_id": self.positions.get(call, self.position + call - 1)}
 
 
 def test_pages_are_the_servers_largest(orders_page: Any) -> None:
@@ -235,7 +254,91 @@ def test_an_error_leaves_no_page_asked_ahead_unheard(orders_page: Any,
     assert api.calls[1]["before_id"] == 3 * MAX_PAGE + 1
 
 
+def test_at_most_two_requests_at_a_time(orders_page: Any) -> None:
+    api = ScriptedApi(list(range(1, 6 * MAX_PAGE + 1)))
+    items, _ = asyncio.run(orders_page.fetch_all_orders(api))
+    assert len(items) == 6 * MAX_PAGE and len(api.calls) == 7
+    assert api.most_in_flight == 2 and api.cancelled == []
+
+
+def test_a_load_cancelled_midway_cancels_the_page_asked_ahead(orders_page: Any) -> None:
+    # The orders page disposed mid-load (a route change): the page waited for is cancelled
+    # by the await, the one asked ahead by the load; no request outlives the load.
+    api = ScriptedApi(list(range(1, 4 * MAX_PAGE)))
+
+    async def main() -> None:
+        load = asyncio.ensure_future(orders_page.fetch_all_orders(api))
+        while len(api.calls) < 3:  # page 3 asked ahead of page 2
+            await asyncio.sleep(0)
+        load.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await load
+        for _ in range(10):
+            await asyncio.sleep(0)
+
+    asyncio.run(main())
+    # Every request either answered before the cancel or was cancelled with the load.
+    assert api.in_flight == 0 and 3 in api.cancelled, api.cancelled
+    assert api.returned + len(api.cancelled) == len(api.calls) == 3, api.calls
+
+
+def test_the_position_is_the_first_answers_whatever_later_pages_say(orders_page: Any) -> None:
+    # A first page without a usable position: the snapshot has none (the page then
+    # reloads on the first event), never a later page's, which would skip the events
+    # between the two.
+    api = ScriptedApi(list(range(1, 2 * MAX_PAGE + 11)))
+    api.positions = {1: "not an id"}
+    items, position = asyncio.run(orders_page.fetch_all_orders(api))
+    assert len(items) == 2 * MAX_PAGE + 10 and position is None
+
+
 def test_the_server_refuses_a_page_above_its_maximum() -> None:
     assert ListQuery.model_validate({"limit": MAX_PAGE}).limit == MAX_PAGE
     with pytest.raises(ValidationError):
         ListQuery.model_validate({"limit": MAX_PAGE + 1})
+
+
+# The same load through the real REST and auth clients on the fake platform, against a
+# scripted route that answers as the server does (the header on a full page).
+def serve(tab: Tab, ids: list[int], *, expire_on: frozenset[int] = frozenset(),
+          old_on: frozenset[int] = frozenset()) -> list[dict[str, str]]:
+    calls: list[dict[str, str]] = []
+    newest_first = sorted(ids, reverse=True)
+
+    def handler(req: FakeRequest) -> Any:
+        calls.append(dict(req.query))
+        n = len(calls)
+        if n in expire_on:
+            tab.server.expire_access()  # the token expires under the load: 401, refresh
+        if req.bearer not in tab.server.valid_access:
+            return 401, error_body("invalid_token", "expired")
+        limit = int(req.query["limit"])
+        if n in old_on and limit > 500:  # an older instance behind the balancer
+            return 422, error_body("validation_error", "limit")
+        before = int(req.query.get("before_id", 10**12))
+        page = [i for i in newest_first if i < before][:limit]
+        body = {"items": [{"id": i, "status": "new"} for i in page], "last_event_id": 100 + n}
+        headers = {"content-type": "application/json"}
+        if page and len(page) == limit:
+            headers["X-Zariz-Next-Before-Id"] = str(min(page))
+        return HttpResponse(200, body, json.dumps(body), headers)
+
+    tab.platform.http.route("GET", "/v1/orders", handler)
+    return calls
+
+
+@pytest.mark.parametrize(("fetch_page", "expire_on", "old_on"), [
+    (3, frozenset({2}), frozenset()),  # a token refresh on the page asked ahead
+    (600, frozenset(), frozenset({2})),  # an older instance refuses the page asked ahead
+])
+async def test_through_the_real_clients(tab: Tab, orders_page: Any,
+                                        monkeypatch: pytest.MonkeyPatch, fetch_page: int,
+                                        expire_on: frozenset[int],
+                                        old_on: frozenset[int]) -> None:
+    monkeypatch.setattr(orders_page, "FETCH_PAGE", fetch_page)
+    calls = serve(tab, list(range(1, 1500 if old_on else 12)), expire_on=expire_on,
+                  old_on=old_on)
+    items, position = await orders_page.fetch_all_orders(ApiClient(tab.auth))
+    assert [o["id"] for o in items] == list(range(1499 if old_on else 11, 0, -1))
+    assert position == 101  # the first answer's
+    assert calls[1].get("before_id") == calls[2].get("before_id")  # the refused or 401 one, again

@@ -93,9 +93,11 @@ class _Page:
 
 
 def _forget(page: _Page | None) -> None:
-    """A page asked for ahead and not used: its answer (or error) is dropped. Not
-    cancelled: a request may be waiting on the auth client's shared token refresh."""
+    """A page asked for ahead and not used (the body led elsewhere, an error, the load
+    cancelled): its request is cancelled - a token refresh it may wait on is shielded, the
+    other requests keep it - and its answer or error dropped, never left unretrieved."""
     if page is not None and page.task is not None:
+        page.task.cancel()
         page.task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
 
@@ -112,10 +114,12 @@ async def fetch_all_orders(
     A full page's headers name the next page's ``before_id`` (``list_orders``'
     ``on_next``): that page is asked for at once, while this one's body downloads and is
     parsed, one page ahead at most. Its answer is used only when it is the page this
-    body leads to (its smallest id, at the same page size); otherwise it is dropped and
-    the right page asked for. A server that does not say is paged one after another."""
+    body leads to (its smallest id); otherwise it is cancelled and the right page asked
+    for. A server that does not say is paged one after another. The snapshot's position
+    is the first answered page's ``last_event_id``, whatever later pages say."""
     items: list[dict[str, Any]] = []
     position: int | None = None
+    answered = False
     limit = FETCH_PAGE
     current: list[_Page] = []
 
@@ -149,12 +153,12 @@ async def fetch_all_orders(
                 limit = OLD_FETCH_PAGE  # an older server: its pages, for the rest of this load
                 log.info("[API] a page of %d was refused (422: %s); loading %d at a time",
                          FETCH_PAGE, exc.message, limit)
-                _forget(page.successor)
-                current[0] = ask(page.before)
+                current[0] = ask(page.before)  # (a refused page named no next one)
                 continue
             if not isinstance(body, dict):
                 return items, position
-            if position is None:
+            if not answered:  # the snapshot's place: the first answer's, never a later one's
+                answered = True
                 raw = body.get("last_event_id")
                 position = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
             batch = [o for o in body.get("items", []) if isinstance(o, dict)]
@@ -165,14 +169,16 @@ async def fetch_all_orders(
             before = min(ids)
             ahead = page.successor
             page.successor = None
-            if ahead is not None and ahead.before == before and ahead.limit == limit:
+            if ahead is not None and ahead.before == before:
                 current[0] = ahead
                 run_ahead(ahead)  # its headers may be in already
             else:
                 _forget(ahead)
                 current[0] = ask(before)
     finally:
-        _forget(current[0].successor)  # a page asked for ahead of an error or a cancel
+        # A page asked ahead of an error, or of the caller's cancel (the page disposed
+        # mid-load: the page waited for is cancelled by the await, this one here).
+        _forget(current[0].successor)
 
 
 HOT_KEY = "orders"
