@@ -27,11 +27,23 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-quic",
     "--no-first-run",
-    # Shared memory in /tmp, not /dev/shm: a container's /dev/shm is 64 MB by default, and
-    # a renderer that cannot map there dies ("Target crashed"), as Puppeteer's and
-    # Playwright's Docker guides warn.
-    "--disable-dev-shm-usage",
 ]
+
+
+def _shared_memory_args() -> list[str]:
+    """Chromium's shared memory in /dev/shm (tmpfs: memory, Chromium's default) where it
+    has room; in /tmp (``--disable-dev-shm-usage``) where it has not. A
+    container's /dev/shm is 64 MB by default, and a renderer that cannot map there dies
+    ("Target crashed"), as Puppeteer's and Playwright's Docker guides warn; but /tmp is the
+    disk, and every renderer's shared memory then goes through the page cache to it."""
+    try:
+        free = shutil.disk_usage("/dev/shm").free
+    except OSError:
+        free = 0
+    return [] if free >= 2 << 30 else ["--disable-dev-shm-usage"]
+
+
+CHROMIUM_ARGS += _shared_memory_args()
 ARTIFACTS = pathlib.Path(__file__).resolve().parents[2] / "test-artifacts"
 BOOT_TIMEOUT_MS = 90_000
 
@@ -57,6 +69,20 @@ def _chromium_log(module: str) -> pathlib.Path:
     return ARTIFACTS / f"chromium-{module}.log"
 
 
+def _chromium_stderr(module: str) -> pathlib.Path:
+    """What Chromium's processes wrote to stderr, through Playwright's own debug log
+    (``DEBUG=pw:browser``, ``DEBUG_FILE``): a renderer's last words (a V8 fatal error, a
+    CHECK, the signal) go there, never to ``--log-file``."""
+    return ARTIFACTS / f"chromium-{module}.stderr.log"
+
+
+def _tail(path: pathlib.Path, lines: int = 200) -> str:
+    noise = ("dbus/", "D-Bus", "idle_linux")
+    kept = [line for line in path.read_text(errors="replace").splitlines()
+            if not any(n in line for n in noise)]
+    return "\n".join(kept[-lines:])
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """A renderer that crashed ("Target crashed": seen in well under 1 % of boots on a
@@ -64,11 +90,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     to the failure, from the module's log file (``--log-file``)."""
     report = yield
     if report.failed and "Target crashed" in str(report.longrepr):
-        path = _chromium_log(item.module.__name__.rsplit(".", 1)[-1])
-        if path.exists():
-            tail = path.read_text(errors="replace").splitlines()[-200:]
-            report.sections.append(("chromium log (last 200 lines)", "\n".join(tail)))
+        report.sections.extend(crash_sections(item.module.__name__.rsplit(".", 1)[-1]))
     return report
+
+
+def crash_sections(module: str) -> list[tuple[str, str]]:
+    """The report sections of a renderer crash in ``module``: the tails of Chromium's log
+    and of its processes' stderr."""
+    return [(f"{title} (last 200 lines, D-Bus left out)", _tail(path))
+            for title, path in (("chromium log", _chromium_log(module)),
+                                ("chromium stderr", _chromium_stderr(module)))
+            if path.exists()]
 
 
 @pytest.fixture(scope="module")
@@ -80,15 +112,30 @@ def browser(request: pytest.FixtureRequest) -> Iterator[Any]:
         pytest.fail(f"{CHROMIUM} not found: run `make test` (it installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        ARTIFACTS.mkdir(exist_ok=True)
-        log_file = _chromium_log(request.module.__name__.rsplit(".", 1)[-1])
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    ARTIFACTS.mkdir(exist_ok=True)
+    # For Playwright's driver alone (it reads them when it starts): not for the servers
+    # and tools the tests start later.
+    saved = {name: os.environ.get(name) for name in ("DEBUG", "DEBUG_FILE")}
+    os.environ.update(DEBUG="pw:browser", DEBUG_FILE=str(_chromium_stderr(module)))
+    try:
+        pw = sync_playwright().start()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    try:
+        log_file = _chromium_log(module)
         b = pw.chromium.launch(executable_path=CHROMIUM, args=[
             *CHROMIUM_ARGS, "--enable-logging", "--v=0", f"--log-file={log_file}"])
         try:
             yield b
         finally:
             b.close()
+    finally:
+        pw.stop()
 
 
 @pytest.fixture
