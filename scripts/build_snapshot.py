@@ -116,8 +116,11 @@ function scrubFreeMemory(M, passes = 2) {
 }
 try {
   const t0 = performance.now();
-  const { loadPyodide } = await import("/pyodide/pyodide.mjs");
+  // Through the page's own boot loader (its plain path), so that the interpreter is made
+  // as every page will restore it: without JSPI (withoutStackSwitching).
+  const { loadPyodide } = await import("/pyodide/zariz-loader.mjs");
   const py = await loadPyodide({ indexURL: "/pyodide/", _makeSnapshot: true });
+  const stackSwitching = globalThis.__zarizBoot.stack_switching;
   const heapStart = py._module.HEAP8.length;
   const t1 = performance.now();
   const zip = await (await fetch("/bundle.zip")).arrayBuffer();
@@ -162,7 +165,7 @@ try {
   link.download = "snapshot.bin";
   document.body.append(link);
   link.click();
-  report({ ok: true, imported, scrubbed, bytes: snapshot.length, heapStart,
+  report({ ok: true, imported, scrubbed, stackSwitching, bytes: snapshot.length, heapStart,
            heapEnd: py._module.HEAP8.length, bootMs: t1 - t0, importMs: t2 - t1,
            snapshotMs: t3 - t2 });
 } catch (e) {
@@ -424,9 +427,18 @@ def pyscript_key(root: pathlib.Path) -> str:
     return "pyscript-" + digest.hexdigest()[:16]
 
 
-def _recorded_key(manifest: pathlib.Path) -> str | None:
+def loader_key(root: pathlib.Path) -> str:
+    """What made and restores the snapshot: a digest of the boot loader
+    (``static/boot/zariz-loader.mjs``), which the make page boots through. Recorded in the
+    manifest as ``loader_key``; a snapshot with another key is rebuilt (a loader that
+    loads Pyodide otherwise, e.g. with or without JSPI, makes another interpreter)."""
+    return "loader-" + hashlib.sha256(
+        (root / "static" / "boot" / "zariz-loader.mjs").read_bytes()).hexdigest()[:16]
+
+
+def _recorded_key(manifest: pathlib.Path, field: str = "precompile_key") -> str | None:
     try:
-        key = json.loads(manifest.read_text()).get("precompile_key")
+        key = json.loads(manifest.read_text()).get(field)
     except (OSError, ValueError, AttributeError):
         return None
     return key if isinstance(key, str) else None
@@ -444,15 +456,19 @@ def build(root: pathlib.Path, *, chromium: str = CHROMIUM, force: bool = False,
     with (folder / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build per tree at a time
         precompile_key = pyscript_key(root) if precompile else "off"
+        boot_key = loader_key(root)
         if not force and manifest.is_file() and (folder / f"{name}.bin").is_file():
-            if _recorded_key(manifest) == precompile_key:
+            if _recorded_key(manifest) != precompile_key:
+                # The name is the bundle's and Pyodide's: another PyScript (or a build with
+                # --no-precompile) would leave the precompiled package stale - correct, as
+                # every import would compile, but no longer faster.
+                log(f"snapshot: {name} was built for another PyScript (or precompile"
+                    " setting): rebuilding")
+            elif _recorded_key(manifest, "loader_key") != boot_key:
+                log(f"snapshot: {name} was made by another boot loader: rebuilding")
+            else:
                 log(f"snapshot: {name} is current")
                 return manifest
-            # The name is the bundle's and Pyodide's: another PyScript (or a build with
-            # --no-precompile) would leave the precompiled package stale - correct, as
-            # every import would compile, but no longer faster.
-            log(f"snapshot: {name} was built for another PyScript (or precompile setting):"
-                " rebuilding")
         if not (shutil.which(chromium) or os.path.exists(chromium)):
             raise NoChromium(chromium)
         site = _Site(root / "static" / "vendor" / "pyodide", bundle,
@@ -490,6 +506,8 @@ def build(root: pathlib.Path, *, chromium: str = CHROMIUM, force: bool = False,
             # A failed precompile is not current for any PyScript: the next build retries.
             "precompile_key": None if made["imported"]["precompiled"]["error"]
             else precompile_key,
+            "loader_key": boot_key,
+            "stack_switching": made["stackSwitching"],
             "ms": {"boot": round(made["bootMs"]), "import": round(made["importMs"]),
                    "snapshot": round(made["snapshotMs"]),
                    "verify_restore": round(checked["restoreMs"])},

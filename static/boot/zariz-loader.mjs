@@ -21,6 +21,7 @@
 //   total_ms    this module evaluated -> interpreter ready
 //   heap_skipped  snapshot: bytes of the heap's copy left out (zero pages: sparseHeapCopy)
 //   heap_copy_ms  snapshot: that copy's time (Pyodide's own copy: ~16 ms for our 30 MB)
+//   stack_switching  false: Pyodide runs without JSPI (see withoutStackSwitching)
 // with the User Timing marks zariz:boot-start (this module evaluated) and
 // zariz:pyodide-ready (loadPyodide resolved).
 import { loadPyodide as pyodideLoad, version as pyodideVersion } from "./pyodide.mjs";
@@ -189,6 +190,35 @@ function growingModuleFactory(indexURL, snapshotReady, copied) {
   };
 }
 
+// WebAssembly's stack switching (JSPI), hidden from Pyodide while it loads. Pyodide reads
+// `"Suspending" in WebAssembly` once, when its module is created, and where JSPI exists it
+// runs every asyncio callback (its WebLoop's every call_soon: each task step, each future's
+// callback) as a promising call, behind one more macrotask hop (its
+// callPyObjectKwargsPromising) and on a fresh wasm stack. The app never suspends Python
+// (no run_sync), so that buys nothing here and costs:
+//   - time: `await asyncio.sleep(0)` takes 60 us with JSPI against 28 without, a future
+//     set by call_soon and awaited 139 against 74 (Chromium 156, `make asyncio-steps`);
+//   - renderer crashes that Pyodide's tracker has open against JSPI in Chrome
+//     (pyodide#5702, pyodide#6106: not reproducible without it).
+// The globals are put back once Pyodide has its module: nothing else on the page loses
+// them, and Pyodide keeps the answer it read.
+const STACK_SWITCHING = ["Suspending", "Suspender", "promising"];
+
+export async function withoutStackSwitching(load) {
+  const hidden = [];
+  for (const name of STACK_SWITCHING) {
+    const descriptor = Object.getOwnPropertyDescriptor(WebAssembly, name);
+    if (!descriptor?.configurable) continue;
+    delete WebAssembly[name];
+    hidden.push([name, descriptor]);
+  }
+  try {
+    return await load();
+  } finally {
+    for (const [name, descriptor] of hidden) Object.defineProperty(WebAssembly, name, descriptor);
+  }
+}
+
 let told = false;
 function tellPlain(why) {
   if (told) return;
@@ -231,7 +261,7 @@ async function loadInterpreter(options) {
       attempt.indexURL = indexURL;
       attempt._loadSnapshot = pending.then((s) => s.bytes);
       attempt.createPyodideModule = growingModuleFactory(indexURL, pending, copied);
-      const pyodide = await pyodideLoad(attempt);
+      const pyodide = await withoutStackSwitching(() => pyodideLoad(attempt));
       // Pyodide keeps its options for good; these two hold the snapshot's bytes.
       const config = pyodide._api?.config;
       if (config) {
@@ -264,13 +294,14 @@ async function loadInterpreter(options) {
   }
   tellPlain(state.reason);
   const started = performance.now();
-  const pyodide = await pyodideLoad(options);
+  const pyodide = await withoutStackSwitching(() => pyodideLoad(options));
   state.restore_ms = performance.now() - started;
   return ready(state, pyodide);
 }
 
 function ready(state, pyodide) {
   performance.mark("zariz:pyodide-ready");
+  state.stack_switching = Boolean(pyodide._module?.jspiSupported);
   state.total_ms = performance.now() - bootStart;
   for (const key of ["fetch_ms", "restore_ms", "total_ms"]) state[key] = Math.round(state[key]);
   state.heap_copy_ms = Math.round(state.heap_copy_ms * 10) / 10;

@@ -127,6 +127,10 @@ def test_boots_from_the_snapshot_and_the_orders_page_works(
     # never the tab's memory.
     assert boot["heap_skipped"] > 4 << 20, boot
     assert plain_lines(log) == []
+    # Made and restored without JSPI (the loader hides it while Pyodide loads: Pyodide
+    # then runs asyncio's callbacks as plain calls), and the page has it back after.
+    assert boot["stack_switching"] is False and built[1]["stack_switching"] is False, boot
+    assert page.evaluate("'Suspending' in WebAssembly") is True
     # The loader's fetch took the preloaded response: one download, no unused preload.
     assert len(snapshots) == 1, snapshots
     # ... its zstd copy (Chromium takes zstd): that many bytes came, the heap's went in.
@@ -328,7 +332,8 @@ def test_the_boot_switch_forces_a_plain_boot(
     page.goto(server.url + "/login" + ("?boot=plain" if how == "query" else ""))
     wait_booted(page)
     boot = boot_of(page)
-    assert boot == {**boot, "mode": "plain", "reason": why}, boot
+    assert boot == {**boot, "mode": "plain", "reason": why, "stack_switching": False}, boot
+    assert page.evaluate("'Suspending' in WebAssembly") is True
     assert len(plain_lines(log)) == 1
     if how == "query":
         assert snapshots == []  # the server left the preload out
@@ -432,6 +437,16 @@ def test_the_builder_rebuilds_a_snapshot_made_for_another_pyscript(
 
     kept = run()
     assert kept.returncode == 0 and "is current" in kept.stdout, kept
+    # Another boot loader (the make page boots through it): rebuilt, then back to current.
+    loader = other / "static" / "boot" / "zariz-loader.mjs"
+    original = loader.read_bytes()
+    loader.unlink()  # a hard link to the project's file: replace it, never edit it
+    loader.write_bytes(original + b"\n// another loader\n")
+    relo = run()
+    assert relo.returncode == 3 and "another boot loader" in relo.stdout, relo
+    loader.unlink()
+    loader.write_bytes(original)
+    assert run().returncode == 0
     off = run("--no-precompile")
     assert off.returncode == 3 and "for another PyScript" in off.stdout, off
     # A new file, not an edit: the copy's vendored files are hard links to the project's.
