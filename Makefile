@@ -5,7 +5,7 @@ PY := .venv/bin/python
 PYTEST_ARGS ?=
 
 .PHONY: serve dev test test-fast lint bench reliability setup clean soak slow-consumers \
-	shared-stream dev-reload snapshot boot latency capacity storm scaleout
+	shared-stream dev-reload snapshot boot asyncio-steps latency capacity storm scaleout
 
 setup:
 	@scripts/setup.sh python vendor
@@ -77,6 +77,12 @@ dev-reload: setup
 boot: setup
 	@scripts/setup.sh browser snapshot
 	$(PY) -m bench.boot
+
+# An asyncio step without JSPI (the app's boot loader) vs with it (stock loadPyodide), 7 pairs;
+# into bench/RESULTS.md. ~2 min.
+asyncio-steps: setup
+	@scripts/setup.sh browser
+	$(PY) -m bench.asyncio_steps
 
 # The Pyodide memory snapshot the page boots from (var/snapshot/), rebuilt even if current;
 # `serve` and `test` build it when their inputs changed. Needs chromium.
