@@ -27,23 +27,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-quic",
     "--no-first-run",
+    # Shared memory in /tmp, not /dev/shm: a container's /dev/shm is 64 MB by default, and
+    # a renderer that cannot map there dies ("Target crashed"), as Puppeteer's and
+    # Playwright's Docker guides warn. (Playwright passes it too, by default.)
+    "--disable-dev-shm-usage",
 ]
-
-
-def _shared_memory_args() -> list[str]:
-    """Chromium's shared memory in /dev/shm (tmpfs: memory, Chromium's default) where it
-    has room; in /tmp (``--disable-dev-shm-usage``) where it has not. A
-    container's /dev/shm is 64 MB by default, and a renderer that cannot map there dies
-    ("Target crashed"), as Puppeteer's and Playwright's Docker guides warn; but /tmp is the
-    disk, and every renderer's shared memory then goes through the page cache to it."""
-    try:
-        free = shutil.disk_usage("/dev/shm").free
-    except OSError:
-        free = 0
-    return [] if free >= 2 << 30 else ["--disable-dev-shm-usage"]
-
-
-CHROMIUM_ARGS += _shared_memory_args()
 ARTIFACTS = pathlib.Path(__file__).resolve().parents[2] / "test-artifacts"
 BOOT_TIMEOUT_MS = 90_000
 
@@ -90,17 +78,52 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     to the failure, from the module's log file (``--log-file``)."""
     report = yield
     if report.failed and "Target crashed" in str(report.longrepr):
-        report.sections.extend(crash_sections(item.module.__name__.rsplit(".", 1)[-1]))
+        sections = crash_sections(item.module.__name__.rsplit(".", 1)[-1])
+        report.sections.extend(sections)
+        _CRASHES.append((item.nodeid, sections))
     return report
 
 
-def crash_sections(module: str) -> list[tuple[str, str]]:
+def crash_sections(module: str, settle_s: float = 0.5, within_s: float = 3.0
+                   ) -> list[tuple[str, str]]:
     """The report sections of a renderer crash in ``module``: the tails of Chromium's log
-    and of its processes' stderr."""
+    and of its processes' stderr. The driver writes the stderr file as the lines arrive,
+    on a pipe of their own, in no set order with the crash event: the file is read once
+    it has not grown for ``settle_s`` (``within_s`` at most)."""
+    stderr = _chromium_stderr(module)
+    deadline = time.monotonic() + within_s
+    size, still_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = stderr.stat().st_size if stderr.exists() else -1
+        if now != size:
+            size, still_since = now, time.monotonic()
+        elif time.monotonic() - still_since >= settle_s:
+            break
+        time.sleep(0.05)
     return [(f"{title} (last 200 lines, D-Bus left out)", _tail(path))
             for title, path in (("chromium log", _chromium_log(module)),
-                                ("chromium stderr", _chromium_stderr(module)))
+                                ("chromium stderr", stderr))
             if path.exists()]
+
+
+# Every "Target crashed" of the session, rerun or not: pytest shows a report's sections
+# only when it fails, and a crash that passes on its rerun (pytest-rerunfailures) would
+# leave its evidence in test-artifacts/ alone. The summary names each and its last words.
+_CRASHES: list[tuple[str, list[tuple[str, str]]]] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _CRASHES:
+        return
+    terminalreporter.section("renderer crashes (Target crashed)")
+    for nodeid, sections in _CRASHES:
+        terminalreporter.write_line(f"{nodeid}:")
+        for title, text in sections:
+            if "stderr" in title:
+                tail = text.splitlines()[-15:]
+                terminalreporter.write_line(f"  {title}, its last {len(tail)}:")
+                for line in tail:
+                    terminalreporter.write_line(f"    {line}")
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +140,8 @@ def browser(request: pytest.FixtureRequest) -> Iterator[Any]:
     # For Playwright's driver alone (it reads them when it starts): not for the servers
     # and tools the tests start later.
     saved = {name: os.environ.get(name) for name in ("DEBUG", "DEBUG_FILE")}
-    os.environ.update(DEBUG="pw:browser", DEBUG_FILE=str(_chromium_stderr(module)))
+    os.environ.update(DEBUG=",".join(filter(None, [saved["DEBUG"], "pw:browser"])),
+                      DEBUG_FILE=str(_chromium_stderr(module)))
     try:
         pw = sync_playwright().start()
     finally:
