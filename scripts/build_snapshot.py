@@ -188,7 +188,8 @@ try {{
   const missing = JSON.parse(py.runPython(
     "import json, sys\\n" +
     "json.dumps([n for n in json.loads(__zariz_expect) if n not in sys.modules])"));
-  report({{ ok: missing.length === 0, missing, restoreMs: boot.total_ms }});
+  report({{ ok: missing.length === 0, missing, restoreMs: boot.total_ms,
+            stackSwitching: boot.stack_switching }});
 }} catch (e) {{
   report({{ ok: false, error: String(e && e.stack || e) }});
 }}
@@ -378,6 +379,10 @@ def _make(site: _Site, chromium: str, timeout_s: float,
             checked = _run_page(browser, base + "/verify", timeout_s)
         finally:
             browser.close()
+    if checked.get("stackSwitching") != made.get("stackSwitching"):
+        raise BuildError(f"the snapshot was made with JSPI {made.get('stackSwitching')} and "
+                         f"restored with JSPI {checked.get('stackSwitching')}: one loader "
+                         "must do both")
     return made, checked
 
 
@@ -428,12 +433,12 @@ def pyscript_key(root: pathlib.Path) -> str:
 
 
 def loader_key(root: pathlib.Path) -> str:
-    """What made and restores the snapshot: a digest of the boot loader
-    (``static/boot/zariz-loader.mjs``), which the make page boots through. Recorded in the
-    manifest as ``loader_key``; a snapshot with another key is rebuilt (a loader that
-    loads Pyodide otherwise, e.g. with or without JSPI, makes another interpreter)."""
-    return "loader-" + hashlib.sha256(
-        (root / "static" / "boot" / "zariz-loader.mjs").read_bytes()).hexdigest()[:16]
+    """What made and restores the snapshot: a digest of the boot loader the server serves
+    for ``root`` (:func:`server.web.loader_path`), which the make page boots through.
+    Recorded in the manifest as ``loader_key``; a snapshot with another key (or none) is
+    rebuilt: a loader that loads Pyodide otherwise (with or without JSPI, say) makes
+    another interpreter."""
+    return "loader-" + hashlib.sha256(loader_path(root).read_bytes()).hexdigest()[:16]
 
 
 def _recorded_key(manifest: pathlib.Path, field: str = "precompile_key") -> str | None:
@@ -458,14 +463,17 @@ def build(root: pathlib.Path, *, chromium: str = CHROMIUM, force: bool = False,
         precompile_key = pyscript_key(root) if precompile else "off"
         boot_key = loader_key(root)
         if not force and manifest.is_file() and (folder / f"{name}.bin").is_file():
-            if _recorded_key(manifest) != precompile_key:
+            if _recorded_key(manifest, "loader_key") != boot_key:
+                # Unannounced at once: should the rebuild fail (or find no Chromium), pages
+                # boot plain rather than restore what another loader made.
+                manifest.unlink()
+                log(f"snapshot: {name} was made by another boot loader: rebuilding")
+            elif _recorded_key(manifest) != precompile_key:
                 # The name is the bundle's and Pyodide's: another PyScript (or a build with
                 # --no-precompile) would leave the precompiled package stale - correct, as
                 # every import would compile, but no longer faster.
                 log(f"snapshot: {name} was built for another PyScript (or precompile"
                     " setting): rebuilding")
-            elif _recorded_key(manifest, "loader_key") != boot_key:
-                log(f"snapshot: {name} was made by another boot loader: rebuilding")
             else:
                 log(f"snapshot: {name} is current")
                 return manifest

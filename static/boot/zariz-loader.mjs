@@ -21,7 +21,7 @@
 //   total_ms    this module evaluated -> interpreter ready
 //   heap_skipped  snapshot: bytes of the heap's copy left out (zero pages: sparseHeapCopy)
 //   heap_copy_ms  snapshot: that copy's time (Pyodide's own copy: ~16 ms for our 30 MB)
-//   stack_switching  false: Pyodide runs without JSPI (see withoutStackSwitching)
+//   stack_switching  whether Pyodide took JSPI: false (see withoutStackSwitching)
 // with the User Timing marks zariz:boot-start (this module evaluated) and
 // zariz:pyodide-ready (loadPyodide resolved).
 import { loadPyodide as pyodideLoad, version as pyodideVersion } from "./pyodide.mjs";
@@ -186,25 +186,28 @@ function growingModuleFactory(indexURL, snapshotReady, copied) {
       },
       ...(settings.preRun || []),
     ];
-    return (await factory)(settings);
+    const create = await factory;
+    return withoutStackSwitching(() => create(settings));
   };
 }
 
-// WebAssembly's stack switching (JSPI), hidden from Pyodide while it loads. Pyodide reads
-// `"Suspending" in WebAssembly` once, when its module is created, and where JSPI exists it
-// runs every asyncio callback (its WebLoop's every call_soon: each task step, each future's
-// callback) as a promising call, behind one more macrotask hop (its
-// callPyObjectKwargsPromising) and on a fresh wasm stack. The app never suspends Python
-// (no run_sync), so that buys nothing here and costs:
-//   - time: `await asyncio.sleep(0)` takes 60 us with JSPI against 28 without, a future
-//     set by call_soon and awaited 139 against 74 (Chromium 156, `make asyncio-steps`);
-//   - renderer crashes that Pyodide's tracker has open against JSPI in Chrome
-//     (pyodide#5702, pyodide#6106: not reproducible without it).
-// The globals are put back once Pyodide has its module: nothing else on the page loses
-// them, and Pyodide keeps the answer it read.
+// WebAssembly's stack switching (JSPI), hidden from Pyodide's module while it is created.
+// Pyodide reads `"Suspending" in WebAssembly` once, in the synchronous start of its module
+// factory, and where JSPI exists it runs every asyncio callback (its WebLoop's every
+// call_soon: each task step, each future's callback) as a promising call, one macrotask
+// later and on a fresh wasm stack. The app never suspends Python (no run_sync; nor
+// asyncio.run or time.sleep, which JSPI would let block: tests/app/test_no_blocking.py), so
+// that buys nothing here and costs:
+//   - time: `await asyncio.sleep(0)` takes 59 us with JSPI against 27 without, a future
+//     set by call_soon and awaited 140 against 76 (Chromium 156, `make asyncio-steps`);
+//   - exposure to the renderer crashes that Pyodide's tracker has open against JSPI in
+//     Chrome (pyodide#5702, pyodide#6106, both on Windows).
+// The names are hidden around the factory's call alone (synchronously: no other script
+// runs meanwhile) and put back before it returns: nothing else on the page loses them,
+// and Pyodide keeps the answer it read.
 const STACK_SWITCHING = ["Suspending", "Suspender", "promising"];
 
-export async function withoutStackSwitching(load) {
+export function withoutStackSwitching(create) {
   const hidden = [];
   for (const name of STACK_SWITCHING) {
     const descriptor = Object.getOwnPropertyDescriptor(WebAssembly, name);
@@ -213,10 +216,20 @@ export async function withoutStackSwitching(load) {
     hidden.push([name, descriptor]);
   }
   try {
-    return await load();
+    return create();
   } finally {
     for (const [name, descriptor] of hidden) Object.defineProperty(WebAssembly, name, descriptor);
   }
+}
+
+// Pyodide's own module factory (what loadPyodide imports without `createPyodideModule`),
+// called without JSPI.
+function plainModuleFactory(indexURL) {
+  const factory = import(`${indexURL}pyodide.asm.mjs`).then((m) => m.default);
+  return async (settings) => {
+    const create = await factory;
+    return withoutStackSwitching(() => create(settings));
+  };
 }
 
 let told = false;
@@ -261,7 +274,7 @@ async function loadInterpreter(options) {
       attempt.indexURL = indexURL;
       attempt._loadSnapshot = pending.then((s) => s.bytes);
       attempt.createPyodideModule = growingModuleFactory(indexURL, pending, copied);
-      const pyodide = await withoutStackSwitching(() => pyodideLoad(attempt));
+      const pyodide = await pyodideLoad(attempt);
       // Pyodide keeps its options for good; these two hold the snapshot's bytes.
       const config = pyodide._api?.config;
       if (config) {
@@ -294,7 +307,13 @@ async function loadInterpreter(options) {
   }
   tellPlain(state.reason);
   const started = performance.now();
-  const pyodide = await withoutStackSwitching(() => pyodideLoad(options));
+  const plain = { ...options };
+  plain.createPyodideModule ??= plainModuleFactory(indexURLOf(options));
+  const pyodide = await pyodideLoad(plain);
+  const config = pyodide._api?.config;
+  if (config && config.createPyodideModule !== options.createPyodideModule) {
+    delete config.createPyodideModule;
+  }
   state.restore_ms = performance.now() - started;
   return ready(state, pyodide);
 }
