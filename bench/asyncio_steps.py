@@ -14,7 +14,7 @@ one way or the other in a fresh browser context and times, in Python, ``--steps`
 * **future**: a future resolved by ``loop.call_soon`` and awaited (a callback, then the
   task's step).
 
-Pairs alternate which loader goes first; the report gives the medians of the pairs.
+Pairs alternate which loader goes first; the report gives each loader's median.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def render(result: dict[str, Any], command: str) -> str:
         f"compare within this run. Rerun: `{command}`. {result['pairs']} pairs, the loaders' "
         f"order alternating; each sample a fresh browser context timing {result['steps']:,} "
         "steps of each kind in Python (`bench/pages/asyncio_steps.html`). µs per step, "
-        "medians of the pairs (lower is better).",
+        "each loader's median over the pairs (lower is better); the ratio is of the medians.",
         "",
         "| step | the app's loader (JSPI hidden) | stock `loadPyodide` (JSPI) | ratio |",
         "|---|---:|---:|---:|",
