@@ -462,13 +462,13 @@ def build(root: pathlib.Path, *, chromium: str = CHROMIUM, force: bool = False,
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build per tree at a time
         precompile_key = pyscript_key(root) if precompile else "off"
         boot_key = loader_key(root)
-        if not force and manifest.is_file() and (folder / f"{name}.bin").is_file():
-            if _recorded_key(manifest, "loader_key") != boot_key:
-                # Unannounced at once: should the rebuild fail (or find no Chromium), pages
-                # boot plain rather than restore what another loader made.
-                manifest.unlink()
-                log(f"snapshot: {name} was made by another boot loader: rebuilding")
-            elif _recorded_key(manifest) != precompile_key:
+        if manifest.is_file() and _recorded_key(manifest, "loader_key") != boot_key:
+            # Unannounced at once, forced or not: should the rebuild fail (or find no
+            # Chromium), pages boot plain rather than restore what another loader made.
+            manifest.unlink()
+            log(f"snapshot: {name} was made by another boot loader: rebuilding")
+        elif not force and manifest.is_file() and (folder / f"{name}.bin").is_file():
+            if _recorded_key(manifest) != precompile_key:
                 # The name is the bundle's and Pyodide's: another PyScript (or a build with
                 # --no-precompile) would leave the precompiled package stale - correct, as
                 # every import would compile, but no longer faster.

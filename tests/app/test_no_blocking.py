@@ -3,7 +3,8 @@
 Pyodide runs without JSPI here (static/boot/zariz-loader.mjs hides it while Pyodide's
 module is created), and without JSPI none of these can wait in a page: ``run_sync`` raises,
 ``asyncio.run`` / ``loop.run_until_complete`` raise, ``time.sleep`` spins the main thread.
-The app's code (``app/``, doctests aside) calls none of them.
+The app's code (``app/``, doctests aside) calls none of them, under any name it imports
+them by.
 """
 
 from __future__ import annotations
@@ -13,32 +14,61 @@ import pathlib
 
 APP = pathlib.Path(__file__).resolve().parents[2] / "app"
 
-BLOCKING = {
-    "run_sync": "pyodide.ffi.run_sync suspends Python: it needs JSPI",
+# Full names, however imported (``import time``, ``import asyncio as a``, ``from time
+# import sleep``).
+FUNCTIONS = {
+    "asyncio.run": "blocks until done: raises on the browser's loop",
+    "asyncio.Runner": "runs a loop to completion: raises on the browser's loop",
+    "time.sleep": "spins the page's only thread",
+    "pyodide.ffi.run_sync": "suspends Python: needs JSPI",
+    "pyodide.ffi.syncify": "suspends Python: needs JSPI",
+}
+# Methods, on any object (a loop, mostly).
+METHODS = {
     "run_until_complete": "blocks until a future is done: raises on the browser's loop",
-    "syncify": "suspends Python: it needs JSPI",
+    "run_forever": "blocks: raises on the browser's loop",
+    "run_sync": "suspends Python: needs JSPI",
 }
-QUALIFIED = {
-    ("asyncio", "run"): "asyncio.run blocks: raises on the browser's loop",
-    ("time", "sleep"): "time.sleep spins the page's only thread",
-}
+
+
+def _aliases(tree: ast.AST) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                names[alias.asname or alias.name.split(".")[0]] = (
+                    alias.name if alias.asname else alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return names
+
+
+def _dotted(node: ast.expr, aliases: dict[str, str]) -> str | None:
+    if isinstance(node, ast.Name):
+        return aliases.get(node.id, node.id)
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value, aliases)
+        return f"{base}.{node.attr}" if base else None
+    return None
 
 
 def blocking_calls(source: str, filename: str = "<source>") -> list[str]:
-    """``file:line: call: why`` for every call in ``source`` that would block (or fail
+    """``file:line: call(): why`` for every call in ``source`` that would block (or fail
     without JSPI) in the page."""
+    tree = ast.parse(source, filename)
+    aliases = _aliases(tree)
     found = []
-    for node in ast.walk(ast.parse(source, filename)):
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-        owner = func.value.id if (isinstance(func, ast.Attribute)
-                                  and isinstance(func.value, ast.Name)) else None
-        why = BLOCKING.get(name or "") or QUALIFIED.get((owner or "", name or ""))
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    for node in sorted(calls, key=lambda n: (n.lineno, n.col_offset)):
+        name = _dotted(node.func, aliases)
+        why = FUNCTIONS.get(name or "")
+        if why is None and isinstance(node.func, ast.Attribute):
+            why = METHODS.get(node.func.attr)
+        if why is None and isinstance(node.func, ast.Name):
+            why = METHODS.get(node.func.id)
         if why:
-            call = f"{owner}.{name}" if owner else str(name)
-            found.append(f"{filename}:{node.lineno}: {call}(): {why}")
+            found.append(f"{filename}:{node.lineno}: {name}(): {why}")
     return found
 
 
@@ -48,16 +78,27 @@ def test_the_app_calls_nothing_that_blocks_or_needs_jspi() -> None:
     assert found == [], "\n".join(found)
 
 
-def test_the_scan_finds_each_kind() -> None:
+def test_the_scan_finds_each_kind_under_any_name() -> None:
     source = (
         "import asyncio, time\n"
+        "import asyncio as aio\n"
+        "from time import sleep\n"
+        "from asyncio import run as go\n"
         "from pyodide.ffi import run_sync\n"
         "run_sync(f())\n"
         "asyncio.run(main())\n"
+        "aio.run(main())\n"
+        "go(main())\n"
+        "asyncio.Runner().run(main())\n"
         "loop.run_until_complete(main())\n"
+        "loop.run_forever()\n"
         "time.sleep(1)\n"
+        "sleep(1)\n"
         "asyncio.sleep(0)\n"  # a coroutine: fine
         "js.run(x)\n"  # another run: fine
+        "self.run(x)\n"
     )
     assert [hit.split(": ")[1] for hit in blocking_calls(source)] == [
-        "run_sync()", "asyncio.run()", "loop.run_until_complete()", "time.sleep()"]
+        "pyodide.ffi.run_sync()", "asyncio.run()", "asyncio.run()", "asyncio.run()",
+        "asyncio.Runner()", "loop.run_until_complete()", "loop.run_forever()",
+        "time.sleep()", "time.sleep()"]
