@@ -3,6 +3,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PY := .venv/bin/python
 PYTEST_ARGS ?=
+# `make test`: the CPython tests on one worker beside the browser tests on the other
+# (pytest-xdist; all browser tests stay on one worker, in order). 0: one process.
+TEST_WORKERS ?= 2
 
 .PHONY: serve dev test test-fast lint bench reliability setup clean soak slow-consumers \
 	shared-stream dev-reload snapshot boot asyncio-steps latency capacity storm scaleout
@@ -21,7 +24,7 @@ dev: setup
 
 test: setup
 	@scripts/setup.sh browser services snapshot
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # CPython-only tests (no browser): quick feedback while editing.
 test-fast: setup

@@ -6,10 +6,12 @@ import os
 import pathlib
 import shutil
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import settings
 
+from tests.support.crashes import write_summary
 from tests.support.live_server import LiveServer
 
 # The machine (and CI) is shared and noisy: a property's speed is not what it tests, so
@@ -60,6 +62,10 @@ def live_server(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
     return live_server_factory()
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    write_summary(terminalreporter)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the browser (and bench) tests last: CPython feedback comes first, and no
     asyncio test runs while a Playwright instance owns this thread's loop."""
@@ -68,3 +74,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return "/tests/browser/" in path or "/tests/bench/" in path
 
     items.sort(key=slow)  # stable: the order inside each group is kept
+    # Under pytest-xdist (`make test`: -n 2 --dist loadgroup) every browser test goes to
+    # one worker, in this order, one Chromium at a time as without xdist; the CPython
+    # tests run on the other worker meanwhile.
+    for item in items:
+        if item.get_closest_marker("browser") is not None or "/tests/browser/" in str(
+                item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.xdist_group("browser"))

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.crashes import CRASH_PROPERTY
+
 CHROMIUM = os.environ.get("ZARIZ_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -80,7 +82,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed and "Target crashed" in str(report.longrepr):
         sections = crash_sections(item.module.__name__.rsplit(".", 1)[-1])
         report.sections.extend(sections)
-        _CRASHES.append((item.nodeid, sections))
+        # For the summary: user_properties travel with the report from an xdist worker.
+        report.user_properties.append((CRASH_PROPERTY, sections))
     return report
 
 
@@ -104,26 +107,6 @@ def crash_sections(module: str, settle_s: float = 0.5, within_s: float = 3.0
             for title, path in (("chromium log", _chromium_log(module)),
                                 ("chromium stderr", stderr))
             if path.exists()]
-
-
-# Every "Target crashed" of the session, rerun or not: pytest shows a report's sections
-# only when it fails, and a crash that passes on its rerun (pytest-rerunfailures) would
-# leave its evidence in test-artifacts/ alone. The summary names each and its last words.
-_CRASHES: list[tuple[str, list[tuple[str, str]]]] = []
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _CRASHES:
-        return
-    terminalreporter.section("renderer crashes (Target crashed)")
-    for nodeid, sections in _CRASHES:
-        terminalreporter.write_line(f"{nodeid}:")
-        for title, text in sections:
-            if "stderr" in title:
-                tail = text.splitlines()[-15:]
-                terminalreporter.write_line(f"  {title}, its last {len(tail)}:")
-                for line in tail:
-                    terminalreporter.write_line(f"    {line}")
 
 
 @pytest.fixture(scope="module")
