@@ -3,8 +3,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PY := .venv/bin/python
 PYTEST_ARGS ?=
-# `make test`: the CPython tests on one worker beside the browser tests on the other
-# (pytest-xdist; all browser tests stay on one worker, in order). 0: one process.
+# `make test`: the CPython tests on one worker beside the browser tests and benchmark
+# smoke runs on the other, in order (pytest-xdist; tests/support/xdist_browser.py).
+# 0: one process.
 TEST_WORKERS ?= 2
 
 .PHONY: serve dev test test-fast lint bench reliability setup clean soak slow-consumers \
@@ -24,7 +25,7 @@ dev: setup
 
 test: setup
 	@scripts/setup.sh browser services snapshot
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 # CPython-only tests (no browser): quick feedback while editing.
 test-fast: setup

@@ -13,6 +13,7 @@ from hypothesis import settings
 
 from tests.support.crashes import write_summary
 from tests.support.live_server import LiveServer
+from tests.support.xdist_browser import make_scheduler, sendable
 
 # The machine (and CI) is shared and noisy: a property's speed is not what it tests, so
 # no per-example deadline (hypothesis's 200 ms default failed runs at random under load).
@@ -66,6 +67,21 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     write_summary(terminalreporter)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test` (-n 2): the browser tests and the benchmarks' smoke runs on one worker,
+    in order, the CPython tests beside them (tests/support/xdist_browser.py)."""
+    return make_scheduler(config, log)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Every report made sendable to an xdist controller (tests/support/xdist_browser.py)."""
+    report = yield
+    sendable(report)
+    return report
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the browser (and bench) tests last: CPython feedback comes first, and no
     asyncio test runs while a Playwright instance owns this thread's loop."""
@@ -74,10 +90,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return "/tests/browser/" in path or "/tests/bench/" in path
 
     items.sort(key=slow)  # stable: the order inside each group is kept
-    # Under pytest-xdist (`make test`: -n 2 --dist loadgroup) every browser test goes to
-    # one worker, in this order, one Chromium at a time as without xdist; the CPython
-    # tests run on the other worker meanwhile.
-    for item in items:
-        if item.get_closest_marker("browser") is not None or "/tests/browser/" in str(
-                item.fspath).replace("\\", "/"):
-            item.add_marker(pytest.mark.xdist_group("browser"))

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.crashes import CRASH_PROPERTY
+from tests.support.crashes import record
 
 CHROMIUM = os.environ.get("ZARIZ_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -80,10 +80,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     to the failure, from the module's log file (``--log-file``)."""
     report = yield
     if report.failed and "Target crashed" in str(report.longrepr):
-        sections = crash_sections(item.module.__name__.rsplit(".", 1)[-1])
-        report.sections.extend(sections)
-        # For the summary: user_properties travel with the report from an xdist worker.
-        report.user_properties.append((CRASH_PROPERTY, sections))
+        record(report, crash_sections(item.module.__name__.rsplit(".", 1)[-1]))
     return report
 
 

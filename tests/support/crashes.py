@@ -14,6 +14,14 @@ from typing import Any
 CRASH_PROPERTY = "renderer_crash"
 
 
+def record(report: Any, sections: list[tuple[str, str]]) -> None:
+    """Keep a crash's sections on its report: shown with a failure, and listed by
+    :func:`write_summary` whatever the outcome (a property travels with the report from
+    an xdist worker to the controller, which writes the summary)."""
+    report.sections.extend(sections)
+    report.user_properties.append((CRASH_PROPERTY, sections))
+
+
 def crashes(stats: dict[str, list[Any]]) -> list[tuple[str, list[tuple[str, str]]]]:
     """(test id, sections) of every report in ``stats`` that recorded a renderer crash."""
     found = []

@@ -39,13 +39,13 @@ def test_the_summary_names_a_crash_recorded_in_a_worker(
         [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
     pytester.makeconftest(f"""
 import pytest
-from tests.support.crashes import CRASH_PROPERTY, write_summary
+from tests.support.crashes import record, write_summary
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
     if report.failed and "Target crashed" in str(report.longrepr):
-        report.user_properties.append((CRASH_PROPERTY, {SECTIONS!r}))
+        record(report, {SECTIONS!r})  # as tests/browser/conftest.py does
     return report
 
 def pytest_terminal_summary(terminalreporter):

@@ -1,0 +1,47 @@
+"""How `make test` spreads the suite over pytest-xdist workers: every test under
+``tests/browser/`` and ``tests/bench/`` (the browser tests and the benchmarks' smoke runs)
+is one work unit, run by one worker in collection order, so that one Chromium (or one
+load test) runs at a time as in a single process; the CPython tests run on the other
+worker meanwhile, a module at a time (xdist's ``loadscope``).
+
+Not xdist's own ``--dist loadgroup``: it groups by renaming a test's node id
+(``item._nodeid``), which pytest 9 no longer reads, so every test would be its own unit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SERIAL = ("tests/browser/", "tests/bench/")
+SERIAL_UNIT = "browser-and-bench"
+
+
+def make_scheduler(config: Any, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneSerialUnit(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith(SERIAL):
+                return SERIAL_UNIT
+            return str(super()._split_scope(nodeid))
+
+    return OneSerialUnit(config, log)
+
+
+def _utf8(text: str) -> str:
+    """``text`` with what UTF-8 cannot encode (lone surrogates) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def sendable(report: Any) -> None:
+    """Make a report's text encode as UTF-8: a worker sends its reports to the controller
+    through execnet, which refuses lone surrogates, and the hostile-input tests log such
+    text; a report that cannot be sent stops the whole run with an INTERNALERROR instead
+    of giving the test's result. Done in every process alike (the root conftest's
+    ``pytest_runtest_makereport``)."""
+    report.sections = [(title, _utf8(text)) for title, text in report.sections]
+    if report.longrepr is not None:
+        try:
+            str(report.longrepr).encode("utf-8")
+        except UnicodeEncodeError:
+            report.longrepr = _utf8(str(report.longrepr))
