@@ -69,8 +69,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """`make test` (-n 2): the browser tests and the benchmarks' smoke runs on one worker,
-    in order, the CPython tests beside them (tests/support/xdist_browser.py)."""
+    """`make test` (-n 2 --dist loadscope): the browser tests and the benchmarks' smoke
+    runs on one worker, in order, the CPython tests beside them
+    (tests/support/xdist_browser.py). Other --dist modes: xdist's own."""
     return make_scheduler(config, log)
 
 

@@ -4,6 +4,11 @@ is one work unit, run by one worker in collection order, so that one Chromium (o
 load test) runs at a time as in a single process; the CPython tests run on the other
 worker meanwhile, a module at a time (xdist's ``loadscope``).
 
+Limits: after a worker crash, xdist puts the rest of the serial unit back at the end of
+the queue as one unit (still one worker, in order, but possibly the other worker, after
+the CPython modules left), and the crashed test is reported failed (pytest-rerunfailures
+reruns only in-process failures such as "Target crashed").
+
 Not xdist's own ``--dist loadgroup``: it groups by renaming a test's node id
 (``item._nodeid``), which pytest 9 no longer reads, so every test would be its own unit.
 """
@@ -17,6 +22,10 @@ SERIAL_UNIT = "browser-and-bench"
 
 
 def make_scheduler(config: Any, log: Any) -> Any:
+    """The scheduler for ``--dist loadscope`` (what `make test` asks for); ``None`` for any
+    other mode, which xdist then schedules its own way."""
+    if config.getoption("dist", None) != "loadscope":
+        return None
     from xdist.scheduler import LoadScopeScheduling
 
     class OneSerialUnit(LoadScopeScheduling):  # type: ignore[misc]
@@ -38,10 +47,18 @@ def sendable(report: Any) -> None:
     through execnet, which refuses lone surrogates, and the hostile-input tests log such
     text; a report that cannot be sent stops the whole run with an INTERNALERROR instead
     of giving the test's result. Done in every process alike (the root conftest's
-    ``pytest_runtest_makereport``)."""
+    ``pytest_runtest_makereport``): the sections (captured output and logs), a skip's
+    reason (``longrepr`` is then a (path, line, reason) tuple), an xfail's reason, and a
+    failure's text (replaced by the escaped text only when it needs it: the short
+    summary line then shows no message for it)."""
     report.sections = [(title, _utf8(text)) for title, text in report.sections]
-    if report.longrepr is not None:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple):
+        report.longrepr = tuple(_utf8(x) if isinstance(x, str) else x for x in longrepr)
+    elif longrepr is not None:
         try:
-            str(report.longrepr).encode("utf-8")
+            str(longrepr).encode("utf-8")
         except UnicodeEncodeError:
-            report.longrepr = _utf8(str(report.longrepr))
+            report.longrepr = _utf8(str(longrepr))
+    if isinstance(getattr(report, "wasxfail", None), str):
+        report.wasxfail = _utf8(report.wasxfail)
