@@ -160,3 +160,42 @@ def test_event_id_of_a_str_subclass_still_follows_the_rule() -> None:
         pass
 
     assert event_id(Text("0042")) == "42" and event_id(Text("4x")) is None
+
+
+# --- the event object: make_event is SSEEvent(...), faster --------------------------------
+
+
+@pytest.mark.parametrize("origin", ["source", "relay"])
+def test_make_event_is_the_frozen_dataclass_field_for_field(origin: str) -> None:
+    import dataclasses
+
+    from zariz.types import SSEEvent, make_event
+
+    args = ("order.created", {"id": 7}, "42", 1.5, '{"type": "order.created"}', origin)
+    made, built = make_event(*args), SSEEvent(*args)  # type: ignore[arg-type]
+    assert type(made) is SSEEvent
+    names = [f.name for f in dataclasses.fields(SSEEvent)]
+    assert [getattr(made, n) for n in names] == list(args)  # every field, in order
+    assert made == built and repr(made) == repr(built) and made.to_dict() == built.to_dict()
+    for name in names:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(made, name, None)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            delattr(made, name)
+    assert make_event("ping", None, None, 0.0, "").origin == "source"
+    # make_event skips SSEEvent.__init__: nothing may hide in it but the field stores.
+    assert not hasattr(SSEEvent, "__post_init__")
+    assert all(f.default_factory is dataclasses.MISSING for f in dataclasses.fields(SSEEvent))
+
+
+def test_normalize_hands_out_frozen_events() -> None:
+    import dataclasses
+
+    from zariz.types import SSEEvent
+
+    for ev in (normalize("message", '{"type": "order.created", "data": {"id": 1}}', "3", 1.0),
+               normalize("message", "not json", None, 1.0),
+               normalize("ping", '{"ts": 5}', None, 1.0, "relay")):
+        assert type(ev) is SSEEvent
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            ev.event = "changed"  # type: ignore[misc]

@@ -30,7 +30,7 @@ import re
 from itertools import accumulate
 from typing import Any
 
-from zariz.types import Origin, SSEEvent
+from zariz.types import Origin, SSEEvent, make_event
 
 DEFAULT_EVENT_TYPE = "message"
 UNKNOWN = "unknown"
@@ -203,7 +203,7 @@ def normalize(
     value: Any = text if parsed is _NOT_JSON else parsed
     ev_id = _canonical_id(event_id)
     if sse_type and sse_type != DEFAULT_EVENT_TYPE:
-        return SSEEvent(_event_name(sse_type), value, ev_id, received_at, text, origin)
+        return make_event(_event_name(sse_type), value, ev_id, received_at, text, origin)
     if isinstance(parsed, dict):
         name = parsed.get("event") or parsed.get("type")
         if name:
@@ -212,8 +212,8 @@ def normalize(
                 payload = parsed
             if not isinstance(name, str):
                 name = _event_name(name)
-            return SSEEvent(name, payload, ev_id, received_at, text, origin)
-    return SSEEvent(UNKNOWN, value, ev_id, received_at, text, origin)
+            return make_event(name, payload, ev_id, received_at, text, origin)
+    return make_event(UNKNOWN, value, ev_id, received_at, text, origin)
 
 
 __all__ = [
