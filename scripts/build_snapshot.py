@@ -59,6 +59,7 @@ from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 ZSTD_LEVEL = 9
 
+SNAPSHOT_FETCH_PATH = "/static/boot/snapshot-fetch.mjs"  # as static/boot is served by the app
 SKIP_PACKAGES = ("zariz.dev", "zariz.platform.fake")
 """Never in the snapshot: dev mode boots plain; the fake platform is for CPython tests."""
 
@@ -270,6 +271,8 @@ class _Site:
         self.snapshot: bytes | None = None
         self.verify_page = ""
         self.loader = loader_path(pyodide_dir.parents[2])
+        # The loader's fetch of the snapshot (in a worker), at the URL the app serves it.
+        self.snapshot_fetch = self.loader.parent / "snapshot-fetch.mjs"
 
 
 _TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm",
@@ -297,6 +300,8 @@ def _handler(site: _Site) -> type[http.server.BaseHTTPRequestHandler]:
                 self._send(site.verify_page.encode(), "text/html; charset=utf-8")
             elif path == "/pyodide/zariz-loader.mjs":
                 self._send(site.loader.read_bytes(), "text/javascript")
+            elif path == SNAPSHOT_FETCH_PATH:
+                self._send(site.snapshot_fetch.read_bytes(), "text/javascript")
             elif path == "/bundle.zip":
                 self._send(site.bundle, "application/zip")
             elif path == "/config.json":

@@ -50,9 +50,10 @@ CSP_DIRECTIVES: tuple[tuple[str, str, str], ...] = (
     ("connect-src", "'self'",
      "fetch() and EventSource to our API and stream, and Pyodide loading its stdlib, lock "
      "file, wasm and the app bundle - all our origin, so no token can be sent elsewhere."),
-    ("worker-src", "'none'",
-     "The app runs on the main thread and starts no workers; without this line workers would "
-     "fall back to script-src and be allowed from our origin."),
+    ("worker-src", "'self'",
+     "One worker, from our origin: the boot loader downloads and checks the Pyodide memory "
+     "snapshot in it (static/boot/snapshot-fetch.mjs), off the main thread. Stated rather "
+     "than left to script-src's fallback: no blob: or data: worker."),
     ("base-uri", "'none'",
      "An injected <base href> cannot redirect the relative URLs the app loads."),
     ("form-action", "'none'",

@@ -310,10 +310,14 @@ class Snapshot:
 
     def head_tags(self) -> bytes:
         url = html_escape.escape(self.url)
-        # The preload starts the download while the HTML is parsed (PyScript and Pyodide
-        # load meanwhile); the loader's fetch (same URL and mode) takes the preloaded
-        # response. No integrity= on it: Chromium ignores it for as="fetch" (and warns),
-        # and a fetch with integrity is slow: the loader checks the SHA-256 itself.
+        # The boot loader itself, as an async module: it runs as soon as it and Pyodide's
+        # pyodide.mjs are in (~60 ms into a warm load), not when PyScript's core has
+        # loaded, read pyscript.toml and imported its plugins (~300 ms), and starts the
+        # snapshot's download then. PyScript's import of its `interpreter` later finds
+        # the same module (one per URL per page), already running. No <link
+        # rel=preload> of the snapshot: the loader fetches it in a worker, whose fetch
+        # does not take the page's preloaded response (it would be downloaded twice).
+        # The loader checks the SHA-256 itself (integrity= on a fetch is slow).
         # data-pyodide: a browser that still runs an older, cached pyodide.mjs (vendor
         # files are immutable-cached) cannot restore this build: the loader then boots
         # plain without downloading it.
@@ -321,7 +325,7 @@ class Snapshot:
         return (
             f'<meta name="zariz-snapshot" content="{url}" data-bytes="{self.size}" '
             f'data-sha256="{html_escape.escape(self.sha256)}" data-pyodide="{pyodide}">'
-            f'<link rel="preload" href="{url}" as="fetch" crossorigin="anonymous">'
+            f'<script type="module" async src="{LOADER_URL}"></script>'
         ).encode()
 
 
@@ -458,6 +462,7 @@ async def snapshot_file(request: Request) -> Response:
 
 
 LOADER = pathlib.PurePosixPath("static/boot/zariz-loader.mjs")
+LOADER_URL = "/static/vendor/pyodide/zariz-loader.mjs"  # where the page (PyScript) loads it
 _OWN_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -506,6 +511,6 @@ def routes(root: pathlib.Path) -> list[Route | Mount]:
         Route("/app/bundle.zip", bundle, methods=["GET"]),
         Route(SNAPSHOT_URL + "{name}", snapshot_file, methods=["GET"]),
         Route("/app/{path:path}", app_file, methods=["GET"]),
-        Route("/static/vendor/pyodide/zariz-loader.mjs", boot_loader, methods=["GET"]),
+        Route(LOADER_URL, boot_loader, methods=["GET"]),
         Mount("/static", app=CachingStaticFiles(root / "static"), name="static"),
     ]

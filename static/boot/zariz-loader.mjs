@@ -11,11 +11,18 @@
 //   - the page is in dev mode (hot reload swaps modules a snapshot would hold) or names
 //     no snapshot (none built, or built for another bundle: the server leaves it out);
 //   - anything at all goes wrong with the snapshot: fetch, size, hash, restore.
+// The page starts this module early (<script type="module" async> beside the snapshot's
+// meta): its evaluation starts the snapshot's download, in a worker, while PyScript's core
+// loads; PyScript's import of its `interpreter` later gets this same, running module.
 // Either way globalThis.__zarizBoot is set before any Python of the page runs:
 //   mode        "snapshot" | "plain"
 //   reason      why plain ('' for a snapshot boot)
 //   fetch_ms    snapshot: this module evaluated -> snapshot downloaded and checked;
 //               plain: the time a failed snapshot attempt cost (0 if none was made)
+//   fetched_in  snapshot: "worker" (snapshot-fetch.mjs's), or "main" when no worker started
+//   download_bytes  snapshot: bytes that came over the wire (zstd or gzip), when known
+//   module_ms   snapshot: this module evaluated -> Pyodide's module created (its wasm
+//               compiled and instantiated, meanwhile the snapshot downloads)
 //   restore_ms  snapshot: bytes in hand (or loadPyodide called, if later) -> interpreter
 //               restored; plain: loadPyodide's own time
 //   total_ms    this module evaluated -> interpreter ready
@@ -29,7 +36,6 @@ import { loadPyodide as pyodideLoad, version as pyodideVersion } from "./pyodide
 export * from "./pyodide.mjs";
 
 const BOOT_KEY = "zariz.boot";
-const SNAPSHOT_MAGIC = 1886286592; // Pyodide's snapshot header (src/js/snapshot.ts)
 
 performance.mark("zariz:boot-start");
 const bootStart = performance.now();
@@ -67,40 +73,64 @@ function snapshotMeta() {
   };
 }
 
-function base64(buffer) {
-  let text = "";
-  for (const byte of new Uint8Array(buffer)) text += String.fromCharCode(byte);
-  return btoa(text);
+// The snapshot's download and checks (static/boot/snapshot-fetch.mjs) run in a worker: on
+// this thread they held it ~150-250 ms of a warm boot, while Pyodide compiled and
+// instantiated its wasm on it. The same module is the worker's script and, should no
+// worker start (a browser or a policy without module workers), the fallback here: the
+// same checks, on this thread.
+const SNAPSHOT_FETCH = "/static/boot/snapshot-fetch.mjs";
+
+class NoWorker extends Error {}
+
+function fetchInWorker(meta) {
+  return new Promise((resolve, reject) => {
+    let worker;
+    try {
+      worker = new Worker(SNAPSHOT_FETCH, { type: "module", name: "zariz-snapshot" });
+    } catch (error) {
+      reject(new NoWorker(String(error)));
+      return;
+    }
+    let answered = false;
+    worker.onmessage = ({ data }) => {
+      answered = true;
+      worker.terminate();
+      if (!data || !data.ok) {
+        reject(new Error(data?.error || "the snapshot worker gave no answer"));
+        return;
+      }
+      resolve({
+        bytes: new Uint8Array(data.buffer), at: performance.now(), heap: data.heap,
+        where: "worker", encoded: data.encoded,
+      });
+    };
+    // The worker's script did not load or run (an error event, before any answer).
+    worker.onerror = (event) => {
+      event.preventDefault?.();
+      worker.terminate();
+      if (!answered) reject(new NoWorker(event.message || "the worker did not start"));
+    };
+    worker.postMessage(meta);
+  });
 }
 
-// Started when the module is evaluated, not when PyScript calls loadPyodide: the download
-// (begun by the page's <link rel=preload>) overlaps PyScript's own setup. Same URL and mode
-// as the preload, so the fetch takes the preloaded response.
-async function fetchSnapshot({ url, size, sha256 }) {
-  const response = await fetch(url, { mode: "cors", credentials: "same-origin" });
-  if (!response.ok) throw new Error(`fetching ${url}: HTTP ${response.status}`);
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  if (size && bytes.length !== size) {
-    throw new Error(`${url} has ${bytes.length} bytes, the page expected ${size}`);
+async function startSnapshotFetch(meta) {
+  if (typeof Worker === "function") {
+    try {
+      return await fetchInWorker(meta);
+    } catch (error) {
+      if (!(error instanceof NoWorker)) throw error;
+      console.info(`[boot] the snapshot is fetched on the main thread: ${error.message}`);
+    }
   }
-  const header = new Uint32Array(bytes.buffer, 0, Math.min(4, bytes.length >> 2));
-  if (header[0] !== SNAPSHOT_MAGIC || !(header[1] > 0 && header[1] < bytes.length)) {
-    throw new Error(`${url} is not a Pyodide snapshot`);
-  }
-  // A damaged heap would not fail to restore: it would break Python later, at random.
-  // WebCrypto hashes 30 MB in ~40 ms off the main thread (fetch's integrity= took 10x
-  // that, measured); it exists in secure contexts only (https, localhost), elsewhere
-  // the size and header checks are all there is.
-  if (sha256 && globalThis.crypto?.subtle) {
-    const digest = base64(await crypto.subtle.digest("SHA-256", bytes));
-    if (digest !== sha256) throw new Error(`${url} is damaged (SHA-256 mismatch)`);
-  }
-  return { bytes, at: performance.now(), heap: bytes.length - header[1] };
+  const { fetchSnapshot, transferSize } = await import(SNAPSHOT_FETCH);
+  const { bytes, heap } = await fetchSnapshot(meta);
+  return { bytes, at: performance.now(), heap, where: "main", encoded: transferSize(meta.url) };
 }
 
 let reason = plainReason();
 // One restore per page: once used, nothing here may keep the 30 MB alive.
-let snapshot = reason ? null : fetchSnapshot(snapshotMeta());
+let snapshot = reason ? null : startSnapshotFetch(snapshotMeta());
 // Handled in loadPyodide; until then a rejection must not count as unhandled.
 snapshot?.catch(() => {});
 
@@ -155,39 +185,52 @@ export function sparseHeapCopy(target, source) {
   return skipped;
 }
 
-// Pyodide sizes the heap to the snapshot by setting INITIAL_MEMORY, which its module does
-// not read: a snapshot whose heap grew past the initial size would not fit. Grow the
-// fresh module's memory to the snapshot's heap before Pyodide copies it in; and have
-// that copy (its `Module.HEAP8.set(heap)`, src/js/snapshot.ts) leave out zero pages.
-// Should the heap's view be replaced before the copy (the memory grew again), the copy
-// is Pyodide's own: the same result, every page resident.
-function growingModuleFactory(indexURL, snapshotReady, copied) {
+// Pyodide awaits the snapshot's bytes before it creates its module (loadPyodide's
+// prepareSnapshot comes before instantiatePyodideModule): given the download's promise, it
+// compiled and instantiated its wasm only once the whole snapshot was in. It gets a
+// stand-in at once instead: a zero-filled buffer of the snapshot's size (prepareSnapshot
+// reads its length alone, and pages of it never written are never resident), and the
+// module is created while the snapshot downloads. Then this factory waits for the bytes
+// and, before the module goes back to Pyodide (whose restoreSnapshot follows at once,
+// synchronously):
+//   - writes the snapshot's head (header and metadata: what restoreSnapshot reads) into
+//     the stand-in;
+//   - grows the memory to the snapshot's heap (Pyodide sets INITIAL_MEMORY, which its
+//     module does not read: a heap that grew past the initial size would not fit);
+//   - has restoreSnapshot's copy, `Module.HEAP8.set(<the stand-in's heap>)`
+//     (src/js/snapshot.ts), copy the real heap instead, leaving out the zero pages
+//     (sparseHeapCopy). `copied.done` says it ran: without it the heap would be the
+//     stand-in's zeros, and the loader refuses the interpreter.
+function restoringModuleFactory(indexURL, standIn, snapshotReady, copied) {
   const factory = import(`${indexURL}pyodide.asm.mjs`).then((m) => m.default);
   return async (settings) => {
-    const { heap } = await snapshotReady;
-    settings.preRun = [
-      (module) => {
-        if (module.HEAP8.length < heap && !module.growMemory(heap)) {
-          throw new Error(`cannot grow the heap to the snapshot's ${heap} bytes`);
-        }
-        const view = module.HEAP8;
-        view.set = function set(array, offset) {
-          if (offset !== undefined || array.length !== heap || !ArrayBuffer.isView(array)
-              || array.BYTES_PER_ELEMENT !== 1) {
-            return Int8Array.prototype.set.call(this, array, offset);
-          }
-          delete view.set; // the snapshot's copy: once
-          const started = performance.now();
-          copied.skipped = sparseHeapCopy(this, array);
-          copied.ms = performance.now() - started;
-          return undefined;
-        };
-        copied.view = view;
-      },
-      ...(settings.preRun || []),
-    ];
     const create = await factory;
-    return withoutStackSwitching(() => create(settings));
+    const module = await withoutStackSwitching(() => create(settings));
+    copied.created = performance.now();
+    const { bytes, heap } = await snapshotReady;
+    if (bytes.length !== standIn.length) {
+      throw new Error(`the snapshot has ${bytes.length} bytes, its stand-in ${standIn.length}`);
+    }
+    const head = bytes.length - heap;
+    standIn.set(bytes.subarray(0, head));
+    if (module.HEAP8.length < heap && !module.growMemory(heap)) {
+      throw new Error(`cannot grow the heap to the snapshot's ${heap} bytes`);
+    }
+    const view = module.HEAP8;
+    view.set = function set(array, offset) {
+      if (offset !== undefined || !ArrayBuffer.isView(array) || array.buffer !== standIn.buffer
+          || array.byteOffset !== standIn.byteOffset + head || array.length !== heap) {
+        return Int8Array.prototype.set.call(this, array, offset);
+      }
+      delete view.set; // the snapshot's copy: once
+      const started = performance.now();
+      copied.skipped = sparseHeapCopy(this, bytes.subarray(head));
+      copied.ms = performance.now() - started;
+      copied.done = true;
+      return undefined;
+    };
+    copied.view = view;
+    return module;
   };
 }
 
@@ -267,14 +310,18 @@ async function loadInterpreter(options) {
   if (pending) {
     const called = performance.now();
     const attempt = { ...options };
-    const copied = { skipped: 0, ms: 0, view: null };
+    const copied = { skipped: 0, ms: 0, view: null, done: false, created: 0 };
     try {
       const indexURL = indexURLOf(options);
-      // The snapshot as a promise: Pyodide fetches and compiles its wasm meanwhile.
       attempt.indexURL = indexURL;
-      attempt._loadSnapshot = pending.then((s) => s.bytes);
-      attempt.createPyodideModule = growingModuleFactory(indexURL, pending, copied);
+      // The stand-in (restoringModuleFactory): at once when the page says the size.
+      const size = snapshotMeta().size;
+      const standIn = size ? new Uint8Array(size)
+        : await pending.then((s) => new Uint8Array(s.bytes.length));
+      attempt._loadSnapshot = standIn;
+      attempt.createPyodideModule = restoringModuleFactory(indexURL, standIn, pending, copied);
       const pyodide = await pyodideLoad(attempt);
+      if (!copied.done) throw new Error("the snapshot's heap was not copied in");
       // Pyodide keeps its options for good; these two hold the snapshot's bytes.
       const config = pyodide._api?.config;
       if (config) {
@@ -282,10 +329,13 @@ async function loadInterpreter(options) {
         delete config.createPyodideModule;
       }
       reseed(pyodide);
-      const { at } = await pending;
+      const { at, where, encoded } = await pending;
       Object.assign(state, {
         mode: "snapshot",
         fetch_ms: at - bootStart,
+        fetched_in: where,
+        download_bytes: encoded,
+        module_ms: copied.created - bootStart,
         restore_ms: performance.now() - Math.max(at, called),
         heap_skipped: copied.skipped,
         heap_copy_ms: copied.ms,
@@ -322,7 +372,9 @@ function ready(state, pyodide) {
   performance.mark("zariz:pyodide-ready");
   state.stack_switching = Boolean(pyodide._module?.jspiSupported);
   state.total_ms = performance.now() - bootStart;
-  for (const key of ["fetch_ms", "restore_ms", "total_ms"]) state[key] = Math.round(state[key]);
+  for (const key of ["fetch_ms", "module_ms", "restore_ms", "total_ms"]) {
+    if (key in state) state[key] = Math.round(state[key]);
+  }
   state.heap_copy_ms = Math.round(state.heap_copy_ms * 10) / 10;
   globalThis.__zarizBoot = state;
   return pyodide;

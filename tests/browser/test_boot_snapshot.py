@@ -141,16 +141,25 @@ def test_boots_from_the_snapshot_and_the_orders_page_works(
     # then runs asyncio's callbacks as plain calls), and the page has it back after.
     assert boot["stack_switching"] is False and built[1]["stack_switching"] is False, boot
     assert page.evaluate("'Suspending' in WebAssembly") is browser_has_jspi(page)
-    # The loader's fetch took the preloaded response: one download, no unused preload.
+    # One download, in the loader's worker, of its zstd copy (Chromium takes zstd); the
+    # worker checked the decoded size against the page's data-bytes.
     assert len(snapshots) == 1, snapshots
-    # ... its zstd copy (Chromium takes zstd): that many bytes came, the heap's went in.
-    folder = built[0] / "var" / "snapshot"
-    (packed,) = folder.glob("*.bin.zst")
-    (heap,) = folder.glob("*.bin")
+    (packed,) = (built[0] / "var" / "snapshot").glob("*.bin.zst")
+    assert boot["fetched_in"] == "worker", boot
+    assert boot["download_bytes"] == packed.stat().st_size, boot
+    # The page asked for the loader itself, before PyScript's core had read its config
+    # (which one runs first is a race: the loader waits for pyodide.mjs); PyScript's import
+    # then found the same module: fetched once, evaluated once.
+    assert page.evaluate("""(() => {
+        const start = performance.getEntriesByName('zariz:boot-start');
+        const first = (part) => performance.getEntriesByType('resource')
+            .filter((e) => e.name.includes(part)).map((e) => e.startTime);
+        const toml = first('/pyscript.toml');
+        return start.length === 1 && toml.length === 1
+            && first('zariz-loader.mjs')[0] < toml[0];
+    })()""")
     assert page.evaluate("""performance.getEntriesByType('resource')
-        .filter((e) => e.name.includes('/app/snapshot/'))
-        .map((e) => [e.encodedBodySize, e.decodedBodySize])""") == [
-        [packed.stat().st_size, heap.stat().st_size]]
+        .filter((e) => e.name.includes('zariz-loader.mjs')).length""") == 1
     wait_until(lambda: page.evaluate(
         "performance.getEntriesByName('zariz:sse-open').length") > 0, 10, "sse-open", page)
     marks = {name: page.evaluate(f"performance.getEntriesByName('{name}')[0].startTime")
@@ -228,11 +237,17 @@ def test_the_snapshot_bytes_are_not_kept_after_the_restore(
     root = copy_of(built, tmp_path / "weak")
     loader = root / "static" / "boot" / "zariz-loader.mjs"
     source = loader.read_text()
-    anchor = "  return { bytes, at: performance.now(),"
-    assert anchor in source
-    # Instrument this copy only: a weak reference to the downloaded bytes.
-    loader.write_text(source.replace(anchor, "  globalThis.__snapshotBytes = new WeakRef(bytes);\n"
-                                     + anchor))
+    # Instrument this copy only: weak references to the bytes the worker handed over and
+    # to the zero-filled stand-in Pyodide was given (restoringModuleFactory).
+    anchors = {
+        "      resolve({\n": "      globalThis.__snapshotBytes = new WeakRef(data.buffer);\n",
+        "      attempt._loadSnapshot = standIn;\n":
+            "      globalThis.__standIn = new WeakRef(standIn);\n",
+    }
+    for anchor, line in anchors.items():
+        assert source.count(anchor) == 1, anchor
+        source = source.replace(anchor, line + anchor)
+    loader.write_text(source)
     server = live_server_factory(root=root)
     page, log = open_tab(server.url)
     page.goto(server.url + "/login")
@@ -242,9 +257,72 @@ def test_the_snapshot_bytes_are_not_kept_after_the_restore(
 
     def collected() -> bool:
         cdp.send("HeapProfiler.collectGarbage")
-        return bool(page.evaluate("globalThis.__snapshotBytes.deref() === undefined"))
+        return bool(page.evaluate("globalThis.__snapshotBytes.deref() === undefined"
+                                  " && globalThis.__standIn.deref() === undefined"))
 
     wait_until(collected, 10, "the snapshot's bytes to be garbage", page)
+
+
+def test_the_wasm_is_instantiated_while_the_snapshot_downloads(
+    built: tuple[pathlib.Path, dict[str, Any]], open_tab: Callable[..., Any],
+    live_server_factory: Callable[..., LiveServer], tmp_path: pathlib.Path,
+) -> None:
+    """Pyodide awaits the snapshot before it creates its module: handed the download, it
+    compiled and instantiated its wasm only after the last byte. With the stand-in the
+    module is made meanwhile: here the download is held back 3 s, and the module is
+    ready well before the bytes."""
+    root = copy_of(built, tmp_path / "slow")
+    fetcher = root / "static" / "boot" / "snapshot-fetch.mjs"
+    source = fetcher.read_text()
+    anchor = "export async function fetchSnapshot({ url, size, sha256 }) {\n"
+    assert source.count(anchor) == 1
+    fetcher.write_text(source.replace(
+        anchor, anchor + "  await new Promise((resolve) => setTimeout(resolve, 3000));\n"))
+    server = live_server_factory(root=root)
+    page, log, _ = open_app(open_tab, server, "/dashboard")
+    boot = boot_of(page)
+    assert boot["mode"] == "snapshot" and boot["fetched_in"] == "worker", boot
+    assert boot["fetch_ms"] >= 3000, boot
+    assert boot["module_ms"] < boot["fetch_ms"] - 1000, boot
+    assert errors(log) == []
+
+
+def test_without_a_worker_the_snapshot_is_fetched_on_the_main_thread(
+    built: tuple[pathlib.Path, dict[str, Any]], open_tab: Callable[..., Any],
+    live_server_factory: Callable[..., LiveServer],
+) -> None:
+    """A worker the browser refuses to start (as a policy would): the same download and
+    checks run on the page's thread, and the boot is still a restore. (Worker itself
+    cannot be absent on these pages: PyScript's core extends it.)"""
+    server = live_server_factory(root=built[0])
+    page, log = open_tab(server.url)
+    page.add_init_script("globalThis.Worker = class { constructor() {"
+                         " throw new DOMException('refused', 'SecurityError'); } }")
+    page.goto(server.url + "/login")
+    wait_booted(page)
+    boot = boot_of(page)
+    assert boot["mode"] == "snapshot" and boot["fetched_in"] == "main", boot
+    (packed,) = (built[0] / "var" / "snapshot").glob("*.bin.zst")
+    assert boot["download_bytes"] == packed.stat().st_size, boot
+    said = [c for c in log.console if "the snapshot is fetched on the main thread" in c]
+    assert len(said) == 1, log.console
+    assert plain_lines(log) == [] and log.errors == []
+
+
+def test_an_unreachable_snapshot_fetcher_boots_plain(
+    built: tuple[pathlib.Path, dict[str, Any]], open_tab: Callable[..., Any],
+    live_server_factory: Callable[..., LiveServer],
+) -> None:
+    """The fetcher's module does not load, neither as the worker nor on the page: a plain
+    boot that says why, not a page left waiting."""
+    server = live_server_factory(root=built[0])
+    page, log = open_tab(server.url)
+    page.route("**/static/boot/snapshot-fetch.mjs*", lambda route: route.abort())
+    page.goto(server.url + "/login")
+    wait_booted(page)
+    boot = boot_of(page)
+    assert boot["mode"] == "plain" and boot["reason"].startswith("snapshot failed: "), boot
+    assert [line.split(PLAIN_LINE)[1] for line in plain_lines(log)] == [boot["reason"]]
 
 
 @pytest.mark.parametrize(("damage", "why"), [
@@ -346,7 +424,7 @@ def test_the_boot_switch_forces_a_plain_boot(
     assert page.evaluate("'Suspending' in WebAssembly") is browser_has_jspi(page)
     assert len(plain_lines(log)) == 1
     if how == "query":
-        assert snapshots == []  # the server left the preload out
+        assert snapshots == []  # the server left the snapshot out of the page
     assert log.errors == []
 
 

@@ -93,7 +93,8 @@ def client(tmp_path: pathlib.Path, root: pathlib.Path) -> Iterator[AppClient]:
 
 
 def snapshot_tags(html: str) -> list[str]:
-    return re.findall(r'<meta name="zariz-snapshot"[^>]*>|<link rel="preload"[^>]*>', html)
+    return re.findall(r'<meta name="zariz-snapshot"[^>]*>|<link rel="preload"[^>]*>'
+                      r'|<script type="module" async src="[^"]*zariz-loader[^>]*>', html)
 
 
 def test_no_snapshot_no_tags_page_byte_for_byte(client: AppClient) -> None:
@@ -103,7 +104,7 @@ def test_no_snapshot_no_tags_page_byte_for_byte(client: AppClient) -> None:
 
 
 @pytest.mark.parametrize("path", ["/", "/login", "/dashboard/orders/17"])
-def test_current_snapshot_is_announced_and_preloaded(
+def test_current_snapshot_is_announced_and_the_loader_started_early(
     client: AppClient, root: pathlib.Path, path: str
 ) -> None:
     name = write_snapshot(root)
@@ -115,8 +116,12 @@ def test_current_snapshot_is_announced_and_preloaded(
     url = f"/app/snapshot/{name}.bin?v={version}"
     tags = (f'<meta name="zariz-snapshot" content="{url}" data-bytes="{len(SNAPSHOT)}" '
             f'data-sha256="{sha}" data-pyodide="{name.split("-")[1]}">'
-            f'<link rel="preload" href="{url}" as="fetch" crossorigin="anonymous">')
+            '<script type="module" async src="/static/vendor/pyodide/zariz-loader.mjs">'
+            '</script>')
     assert response.text == INDEX.replace("</head>", tags + "</head>")
+    # No preload of the snapshot: the loader downloads it in a worker, whose fetch would
+    # not take the page's preloaded response (two downloads).
+    assert "preload" not in response.text
 
 
 def test_dev_mode_never_announces_a_snapshot(tmp_path: pathlib.Path, root: pathlib.Path) -> None:
@@ -130,7 +135,7 @@ def test_dev_mode_never_announces_a_snapshot(tmp_path: pathlib.Path, root: pathl
         client.close()
 
 
-def test_boot_plain_query_gets_no_preload(client: AppClient, root: pathlib.Path) -> None:
+def test_boot_plain_query_gets_no_snapshot_tags(client: AppClient, root: pathlib.Path) -> None:
     write_snapshot(root)
     assert snapshot_tags(client.get("/").text) != []
     assert client.get("/dashboard?boot=plain").text == INDEX
