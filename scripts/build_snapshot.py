@@ -49,17 +49,18 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from server.web import (  # noqa: E402  (the project root goes on the path first)
     SNAPSHOT_DIR,
+    SNAPSHOT_FETCH_URL,
     BundleCache,
     PyodideBuild,
     loader_path,
     pyodide_build,
+    snapshot_fetch_path,
     snapshot_name,
 )
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 ZSTD_LEVEL = 9
 
-SNAPSHOT_FETCH_PATH = "/static/boot/snapshot-fetch.mjs"  # as static/boot is served by the app
 SKIP_PACKAGES = ("zariz.dev", "zariz.platform.fake")
 """Never in the snapshot: dev mode boots plain; the fake platform is for CPython tests."""
 
@@ -271,8 +272,8 @@ class _Site:
         self.snapshot: bytes | None = None
         self.verify_page = ""
         self.loader = loader_path(pyodide_dir.parents[2])
-        # The loader's fetch of the snapshot (in a worker), at the URL the app serves it.
-        self.snapshot_fetch = self.loader.parent / "snapshot-fetch.mjs"
+        # The loader's fetcher of the snapshot (its worker), at the URL the app serves it.
+        self.snapshot_fetch = snapshot_fetch_path(pyodide_dir.parents[2])
 
 
 _TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm",
@@ -300,7 +301,7 @@ def _handler(site: _Site) -> type[http.server.BaseHTTPRequestHandler]:
                 self._send(site.verify_page.encode(), "text/html; charset=utf-8")
             elif path == "/pyodide/zariz-loader.mjs":
                 self._send(site.loader.read_bytes(), "text/javascript")
-            elif path == SNAPSHOT_FETCH_PATH:
+            elif path == SNAPSHOT_FETCH_URL:
                 self._send(site.snapshot_fetch.read_bytes(), "text/javascript")
             elif path == "/bundle.zip":
                 self._send(site.bundle, "application/zip")

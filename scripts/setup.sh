@@ -95,12 +95,14 @@ setup_snapshot() {
         return
     fi
     # Inputs: the vendored Pyodide (its lockfile stamp), the app's sources (the bundle),
-    # the builder, the loader that checks the build, and the server code that names it.
+    # the builder, the loader (and its fetcher) that checks the build, and the server code
+    # that names it.
     local hash
     hash=$( (cat .stamps/vendor 2>/dev/null
              find app/zariz -name '*.py' -not -path '*/__pycache__/*' -print0 | sort -z \
                  | xargs -0 sha256sum
-             sha256sum scripts/build_snapshot.py static/boot/zariz-loader.mjs server/web.py) \
+             sha256sum scripts/build_snapshot.py static/boot/zariz-loader.mjs \
+                 static/boot/snapshot-fetch.mjs server/web.py) \
            | sha256sum | cut -d' ' -f1)
     if [[ $force != 1 ]] && stamp_ok snapshot "$hash" \
         && compgen -G "var/snapshot/*.json" >/dev/null; then return; fi

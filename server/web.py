@@ -14,9 +14,10 @@ without it the manifest is a 404.
 
 Out of dev mode, when ``var/snapshot/`` holds a Pyodide memory snapshot built
 (``scripts/build_snapshot.py``) for the vendored Pyodide *and* the current app bundle,
-``index.html`` carries ``<meta name="zariz-snapshot">`` and a ``<link rel=preload>`` of it
-before ``</head>``: the boot loader (``static/boot/zariz-loader.mjs``) restores the
-interpreter from it instead of initialising one. Otherwise the loader boots plain.
+``index.html`` carries ``<meta name="zariz-snapshot">`` and an async module script of the
+boot loader (``static/boot/zariz-loader.mjs``) before ``</head>``: the loader starts the
+snapshot's download early and restores the interpreter from it instead of initialising
+one. Otherwise the loader boots plain.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ async def index(request: Request) -> Response:
     root = _root(request)
     path = root / "index.html"
     dev = _dev(request)
-    # ?boot=plain: the loader will not restore, so the page must not preload 30 MB for it.
+    # ?boot=plain: the loader will not restore, so the page must not start a 30 MB download.
     plain = request.query_params.get("boot") == "plain"
     snapshot = None if dev is not None or plain else current_snapshot(request)
     sse_client: str = request.app.state.settings.sse_client
@@ -463,6 +464,8 @@ async def snapshot_file(request: Request) -> Response:
 
 LOADER = pathlib.PurePosixPath("static/boot/zariz-loader.mjs")
 LOADER_URL = "/static/vendor/pyodide/zariz-loader.mjs"  # where the page (PyScript) loads it
+SNAPSHOT_FETCH = pathlib.PurePosixPath("static/boot/snapshot-fetch.mjs")
+SNAPSHOT_FETCH_URL = "/" + str(SNAPSHOT_FETCH)  # the loader asks for it here
 _OWN_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -472,6 +475,20 @@ def loader_path(root: pathlib.Path) -> pathlib.Path:
     routes and meta, so it is never wrong for it."""
     path = root / LOADER
     return path if path.is_file() else _OWN_ROOT / LOADER
+
+
+def snapshot_fetch_path(root: pathlib.Path) -> pathlib.Path:
+    """The loader's snapshot fetcher of ``root``, or this server's for a root without one
+    (with :func:`loader_path`'s fallback, the loader that asks for it is this server's)."""
+    path = root / SNAPSHOT_FETCH
+    return path if path.is_file() else _OWN_ROOT / SNAPSHOT_FETCH
+
+
+async def snapshot_fetcher(request: Request) -> Response:
+    """``/static/boot/snapshot-fetch.mjs``: the loader's worker script (and its fallback
+    module). Its own route for :func:`snapshot_fetch_path`'s fallback; not immutable."""
+    return _file(snapshot_fetch_path(_root(request)), "snapshot-fetch.mjs",
+                 "text/javascript; charset=utf-8")
 
 
 async def boot_loader(request: Request) -> Response:
@@ -512,5 +529,6 @@ def routes(root: pathlib.Path) -> list[Route | Mount]:
         Route(SNAPSHOT_URL + "{name}", snapshot_file, methods=["GET"]),
         Route("/app/{path:path}", app_file, methods=["GET"]),
         Route(LOADER_URL, boot_loader, methods=["GET"]),
+        Route(SNAPSHOT_FETCH_URL, snapshot_fetcher, methods=["GET"]),
         Mount("/static", app=CachingStaticFiles(root / "static"), name="static"),
     ]

@@ -34,8 +34,10 @@
     "/app/bundle.zip",
     "/app/main.py",
   ];
+  // The snapshot's fetcher (static/boot/snapshot-fetch.mjs) is left out: without it the
+  // loader boots plain, and the app works.
   var WATCHED =
-    /^\/(static\/vendor\/|static\/boot\/|pyscript\.toml$|app\/bundle\.zip$|app\/main\.py$)/;
+    /^\/(static\/vendor\/|static\/boot\/(?!snapshot-fetch\.mjs)|pyscript\.toml$|app\/bundle\.zip$|app\/main\.py$)/;
 
   var TEXT = {
     en: {

@@ -67,7 +67,8 @@ function plainReason() {
 function snapshotMeta() {
   const meta = document.querySelector('meta[name="zariz-snapshot"]');
   return {
-    url: meta.getAttribute("content"),
+    // Absolute: the worker would resolve a relative URL against its own script's.
+    url: new URL(meta.getAttribute("content"), document.baseURI).href,
     size: Number(meta.dataset.bytes) || 0,
     sha256: meta.dataset.sha256 || "",
   };
@@ -109,6 +110,12 @@ function fetchInWorker(meta) {
       event.preventDefault?.();
       worker.terminate();
       if (!answered) reject(new NoWorker(event.message || "the worker did not start"));
+    };
+    // A message the page cannot deserialize (never expected: a buffer and numbers).
+    worker.onmessageerror = () => {
+      answered = true;
+      worker.terminate();
+      reject(new Error("the snapshot worker's answer could not be read"));
     };
     worker.postMessage(meta);
   });
@@ -189,18 +196,17 @@ export function sparseHeapCopy(target, source) {
 // prepareSnapshot comes before instantiatePyodideModule): given the download's promise, it
 // compiled and instantiated its wasm only once the whole snapshot was in. It gets a
 // stand-in at once instead: a zero-filled buffer of the snapshot's size (prepareSnapshot
-// reads its length alone, and pages of it never written are never resident), and the
-// module is created while the snapshot downloads. Then this factory waits for the bytes
-// and, before the module goes back to Pyodide (whose restoreSnapshot follows at once,
+// reads its length alone; the stand-in is never written, so none of it is resident), and
+// the module is created while the snapshot downloads. Then this factory waits for the
+// bytes and, before the module goes back to Pyodide (whose bootstrap restores at once,
 // synchronously):
-//   - writes the snapshot's head (header and metadata: what restoreSnapshot reads) into
-//     the stand-in;
+//   - has the module's API.restoreSnapshot (src/js/snapshot.ts), called with the
+//     stand-in, read the real bytes instead: once, and only for the stand-in;
 //   - grows the memory to the snapshot's heap (Pyodide sets INITIAL_MEMORY, which its
 //     module does not read: a heap that grew past the initial size would not fit);
-//   - has restoreSnapshot's copy, `Module.HEAP8.set(<the stand-in's heap>)`
-//     (src/js/snapshot.ts), copy the real heap instead, leaving out the zero pages
-//     (sparseHeapCopy). `copied.done` says it ran: without it the heap would be the
-//     stand-in's zeros, and the loader refuses the interpreter.
+//   - has restoreSnapshot's copy, `Module.HEAP8.set(heap)`, leave out the zero pages
+//     (sparseHeapCopy). Should that view be replaced before the copy (the memory grew
+//     again), the copy is Pyodide's own: the same heap, every page resident.
 function restoringModuleFactory(indexURL, standIn, snapshotReady, copied) {
   const factory = import(`${indexURL}pyodide.asm.mjs`).then((m) => m.default);
   return async (settings) => {
@@ -211,22 +217,27 @@ function restoringModuleFactory(indexURL, standIn, snapshotReady, copied) {
     if (bytes.length !== standIn.length) {
       throw new Error(`the snapshot has ${bytes.length} bytes, its stand-in ${standIn.length}`);
     }
-    const head = bytes.length - heap;
-    standIn.set(bytes.subarray(0, head));
+    const api = module.API;
+    const restore = api.restoreSnapshot;
+    if (typeof restore !== "function") throw new Error("this Pyodide has no restoreSnapshot");
+    api.restoreSnapshot = function restoreSnapshot(given, ...rest) {
+      api.restoreSnapshot = restore;
+      copied.done = given === standIn;
+      return restore.call(this, given === standIn ? bytes : given, ...rest);
+    };
     if (module.HEAP8.length < heap && !module.growMemory(heap)) {
       throw new Error(`cannot grow the heap to the snapshot's ${heap} bytes`);
     }
     const view = module.HEAP8;
     view.set = function set(array, offset) {
-      if (offset !== undefined || !ArrayBuffer.isView(array) || array.buffer !== standIn.buffer
-          || array.byteOffset !== standIn.byteOffset + head || array.length !== heap) {
+      if (offset !== undefined || !ArrayBuffer.isView(array) || array.buffer !== bytes.buffer
+          || array.length !== heap) {
         return Int8Array.prototype.set.call(this, array, offset);
       }
       delete view.set; // the snapshot's copy: once
       const started = performance.now();
-      copied.skipped = sparseHeapCopy(this, bytes.subarray(head));
+      copied.skipped = sparseHeapCopy(this, array);
       copied.ms = performance.now() - started;
-      copied.done = true;
       return undefined;
     };
     copied.view = view;
@@ -321,7 +332,7 @@ async function loadInterpreter(options) {
       attempt._loadSnapshot = standIn;
       attempt.createPyodideModule = restoringModuleFactory(indexURL, standIn, pending, copied);
       const pyodide = await pyodideLoad(attempt);
-      if (!copied.done) throw new Error("the snapshot's heap was not copied in");
+      if (!copied.done) throw new Error("Pyodide did not restore the snapshot it was given");
       // Pyodide keeps its options for good; these two hold the snapshot's bytes.
       const config = pyodide._api?.config;
       if (config) {

@@ -289,6 +289,23 @@ def test_boot_loader_falls_back_to_the_servers_own(client: AppClient, root: path
     assert response.text == own.read_text()
 
 
+def test_the_snapshot_fetcher_falls_back_to_the_servers_own(
+    client: AppClient, root: pathlib.Path
+) -> None:
+    """A root without the loader gets the server's loader, which asks for the server's
+    fetcher: a root without one (a copy made before it existed) gets that too."""
+    own = pathlib.Path(__file__).resolve().parents[2] / "static" / "boot" / "snapshot-fetch.mjs"
+    fetcher = root / "static" / "boot" / "snapshot-fetch.mjs"
+    fetcher.write_text("// the root's own\n")
+    response = client.get("/static/boot/snapshot-fetch.mjs")
+    assert response.status_code == 200 and response.text == "// the root's own\n"
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert response.headers["cache-control"] == "no-cache"
+    fetcher.unlink()
+    response = client.get("/static/boot/snapshot-fetch.mjs")
+    assert response.status_code == 200 and response.text == own.read_text()
+
+
 def test_the_bundle_digest_names_the_snapshot(client: AppClient, root: pathlib.Path) -> None:
     """The zip served and the digest the name is built from cover the same files."""
     write_snapshot(root)
