@@ -106,18 +106,20 @@ def test_a_missing_pyodide_file_is_named(
     assert csp_violations(log) == []
 
 
+# The wasm is Pyodide's own load; the app's bundle the boot loader's (a plain boot).
+@pytest.mark.parametrize("path", ["/static/vendor/pyodide/pyodide.asm.wasm", "/app/bundle.zip"])
 def test_a_network_error_on_a_runtime_file_is_named(
     open_tab: Callable[..., Any], live_server_factory: Callable[..., LiveServer],
-    tmp_path: pathlib.Path,
+    tmp_path: pathlib.Path, path: str,
 ) -> None:
     server = serve(live_server_factory, copy_tree(tmp_path / "root", vendor=True))
     page, log = open_tab(server.url)
-    # The page's own load of the wasm dies (connection reset); the server is fine.
-    page.route(re.compile(r"/pyodide\.asm\.wasm$"), lambda route: route.abort("connectionreset"))
+    # The page's own load of the file dies (connection reset); the server is fine.
+    page.route(re.compile(re.escape(path) + "$"), lambda route: route.abort("connectionreset"))
     page.goto(server.url + "/login")
     shown = overlay(page, LOAD_FAILURE_MS)
     assert shown["kind"] == "load", shown
-    assert shown["file"] == "/static/vendor/pyodide/pyodide.asm.wasm", shown
+    assert shown["file"] == path, shown
     assert "connection to the server failed" in shown["text"] and "make serve" in shown["text"]
     assert "HTTP" not in shown["text"]
 

@@ -160,6 +160,9 @@ def test_boots_from_the_snapshot_and_the_orders_page_works(
     })()""")
     assert page.evaluate("""performance.getEntriesByType('resource')
         .filter((e) => e.name.includes('zariz-loader.mjs')).length""") == 1
+    # The app's package is in the snapshot: its zip is not even downloaded.
+    assert page.evaluate("""performance.getEntriesByType('resource')
+        .filter((e) => e.name.includes('/app/bundle.zip')).length""") == 0
     wait_until(lambda: page.evaluate(
         "performance.getEntriesByName('zariz:sse-open').length") > 0, 10, "sse-open", page)
     marks = {name: page.evaluate(f"performance.getEntriesByName('{name}')[0].startTime")
@@ -428,6 +431,9 @@ def test_the_boot_switch_forces_a_plain_boot(
     assert boot == {**boot, "mode": "plain", "reason": why, "stack_switching": False}, boot
     assert page.evaluate("'Suspending' in WebAssembly") is browser_has_jspi(page)
     assert len(plain_lines(log)) == 1
+    # A plain boot has the loader unpack the app's package (the page's zariz-bundle).
+    assert page.evaluate("""performance.getEntriesByType('resource')
+        .filter((e) => e.name.includes('/app/bundle.zip')).length""") == 1
     if how == "query":
         assert snapshots == []  # the server left the snapshot out of the page
     assert log.errors == []
