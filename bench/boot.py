@@ -505,7 +505,7 @@ def _phase(frames: list[dict[str, Any]]) -> str:
            for n in names):
         return "wasm instantiate + dynamic linking (loadDylibs)"
     if wasm:
-        return "Python (wasm): PyScript's setup, the bundle, main.py, the mount, handlers"
+        return "Python (wasm): PyScript's setup, main.py, the mount, handlers (plain: the bundle)"
     if any("/pyscript/" in u for u in urls):
         return "PyScript JS"
     named = [f for f in frames if len(f["functionName"]) > 2 and not
@@ -847,11 +847,13 @@ def _trace_text(t: dict[str, Any]) -> str:
 
 MARK_STEPS = (
     ("navigation", "loader", None, "zariz:boot-start",
-     "PyScript's core.js, its config and plugins, until it imports the loader"),
+     "the page's early start of the loader (snapshot), or PyScript's core.js, its config "
+     "and plugins until it imports the loader (plain)"),
     ("loader", "Pyodide ready", "zariz:boot-start", "zariz:pyodide-ready",
-     "the snapshot's fetch and restore, or a plain loadPyodide"),
+     "the snapshot's fetch and the module's creation (overlapping), then the restore; or a "
+     "plain loadPyodide and the bundle's unpacking"),
     ("Pyodide ready", "app mounted", "zariz:pyodide-ready", "zariz:app-mounted",
-     "PyScript's setup, the bundle's [files], main.py, the UI's mount"),
+     "PyScript's setup, main.py, the UI's mount"),
     ("app mounted", "stream open", "zariz:app-mounted", "zariz:sse-open",
      "ticket + EventSource open"),
 )

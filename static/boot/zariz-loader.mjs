@@ -24,7 +24,7 @@
 //   module_ms   snapshot: this module evaluated -> Pyodide's module created (its wasm
 //               compiled and instantiated, meanwhile the snapshot downloads)
 //   restore_ms  snapshot: bytes in hand (or loadPyodide called, if later) -> interpreter
-//               restored; plain: loadPyodide's own time
+//               restored; plain: loadPyodide's own time and the app bundle's unpacking
 //   total_ms    this module evaluated -> interpreter ready
 //   heap_skipped  snapshot: bytes of the heap's copy left out (zero pages: sparseHeapCopy)
 //   heap_copy_ms  snapshot: that copy's time (Pyodide's own copy: ~16 ms for our 30 MB)
@@ -395,6 +395,10 @@ function fetchBundle() {
   const download = fetch(url, { credentials: "same-origin" }).then(async (response) => {
     if (!response.ok) throw new Error(`fetching ${url}: HTTP ${response.status}`);
     return response.arrayBuffer();
+  }).catch((error) => {
+    // A network error says nothing of the file (TypeError: Failed to fetch): name it.
+    if (String(error?.message).startsWith(`fetching ${url}`)) throw error;
+    throw new Error(`fetching ${url}: ${error?.message || error}`);
   });
   download.catch(() => {}); // thrown where it is awaited (unpackBundle)
   return download;
