@@ -13,7 +13,7 @@ from hypothesis import settings
 
 from tests.support.crashes import write_summary
 from tests.support.live_server import LiveServer
-from tests.support.xdist_browser import make_scheduler, sendable
+from tests.support.xdist_browser import is_serial, make_scheduler, sendable
 
 # The machine (and CI) is shared and noisy: a property's speed is not what it tests, so
 # no per-example deadline (hypothesis's 200 ms default failed runs at random under load).
@@ -86,8 +86,5 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the browser (and bench) tests last: CPython feedback comes first, and no
     asyncio test runs while a Playwright instance owns this thread's loop."""
-    def slow(item: pytest.Item) -> bool:
-        path = str(item.fspath).replace("\\", "/")
-        return "/tests/browser/" in path or "/tests/bench/" in path
-
-    items.sort(key=slow)  # stable: the order inside each group is kept
+    # Stable: the order inside each group is kept.
+    items.sort(key=lambda item: is_serial(item.nodeid))

@@ -21,6 +21,12 @@ SERIAL = ("tests/browser/", "tests/bench/")
 SERIAL_UNIT = "browser-and-bench"
 
 
+def is_serial(nodeid: str) -> bool:
+    """A browser test or a benchmark's smoke run (by its node id, relative to the project
+    root): one of the tests that run one at a time, after the CPython ones."""
+    return nodeid.startswith(SERIAL)
+
+
 def make_scheduler(config: Any, log: Any) -> Any:
     """The scheduler for ``--dist loadscope`` (what `make test` asks for); ``None`` for any
     other mode, which xdist then schedules its own way."""
@@ -30,7 +36,7 @@ def make_scheduler(config: Any, log: Any) -> Any:
 
     class OneSerialUnit(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
-            if nodeid.startswith(SERIAL):
+            if is_serial(nodeid):
                 return SERIAL_UNIT
             return str(super()._split_scope(nodeid))
 
