@@ -270,6 +270,67 @@ dump(nulls=[is_null(None), is_null(js.JSON.parse("null")), is_null(run_js("undef
     assert json.loads(out["json"]) == {"a": 1, "b": {"c": [2, "x"]}} and out["plain"]
 
 
+def test_is_js_tells_js_objects_from_python_ones(page: Any) -> None:
+    out = state(page, """
+from zariz.platform.jsffi import is_js
+samples = [js.document.body, js.document.createTextNode("a"), js.Object.new(), js.Array.new(),
+           run_js("() => 1"), js.document.body, "text", 1, None, [], object(), b"x"]
+dump(js=[is_js(v) for v in samples])
+""")
+    # The second body is the cached type's path; strings and numbers arrive as Python.
+    assert out["js"] == [True] * 6 + [False] * 6
+
+
+def test_h_makes_the_element_its_attributes_and_its_children_as_text(page: Any) -> None:
+    """``dom.h`` in one JS call: attribute values as ``h`` documents them, every text child
+    a text node (markup never parsed), numbers written as Python writes them, lists
+    flattened, ``None``/``False`` left out; ``replace_children`` takes the same children."""
+    out = state(page, """
+from zariz.ui import dom
+inner = dom.h("b", None, "bold")
+el = dom.h("p", {"class": ["a", "", "b"], "data-x": 5, "hidden": True, "title": None,
+                 "disabled": False, "aria-label": "<i>x</i>"},
+           "<img src=x onerror=alert(1)>", 1.0, True, None, False, [2, ["three", inner]], 0)
+box = dom.h("div", {}, el)
+def shape(node):
+    return [[int(c.nodeType), str(c.nodeName), str(c.textContent)] for c in node.childNodes]
+attrs = {str(a.name): str(a.value) for a in el.attributes}
+dom.replace_children(box, "one", None, [dom.h("span", None, "two"), 3])
+dump(attrs=attrs, children=shape(el), inner_parent=str(inner.parentNode.nodeName),
+     replaced=shape(box), tag=str(el.tagName))
+""")
+    assert out["tag"] == "P"
+    assert out["attrs"] == {"class": "a b", "data-x": "5", "hidden": "", "aria-label": "<i>x</i>"}
+    text = 3  # Node.TEXT_NODE
+    assert out["children"] == [
+        [text, "#text", "<img src=x onerror=alert(1)>"], [text, "#text", "1.0"],
+        [text, "#text", "True"], [text, "#text", "2"], [text, "#text", "three"],
+        [1, "B", "bold"], [text, "#text", "0"],
+    ]
+    assert out["inner_parent"] == "P"
+    assert out["replaced"] == [[text, "#text", "one"], [1, "SPAN", "two"], [text, "#text", "3"]]
+
+
+def test_h_refuses_a_child_that_is_not_a_node_by_its_type(page: Any) -> None:
+    out = state(page, """
+from zariz.ui import dom
+box = dom.h("div", None, "kept")
+errors = []
+for bad in (object(), {"a": 1}, b"bytes"):
+    for make in (lambda: dom.h("p", None, "x", bad), lambda: dom.replace_children(box, bad)):
+        try:
+            make()
+        except TypeError as exc:
+            errors.append(str(exc))
+dump(errors=errors, kept=str(box.textContent))
+""")
+    assert out["errors"] == [
+        f"a child must be a DOM node, text, a number, a list or None, not {name}"
+        for name in ("object", "object", "dict", "dict", "bytes", "bytes")
+    ]
+    assert out["kept"] == "kept"  # refused before the JS call: nothing replaced
+
+
 def test_the_platform_and_the_ui_count_in_separate_pools(page: Any) -> None:
     out = state(page, """
 from zariz.platform.browser import BrowserPlatform

@@ -19,6 +19,7 @@ def browser_stand_ins() -> Iterator[None]:
     ffi = types.ModuleType("pyodide.ffi")
     ffi.create_proxy = ffi.to_js = lambda *a, **k: None  # type: ignore[attr-defined]
     ffi.jsnull = object()  # type: ignore[attr-defined]
+    ffi.JsProxy = type("JsProxy", (), {})  # type: ignore[attr-defined]
     code = types.ModuleType("pyodide.code")
     code.run_js = lambda *a, **k: None  # type: ignore[attr-defined]
     pyodide.ffi = ffi  # type: ignore[attr-defined]

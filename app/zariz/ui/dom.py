@@ -23,7 +23,7 @@ from typing import Any
 import js
 from pyodide.code import run_js
 
-from zariz.platform.jsffi import ProxyPool, is_null, to_js_values, to_plain_js
+from zariz.platform.jsffi import ProxyPool, is_js, is_null, to_js_values, to_plain_js
 from zariz.ui.format import ProbedZone
 
 Node = Any  # a JS DOM node (stays Any: browser objects are opaque to the type checker)
@@ -65,32 +65,78 @@ def attr(node: Node | None, name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def _append(parent: Node, child: Any) -> None:
+# h() and replace_children() in one JS call each: the element, its attributes and its
+# children (text as text nodes, never markup). From Python, every step was a JS call of
+# its own, and every call made JS proxies (``js.document``, the bound method, the node it
+# returned): ~20 crossings per element, 2x the cost of one call that gets them all (timed
+# in the page: bench/RESULTS.md), and most of a first mount's Python.
+_BUILD_JS = """
+(() => {
+  const fill = (element, rest, from) => {
+    for (let i = from; i < rest.length; i++) {
+      const child = rest[i];
+      element.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return element;
+  };
+  return {
+    h(tag, count, ...rest) {
+      const element = document.createElement(tag);
+      for (let i = 0; i < count; i += 2) element.setAttribute(rest[i], rest[i + 1]);
+      return fill(element, rest, count);
+    },
+    replace(node, ...children) {
+      node.replaceChildren();
+      fill(node, children, 0);
+    },
+  };
+})()
+"""
+_build: list[Any] = []  # [h, replace]: made on first use (no JS object at import time)
+
+
+def _builders() -> list[Any]:
+    if not _build:
+        fns = run_js(_BUILD_JS)
+        _build.extend((fns.h, fns.replace))
+    return _build
+
+
+def _children(out: list[Any], child: Any) -> None:
+    """``child`` as the JS side takes it, appended to ``out``: text (a number as Python
+    writes it), nodes, lists flattened; ``None``/``False`` left out."""
     if child is None or child is False:
         return
     if isinstance(child, str | int | float):
-        parent.appendChild(js.document.createTextNode(str(child)))
+        out.append(str(child))
     elif isinstance(child, list | tuple):
         for item in child:
-            _append(parent, item)
+            _children(out, item)
+    elif is_js(child):
+        out.append(child)
     else:
-        parent.appendChild(child)
+        raise TypeError(
+            f"a child must be a DOM node, text, a number, a list or None, not "
+            f"{type(child).__name__}"
+        )
 
 
 def h(tag: str, attrs: Mapping[str, Any] | None = None, *children: Any) -> Node:
     """Create an element. ``attrs`` values: ``None``/``False`` skip the attribute,
     ``True`` sets it empty; ``class`` may be a list. Children: nodes, text (as text
     nodes), lists, ``None``."""
-    element = js.document.createElement(tag)
-    for name, value in (attrs or {}).items():
-        if value is None or value is False:
-            continue
-        if name == "class" and isinstance(value, list | tuple):
-            value = " ".join(v for v in value if v)
-        element.setAttribute(name, "" if value is True else str(value))
+    args: list[Any] = []
+    if attrs:
+        for name, value in attrs.items():
+            if value is None or value is False:
+                continue
+            if name == "class" and isinstance(value, list | tuple):
+                value = " ".join(v for v in value if v)
+            args += (name, "" if value is True else str(value))
+    count = len(args)
     for child in children:
-        _append(element, child)
-    return element
+        _children(args, child)
+    return _builders()[0](tag, count, *args)
 
 
 def set_text(node: Node, text: Any) -> None:
@@ -175,9 +221,11 @@ def clear(node: Node) -> None:
 
 
 def replace_children(node: Node, *children: Any) -> None:
-    node.replaceChildren()
+    """``node``'s children replaced by ``children`` (as :func:`h` takes them)."""
+    args: list[Any] = []
     for child in children:
-        _append(node, child)
+        _children(args, child)
+    _builders()[1](node, *args)
 
 
 def on(
