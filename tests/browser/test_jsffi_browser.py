@@ -290,14 +290,16 @@ from zariz.ui import dom
 inner = dom.h("b", None, "bold")
 el = dom.h("p", {"class": ["a", "", "b"], "data-x": 5, "hidden": True, "title": None,
                  "disabled": False, "aria-label": "<i>x</i>"},
-           "<img src=x onerror=alert(1)>", 1.0, True, None, False, [2, ["three", inner]], 0)
+           "<img src=x onerror=alert(1)>", 1.0, True, None, False, [2, ("three", inner)], 0)
 box = dom.h("div", {}, el)
 def shape(node):
     return [[int(c.nodeType), str(c.nodeName), str(c.textContent)] for c in node.childNodes]
 attrs = {str(a.name): str(a.value) for a in el.attributes}
 dom.replace_children(box, "one", None, [dom.h("span", None, "two"), 3])
+replaced = shape(box)
+dom.replace_children(box)
 dump(attrs=attrs, children=shape(el), inner_parent=str(inner.parentNode.nodeName),
-     replaced=shape(box), tag=str(el.tagName))
+     replaced=replaced, emptied=shape(box), tag=str(el.tagName))
 """)
     assert out["tag"] == "P"
     assert out["attrs"] == {"class": "a b", "data-x": "5", "hidden": "", "aria-label": "<i>x</i>"}
@@ -309,6 +311,7 @@ dump(attrs=attrs, children=shape(el), inner_parent=str(inner.parentNode.nodeName
     ]
     assert out["inner_parent"] == "P"
     assert out["replaced"] == [[text, "#text", "one"], [1, "SPAN", "two"], [text, "#text", "3"]]
+    assert out["emptied"] == []
 
 
 def test_h_refuses_a_child_that_is_not_a_node_by_its_type(page: Any) -> None:
@@ -316,7 +319,7 @@ def test_h_refuses_a_child_that_is_not_a_node_by_its_type(page: Any) -> None:
 from zariz.ui import dom
 box = dom.h("div", None, "kept")
 errors = []
-for bad in (object(), {"a": 1}, b"bytes"):
+for bad in (object(), {"a": 1}, b"bytes", (c for c in "ab")):
     for make in (lambda: dom.h("p", None, "x", bad), lambda: dom.replace_children(box, bad)):
         try:
             make()
@@ -326,7 +329,8 @@ dump(errors=errors, kept=str(box.textContent))
 """)
     assert out["errors"] == [
         f"a child must be a DOM node, text, a number, a list or None, not {name}"
-        for name in ("object", "object", "dict", "dict", "bytes", "bytes")
+        for name in ("object", "object", "dict", "dict", "bytes", "bytes", "generator",
+                     "generator")
     ]
     assert out["kept"] == "kept"  # refused before the JS call: nothing replaced
 

@@ -53,7 +53,8 @@ _JS_TYPES: set[type] = set()
 
 def is_js(value: Any) -> bool:
     """True for a JS object or function as Python sees it (a ``JsProxy``): what a JS call
-    takes as it is, where any other Python object would become a proxy."""
+    takes as it is. ``str``, numbers, ``bool`` and ``None`` are converted by a call; any
+    other Python object would become a proxy."""
     kind = type(value)
     if kind in _JS_TYPES:
         return True

@@ -27,7 +27,7 @@ from zariz.platform.jsffi import ProxyPool, is_js, is_null, to_js_values, to_pla
 from zariz.ui.format import ProbedZone
 
 Node = Any  # a JS DOM node (stays Any: browser objects are opaque to the type checker)
-Child = "Node | str | int | float | None | Iterable[Child]"
+Child = "Node | str | int | float | bool | None | list[Child] | tuple[Child, ...]"
 
 _listeners = ProxyPool()  # on()
 _frames = ProxyPool()  # request_animation_frame()
@@ -123,8 +123,10 @@ def _children(out: list[Any], child: Any) -> None:
 
 def h(tag: str, attrs: Mapping[str, Any] | None = None, *children: Any) -> Node:
     """Create an element. ``attrs`` values: ``None``/``False`` skip the attribute,
-    ``True`` sets it empty; ``class`` may be a list. Children: nodes, text (as text
-    nodes), lists, ``None``."""
+    ``True`` sets it empty, anything else is written with ``str()``; ``class`` may be a
+    list. Children: DOM nodes; text, as text nodes (never markup); numbers (``True``
+    too), as the text ``str()`` writes; lists and tuples, flattened; ``None``/``False``,
+    left out. Any other child (a generator, a dict, bytes) raises ``TypeError``."""
     args: list[Any] = []
     if attrs:
         for name, value in attrs.items():
