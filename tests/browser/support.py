@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -220,3 +222,24 @@ def guard_origin(page: Any, base_url: str) -> list[str]:
 
     page.route("**/*", route)
     return outside
+
+
+def pixel(page: Any, x: float, y: float) -> tuple[int, int, int]:
+    """The ``(r, g, b)`` the page shows at ``(x, y)`` (CSS pixels, viewport): a 1x1
+    screenshot, whose one scanline every PNG filter leaves as the raw bytes (they only
+    subtract neighbours, and a lone pixel has none)."""
+    png = page.screenshot(clip={"x": x, "y": y, "width": 1, "height": 1}, scale="css")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, data, color_type = 8, b"", None
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos:pos + 4])
+        kind, body = png[pos + 4:pos + 8], png[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, color_type = struct.unpack(">IIBB", body[:10])
+            assert (width, height, depth) == (1, 1, 8), (width, height, depth)
+        elif kind == b"IDAT":
+            data += body
+        pos += 12 + length
+    assert color_type in (2, 6), f"PNG colour type {color_type}"  # RGB, RGBA
+    raw = zlib.decompress(data)
+    return raw[1], raw[2], raw[3]  # after the scanline's filter byte

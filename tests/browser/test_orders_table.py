@@ -21,10 +21,21 @@ import httpx
 import pytest
 from zariz.ui.orders_store import SORT_COLUMNS, sort_key
 
-from tests.browser.support import open_authed, run_py, table_ids
+from tests.browser.support import open_authed, pixel, run_py, table_ids
 from tests.support.live_server import LiveServer
 
 ROWS = "[data-testid=order-row]"
+# The new row's highlight held at its first frame, then let go (each: how many it found).
+HOLD_FLASH = """() => {
+  const flashes = document.getAnimations().filter((a) => a.animationName === "row-flash");
+  for (const a of flashes) { a.pause(); a.currentTime = 0; }
+  return flashes.length;
+}"""
+PLAY_FLASH = """() => {
+  const flashes = document.getAnimations().filter((a) => a.animationName === "row-flash");
+  for (const a of flashes) a.play();
+  return flashes.length;
+}"""
 
 
 class Api:
@@ -340,7 +351,21 @@ def test_an_inserted_row_is_highlighted_briefly(
     fresh = api.create("Just arrived")
     page.wait_for_selector(f"tr.row-flash[data-order-id='{fresh}']")
     assert page.evaluate(
-        "getComputedStyle(document.querySelector('tr.row-flash')).animationName") == "row-flash"
+        "getComputedStyle(document.querySelector('tr.row-flash > td'), '::after').animationName"
+    ) == "row-flash"
+    # The highlight is drawn where it belongs: held at its first frame, it tints the new
+    # row's background (a layer under the cells: neither hidden behind the table nor
+    # over the text), and the row loaded before it keeps the plain background.
+    assert page.evaluate(HOLD_FLASH) == 1
+    new_row = page.locator(f"{ROWS}[data-order-id='{fresh}']").bounding_box()
+    old_row = page.locator(f"{ROWS}:not([data-order-id='{fresh}'])").first.bounding_box()
+    assert new_row and old_row
+    plain = pixel(page, old_row["x"] + 3, old_row["y"] + 3)
+    for x in (new_row["x"] + 3, new_row["x"] + new_row["width"] - 3):  # the whole row
+        tinted = pixel(page, x, new_row["y"] + 3)
+        # The light theme's flash: amber at 32% over the card's white-ish surface.
+        assert tinted[2] < plain[2] - 30 and tinted[0] >= plain[0] - 10, (x, tinted, plain)
+    assert page.evaluate(PLAY_FLASH) == 1
     # Gone after its animation, so it never plays again when the row is re-inserted.
     page.wait_for_selector("tr.row-flash", state="detached", timeout=5000)
     api.patch(fresh, customer="Just changed")
@@ -354,7 +379,7 @@ def test_an_inserted_row_is_highlighted_briefly(
     other = api.create("Quietly arrived")
     quiet.wait_for_selector(f"tr.row-flash[data-order-id='{other}']")
     assert quiet.evaluate(
-        "getComputedStyle(document.querySelector('tr.row-flash')).animationName"
+        "getComputedStyle(document.querySelector('tr.row-flash > td'), '::after').animationName"
     ) == "row-flash-still"
     quiet.wait_for_selector("tr.row-flash", state="detached", timeout=5000)
     assert not log.errors and not quiet_log.errors
