@@ -25,11 +25,12 @@ from tests.browser.support import open_authed, pixel, run_py, table_ids
 from tests.support.live_server import LiveServer
 
 ROWS = "[data-testid=order-row]"
-# The new row's highlight held at its first frame, then let go (each: how many it found).
+# The new row's highlight held at its first frame: true
+# once found running; then let go (how many it found).
 HOLD_FLASH = """() => {
   const flashes = document.getAnimations().filter((a) => a.animationName === "row-flash");
   for (const a of flashes) { a.pause(); a.currentTime = 0; }
-  return flashes.length;
+  return flashes.length > 0;
 }"""
 PLAY_FLASH = """() => {
   const flashes = document.getAnimations().filter((a) => a.animationName === "row-flash");
@@ -354,18 +355,25 @@ def test_an_inserted_row_is_highlighted_briefly(
         "getComputedStyle(document.querySelector('tr.row-flash > td'), '::after').animationName"
     ) == "row-flash"
     # The highlight is drawn where it belongs: held at its first frame, it tints the new
-    # row's background (a layer under the cells: neither hidden behind the table nor
-    # over the text), and the row loaded before it keeps the plain background.
-    assert page.evaluate(HOLD_FLASH) == 1
-    new_row = page.locator(f"{ROWS}[data-order-id='{fresh}']").bounding_box()
-    old_row = page.locator(f"{ROWS}:not([data-order-id='{fresh}'])").first.bounding_box()
+    # row's background from end to end (not hidden behind the table), the row loaded
+    # before it keeps the plain background, and the row's content is drawn over it (an
+    # opaque button's fill is the same in both rows).
+    page.wait_for_function(HOLD_FLASH)  # held in the same task that finds it running
+    new_sel = f"{ROWS}[data-order-id='{fresh}']"
+    old_sel = f"{ROWS}:not([data-order-id='{fresh}'])"
+    new_row = page.locator(new_sel).bounding_box()
+    old_row = page.locator(old_sel).first.bounding_box()
     assert new_row and old_row
     plain = pixel(page, old_row["x"] + 3, old_row["y"] + 3)
     for x in (new_row["x"] + 3, new_row["x"] + new_row["width"] - 3):  # the whole row
         tinted = pixel(page, x, new_row["y"] + 3)
         # The light theme's flash: amber at 32% over the card's white-ish surface.
         assert tinted[2] < plain[2] - 30 and tinted[0] >= plain[0] - 10, (x, tinted, plain)
-    assert page.evaluate(PLAY_FLASH) == 1
+    buttons = [page.locator(f"{sel} [data-testid=action-edit]").first.bounding_box()
+               for sel in (new_sel, old_sel)]
+    fills = [pixel(page, b["x"] + 4, b["y"] + b["height"] / 2) for b in buttons if b]
+    assert len(fills) == 2 and fills[0] == fills[1], fills
+    assert page.evaluate(PLAY_FLASH) >= 1
     # Gone after its animation, so it never plays again when the row is re-inserted.
     page.wait_for_selector("tr.row-flash", state="detached", timeout=5000)
     api.patch(fresh, customer="Just changed")
