@@ -25,15 +25,18 @@ from tests.browser.support import open_authed, pixel, run_py, table_ids
 from tests.support.live_server import LiveServer
 
 ROWS = "[data-testid=order-row]"
-# The new row's highlight held at its first frame: true
-# once found running; then let go (how many it found).
-HOLD_FLASH = """() => {
-  const flashes = document.getAnimations().filter((a) => a.animationName === "row-flash");
+# The new row's highlight (animation ``name``) held at its first frame, in the task that
+# finds it running (the page may be slow: it must not end meanwhile): true once held.
+HOLD_FLASH = """(name) => {
+  const flashes = document.getAnimations().filter((a) => a.animationName === name);
   for (const a of flashes) { a.pause(); a.currentTime = 0; }
   return flashes.length > 0;
 }"""
-PLAY_FLASH = """() => {
-  const flashes = document.getAnimations().filter((a) => a.animationName === "row-flash");
+# The animation on the highlight's layer of the row of order ``id``.
+FLASH_NAME = """(id) => getComputedStyle(
+  document.querySelector(`tr.row-flash[data-order-id="${id}"] > td`), "::after").animationName"""
+PLAY_FLASH = """(name) => {
+  const flashes = document.getAnimations().filter((a) => a.animationName === name);
   for (const a of flashes) a.play();
   return flashes.length;
 }"""
@@ -350,15 +353,12 @@ def test_an_inserted_row_is_highlighted_briefly(
     page.wait_for_selector(ROWS)
     assert page.locator("tr.row-flash").count() == 0  # the initial load is not news
     fresh = api.create("Just arrived")
-    page.wait_for_selector(f"tr.row-flash[data-order-id='{fresh}']")
-    assert page.evaluate(
-        "getComputedStyle(document.querySelector('tr.row-flash > td'), '::after').animationName"
-    ) == "row-flash"
+    page.wait_for_function(HOLD_FLASH, arg="row-flash")
+    assert page.evaluate(FLASH_NAME, fresh) == "row-flash"
     # The highlight is drawn where it belongs: held at its first frame, it tints the new
     # row's background from end to end (not hidden behind the table), the row loaded
     # before it keeps the plain background, and the row's content is drawn over it (an
     # opaque button's fill is the same in both rows).
-    page.wait_for_function(HOLD_FLASH)  # held in the same task that finds it running
     new_sel = f"{ROWS}[data-order-id='{fresh}']"
     old_sel = f"{ROWS}:not([data-order-id='{fresh}'])"
     new_row = page.locator(new_sel).bounding_box()
@@ -373,7 +373,7 @@ def test_an_inserted_row_is_highlighted_briefly(
                for sel in (new_sel, old_sel)]
     fills = [pixel(page, b["x"] + 4, b["y"] + b["height"] / 2) for b in buttons if b]
     assert len(fills) == 2 and fills[0] == fills[1], fills
-    assert page.evaluate(PLAY_FLASH) >= 1
+    assert page.evaluate(PLAY_FLASH, "row-flash") >= 1
     # Gone after its animation, so it never plays again when the row is re-inserted.
     page.wait_for_selector("tr.row-flash", state="detached", timeout=5000)
     api.patch(fresh, customer="Just changed")
@@ -385,10 +385,9 @@ def test_an_inserted_row_is_highlighted_briefly(
         context=new_context(reduced_motion="reduce"))
     quiet.wait_for_selector(ROWS)
     other = api.create("Quietly arrived")
-    quiet.wait_for_selector(f"tr.row-flash[data-order-id='{other}']")
-    assert quiet.evaluate(
-        "getComputedStyle(document.querySelector('tr.row-flash > td'), '::after').animationName"
-    ) == "row-flash-still"
+    quiet.wait_for_function(HOLD_FLASH, arg="row-flash-still")
+    assert quiet.evaluate(FLASH_NAME, other) == "row-flash-still"
+    assert quiet.evaluate(PLAY_FLASH, "row-flash-still") >= 1
     quiet.wait_for_selector("tr.row-flash", state="detached", timeout=5000)
     assert not log.errors and not quiet_log.errors
 
